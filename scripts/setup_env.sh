@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's virtual environment in .venv and install cdreasoning into it.
+#
+#   bash scripts/setup_env.sh            # CPU/GPU try-out + training + tests (extras: train, dev)
+#   EXTRAS=train,dev,gpu bash scripts/setup_env.sh   # add flash-attn / bitsandbytes (CUDA machines)
+#   VENV=/path/to/venv bash scripts/setup_env.sh     # another location
+#   TORCH_SPEC="torch==2.5.1" bash scripts/setup_env.sh  # another torch build
+#
+# torch is installed first and on its own: a bare `torch` requirement on a machine without it pulls a
+# multi-GB CUDA build. Rerunning is cheap: what is installed is kept.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+EXTRAS=${EXTRAS:-train,dev}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+PYTHON=${PYTHON:-python3}
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "[setup] creating virtual environment $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+if ! "$PY" -c "import torch" >/dev/null 2>&1; then
+  echo "[setup] installing $TORCH_SPEC"
+  "$PY" -m pip install -q "$TORCH_SPEC"
+fi
+echo "[setup] installing cdreasoning[$EXTRAS] (editable)"
+"$PY" -m pip install -q -e ".[$EXTRAS]"
+"$PY" -c "import torch, transformers, cdreasoning; print(f'[setup] ready: python {__import__(\"sys\").version.split()[0]}, torch {torch.__version__}, transformers {transformers.__version__}, cdreasoning {cdreasoning.__version__}')"
