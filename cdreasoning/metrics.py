@@ -1,0 +1,125 @@
+"""Agreement between predicted colour differences and human judgements: STRESS, PLCC, SRCC, KRCC, RMSE.
+
+Conventions (see FACTS §3 and the README's evaluation section):
+- `stress(pred, human)`: García et al. 2007, ×100. With ΔE = pred and ΔV = human,
+  F = ΣΔE²/ΣΔE·ΔV and STRESS = 100·sqrt(Σ(ΔE − F·ΔV)² / (F²·ΣΔV²)). 0 means exactly proportional; lower is
+  better. Equal to 100 × `colour.index_stress(pred, human)`.
+- `plcc(pred, human, fit=None)`: Pearson correlation. With `fit="logistic5"` the predictions are first mapped
+  by the 5-parameter logistic+linear function used by SPCD / CD-Flow,
+  f(x) = t0·(0.5 − 1/(1 + exp(t1·(x − t2)))) + t3 + t4·x, fitted to the human scores by least squares.
+- `srcc`, `krcc`: Spearman / Kendall rank correlations of the raw predictions (no fit changes ranks).
+- `rmse`: root-mean-square error (after `fit` if given).
+
+Every function raises ValueError on NaN/inf, on fewer than 3 pairs, on length mismatch, and on constant input
+(where a correlation is undefined) instead of returning NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, stats
+
+__all__ = ["stress", "plcc", "srcc", "krcc", "rmse", "logistic5", "fit_logistic5", "Logistic5Fit"]
+
+
+def _validate(pred, human, *, need_variation: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    p = np.asarray(pred, dtype=np.float64).reshape(-1)
+    h = np.asarray(human, dtype=np.float64).reshape(-1)
+    if p.shape != h.shape:
+        raise ValueError(f"prediction and human scores differ in length: {p.size} vs {h.size}")
+    if p.size < 3:
+        raise ValueError(f"need at least 3 pairs, got {p.size}")
+    for name, arr in (("prediction", p), ("human", h)):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        if bad.size:
+            raise ValueError(f"{name} scores contain {bad.size} non-finite value(s), first at index {bad[0]}")
+        if need_variation and np.ptp(arr) == 0:
+            raise ValueError(f"{name} scores are constant ({arr[0]!r}); the metric is undefined")
+    return p, h
+
+
+def stress(pred, human) -> float:
+    """STRESS ×100 (0 = proportional, lower is better). Both inputs must be positive-valued differences."""
+    de, dv = _validate(pred, human, need_variation=False)
+    cross = float(np.sum(de * dv))
+    if cross <= 0 or not np.any(de) or not np.any(dv):
+        raise ValueError("STRESS needs positive colour differences (Σ pred·human must be > 0)")
+    f = float(np.sum(de * de)) / cross
+    return 100.0 * math.sqrt(float(np.sum((de - f * dv) ** 2)) / (f * f * float(np.sum(dv * dv))))
+
+
+def logistic5(x, t0, t1, t2, t3, t4):
+    """f(x) = t0·(0.5 − 1/(1 + exp(t1·(x − t2)))) + t3 + t4·x (vectorised, overflow-safe)."""
+    x = np.asarray(x, dtype=np.float64)
+    z = np.clip(t1 * (x - t2), -500.0, 500.0)
+    return t0 * (0.5 - 1.0 / (1.0 + np.exp(z))) + t3 + t4 * x
+
+
+@dataclass(frozen=True)
+class Logistic5Fit:
+    """Fitted parameters (t0..t4); call it to map predictions onto the human scale."""
+
+    params: tuple[float, float, float, float, float]
+
+    def __call__(self, x) -> np.ndarray:
+        return logistic5(x, *self.params)
+
+
+def fit_logistic5(pred, human) -> Logistic5Fit:
+    """Least-squares fit of `logistic5` from predictions to human scores.
+
+    Started from the usual SPCD / VQEG initial guess (amplitude = range of the human scores, slope 1 over the
+    spread of the predictions, centre = mean prediction); if the optimiser fails, the linear least-squares fit
+    (t0 = 0) is returned, which is still a valid member of the family.
+    """
+    p, h = _validate(pred, human)
+    spread = float(np.std(p)) or 1.0
+    guess = [float(np.max(h) - np.min(h)), 1.0 / spread, float(np.mean(p)), float(np.mean(h)), 0.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            params, _ = optimize.curve_fit(logistic5, p, h, p0=guess, maxfev=20000)
+            if np.all(np.isfinite(params)):
+                return Logistic5Fit(tuple(float(v) for v in params))
+        except (RuntimeError, optimize.OptimizeWarning, ValueError):
+            pass
+    slope, intercept = np.polyfit(p, h, 1)
+    return Logistic5Fit((0.0, 1.0, 0.0, float(intercept), float(slope)))
+
+
+def plcc(pred, human, fit: str | None = None) -> float:
+    """Pearson linear correlation; `fit="logistic5"` maps predictions through the fitted logistic first."""
+    p, h = _validate(pred, human)
+    if fit is not None:
+        if fit != "logistic5":
+            raise ValueError(f"unknown fit {fit!r}; use None or 'logistic5'")
+        p = fit_logistic5(p, h)(p)
+        if np.ptp(p) == 0:
+            raise ValueError("the logistic fit collapsed to a constant; PLCC is undefined")
+    return float(stats.pearsonr(p, h)[0])
+
+
+def srcc(pred, human) -> float:
+    """Spearman rank-order correlation."""
+    p, h = _validate(pred, human)
+    return float(stats.spearmanr(p, h)[0])
+
+
+def krcc(pred, human) -> float:
+    """Kendall rank-order correlation (tau-b)."""
+    p, h = _validate(pred, human)
+    return float(stats.kendalltau(p, h)[0])
+
+
+def rmse(pred, human, fit: str | None = None) -> float:
+    """Root-mean-square error, after the logistic fit when `fit="logistic5"`."""
+    p, h = _validate(pred, human, need_variation=fit is not None)
+    if fit is not None:
+        if fit != "logistic5":
+            raise ValueError(f"unknown fit {fit!r}; use None or 'logistic5'")
+        p = fit_logistic5(p, h)(p)
+    return float(np.sqrt(np.mean((p - h) ** 2)))
