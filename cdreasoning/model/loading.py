@@ -1,0 +1,175 @@
+"""Load an mPLUG-Owl2-layout checkpoint folder strictly: every weight present, nothing unexpected.
+
+    from cdreasoning import load_pretrained
+    model = load_pretrained("/models/one-align", device="auto", dtype="auto")   # eval mode
+
+The folder is a Hugging Face checkpoint: `config.json` plus weights as `model.safetensors`, sharded
+`model-0000k-of-0000n.safetensors` with `model.safetensors.index.json`, or the older `pytorch_model.bin`
+(sharded with `pytorch_model.bin.index.json`), read with `torch.load(weights_only=True)` so a checkpoint cannot
+run code. The model is built on the meta device and each tensor is cast and moved as its shard is read, so
+peak host memory stays near one shard. A folder whose weights do not match the architecture raises
+`CheckpointError` listing the missing and unexpected names. Saving is `model.save_pretrained(folder)`, which
+writes the same layout back (the original code loads it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from cdreasoning.model.configuration import MPLUGOwl2Config
+from cdreasoning.model.modeling import MPLUGOwl2ForCausalLM
+from cdreasoning.runtime import offline_hub, resolve_attention, resolve_device, resolve_dtype
+
+# Buffers some older LLaMA checkpoints saved; they hold nothing the config does not (recomputed here).
+_DERIVED_KEY_SUFFIXES = (".rotary_emb.inv_freq",)
+_LISTED = 40
+
+
+class CheckpointError(ValueError):
+    """A checkpoint folder cannot be loaded as it is; the message says which file or which weights."""
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The weight files of a checkpoint folder, preferring safetensors; index files resolved to shards."""
+    for index_name, single_name in (
+        ("model.safetensors.index.json", "model.safetensors"),
+        ("pytorch_model.bin.index.json", "pytorch_model.bin"),
+    ):
+        index = folder / index_name
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text())["weight_map"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise CheckpointError(f"{index}: not a valid weight index ({exc})") from None
+            shards = sorted({folder / name for name in weight_map.values()})
+            absent = [str(s) for s in shards if not s.is_file()]
+            if absent:
+                raise CheckpointError(f"{index} lists shards that are missing: {absent}")
+            return shards
+        if (folder / single_name).is_file():
+            return [folder / single_name]
+    raise CheckpointError(
+        f"{folder}: no weights found (expected model.safetensors, model.safetensors.index.json, "
+        "pytorch_model.bin or pytorch_model.bin.index.json)"
+    )
+
+
+def iter_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
+    """(name, tensor) for every tensor in the files, one shard at a time."""
+    for file in files:
+        if file.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            try:
+                with safe_open(str(file), framework="pt", device="cpu") as handle:
+                    for name in handle.keys():
+                        yield name, handle.get_tensor(name)
+            except Exception as exc:  # safetensors raises its own error types
+                if isinstance(exc, CheckpointError):
+                    raise
+                raise CheckpointError(f"{file}: cannot read safetensors ({exc})") from exc
+        else:
+            try:
+                state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+            except Exception as exc:
+                raise CheckpointError(f"{file}: cannot read with torch.load(weights_only=True) ({exc})") from exc
+            if not isinstance(state, dict):
+                raise CheckpointError(f"{file}: expected a state dict, got {type(state).__name__}")
+            yield from state.items()
+
+
+def checkpoint_keys(files: list[Path]) -> set[str]:
+    """Names of all tensors in the files (without reading safetensors data)."""
+    names: set[str] = set()
+    for file in files:
+        if file.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(file), framework="pt", device="cpu") as handle:
+                names.update(handle.keys())
+        else:
+            names.update(name for name, _ in iter_tensors([file]))
+    return names
+
+
+def _listing(names: set[str]) -> str:
+    ordered = sorted(names)
+    shown = ", ".join(ordered[:_LISTED])
+    more = f", … and {len(ordered) - _LISTED} more" if len(ordered) > _LISTED else ""
+    return f"{len(ordered)}: [{shown}{more}]"
+
+
+def read_config(folder: str | Path) -> MPLUGOwl2Config:
+    """The checkpoint's config; raises with the path if the folder or its config.json is missing/wrong."""
+    offline_hub()
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"checkpoint folder {folder} does not exist")
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise CheckpointError(f"{folder}: no config.json (is this a Hugging Face checkpoint folder?)")
+    try:
+        raw = json.loads(config_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{config_file}: invalid JSON ({exc})") from None
+    if raw.get("model_type") != "mplug_owl2":
+        raise CheckpointError(
+            f"{config_file}: model_type is {raw.get('model_type')!r}; cdreasoning loads 'mplug_owl2' checkpoints "
+            "(Q-Align, OneAlign, CD-Reasoning, Co-Instruct)"
+        )
+    config = MPLUGOwl2Config.from_pretrained(str(folder), local_files_only=True)
+    config.check_consistency()
+    return config
+
+
+def load_pretrained(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    dtype: str | torch.dtype = torch.float32,
+    attention: str = "auto",
+) -> MPLUGOwl2ForCausalLM:
+    """Build the model from `path/config.json` and load its weights strictly; returns it in eval mode.
+
+    device: "cpu" | "cuda" | "cuda:1" | "mps" | "auto"; dtype: a torch dtype, "float32"/"bf16"/"fp16"/"auto";
+    attention: "auto" (flash-attn 2 on CUDA when installed, else SDPA) | "sdpa" | "eager" | "flash_attention_2".
+    """
+    folder = Path(path)
+    config = read_config(folder)
+    device = resolve_device(device)
+    dtype = resolve_dtype(dtype, device)
+    attention = resolve_attention(attention, device)
+    files = weight_files(folder)
+
+    with torch.device("meta"):
+        model = MPLUGOwl2ForCausalLM(config)
+    expected = set(model.state_dict().keys())
+    found = checkpoint_keys(files)
+    derived = {k for k in found if k.endswith(_DERIVED_KEY_SUFFIXES)}
+    missing, unexpected = expected - found, found - expected - derived
+    if missing or unexpected:
+        parts = [f"{folder}: the weights do not match the mplug_owl2 architecture of its config.json."]
+        if missing:
+            parts.append(f"Missing {_listing(missing)}")
+        if unexpected:
+            parts.append(f"Unexpected {_listing(unexpected)}")
+        raise CheckpointError("\n".join(parts))
+
+    state: dict[str, torch.Tensor] = {}
+    for name, tensor in iter_tensors(files):
+        if name in derived:
+            continue
+        target = dtype if tensor.is_floating_point() else tensor.dtype
+        state[name] = tensor.to(device=device, dtype=target)
+    reference = model.state_dict()
+    wrong_shape = [f"{k} {list(v.shape)} (expected {list(reference[k].shape)})"
+                   for k, v in state.items() if v.shape != reference[k].shape]
+    if wrong_shape:
+        raise CheckpointError(f"{folder}: weights with the wrong shape for its config.json: {wrong_shape[:_LISTED]}")
+    model.load_state_dict(state, strict=True, assign=True)
+    model.set_attention_implementation(attention)
+    model.eval()
+    return model
