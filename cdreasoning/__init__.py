@@ -2,8 +2,18 @@
 
 A two-image multimodal LLM in the mPLUG-Owl2 / Q-Align layout (CLIP ViT-L/14 vision tower, visual abstractor,
 modality-adaptive LLaMA-2 decoder), trained and evaluated on SPCD / M-SPCD, with CD-Flow and CIE ΔE baselines.
+
+Importing the package registers the model with transformers, so `AutoModelForCausalLM.from_pretrained(path)`
+loads mPLUG-Owl2 checkpoints too.
 """
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from cdreasoning.model import (  # noqa: E402  (registers "mplug_owl2" with AutoConfig / AutoModelForCausalLM)
+    CheckpointError,
+    MPLUGOwl2Config,
+    MPLUGOwl2ForCausalLM,
+    load_pretrained,
+)
+
+__all__ = ["CheckpointError", "MPLUGOwl2Config", "MPLUGOwl2ForCausalLM", "__version__", "load_pretrained"]

@@ -42,3 +42,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A `tiny` preset checkpoint folder written by the real `init-model` code path (shared, read-only)."""
+    from cdreasoning.model.presets import write_checkpoint
+
+    return write_checkpoint("tiny", tmp_path_factory.mktemp("tiny") / "ckpt", seed=0)

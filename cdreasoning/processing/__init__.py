@@ -1,0 +1,28 @@
+"""Turning conversations and images into model inputs: templates, tokenisation with image sentinels, images."""
+
+from cdreasoning.processing.images import ImageError, ImageProcessor, load_image
+from cdreasoning.processing.templates import TEMPLATES, ConversationTemplate, get_template
+from cdreasoning.processing.tokenization import (
+    TokenizedConversation,
+    count_image_placeholders,
+    normalize_image_placeholders,
+    tokenize_conversation,
+    tokenize_prompt,
+)
+from cdreasoning.processing.tokenizer import build_tokenizer, load_tokenizer
+
+__all__ = [
+    "TEMPLATES",
+    "ConversationTemplate",
+    "ImageError",
+    "ImageProcessor",
+    "TokenizedConversation",
+    "build_tokenizer",
+    "count_image_placeholders",
+    "get_template",
+    "load_image",
+    "load_tokenizer",
+    "normalize_image_placeholders",
+    "tokenize_conversation",
+    "tokenize_prompt",
+]

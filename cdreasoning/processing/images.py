@@ -1,0 +1,168 @@
+"""Image loading and preprocessing for the vision tower (CLIP style, as mPLUG-Owl2 does it).
+
+    processor = ImageProcessor.from_pretrained(checkpoint_dir)     # reads preprocessor_config.json if present
+    pixel_values = processor([img_a, img_b])                        # [2, 3, S, S] float32
+
+Per image: load (path, PIL image or uint8/float numpy array) → RGB → pad to a square with the mean colour
+(`image_aspect_ratio="pad"`, the training default; "resize" squashes instead) → resize to S×S bicubic →
+scale to [0, 1] → normalise with the CLIP mean/std. Grey, RGBA (alpha dropped, as the originals do), palette,
+CMYK and 16-bit files are converted; a file that is missing or cannot be decoded raises `ImageError` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class ImageError(ValueError):
+    """An image cannot be read or converted; the message names the file."""
+
+
+def load_image(source) -> Image.Image:
+    """An RGB PIL image from a path, a PIL image or an HxW(x3/4) numpy array (uint8, uint16 or float 0..1)."""
+    if isinstance(source, Image.Image):
+        return to_rgb(source, "<PIL image>")
+    if isinstance(source, np.ndarray):
+        return to_rgb(Image.fromarray(_array_to_uint8(source, "<array>")), "<array>")
+    path = Path(source)
+    if not path.is_file():
+        raise ImageError(f"{path}: image file not found")
+    try:
+        with Image.open(path) as handle:
+            handle.load()
+            return to_rgb(handle, str(path))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        if isinstance(exc, ImageError):
+            raise
+        raise ImageError(f"{path}: cannot decode image ({exc})") from None
+
+
+def _array_to_uint8(array: np.ndarray, name: str) -> np.ndarray:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ImageError(f"{name}: expected an HxW, HxWx3 or HxWx4 array, got shape {array.shape}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[..., 0]
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.uint16:
+        return (array.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageError(f"{name}: float image contains NaN or inf")
+        return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    raise ImageError(f"{name}: unsupported array dtype {array.dtype}")
+
+
+def to_rgb(image: Image.Image, name: str) -> Image.Image:
+    """Convert any PIL mode to 8-bit RGB (16-bit and float greys rescaled, not clipped)."""
+    if image.mode == "RGB":
+        return image.copy()
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image).astype(np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        grey = (np.clip(array / peak, 0, 1) * 255.0 + 0.5).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if image.mode == "F":
+        return Image.fromarray(_array_to_uint8(np.asarray(image), name)).convert("RGB")
+    try:
+        return image.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ImageError(f"{name}: cannot convert mode {image.mode} to RGB ({exc})") from None
+
+
+@dataclass(frozen=True)
+class ImageProcessor:
+    """Pad-to-square + bicubic resize + CLIP normalisation to [3, size, size]."""
+
+    size: int = 448
+    mean: tuple[float, float, float] = CLIP_MEAN
+    std: tuple[float, float, float] = CLIP_STD
+    aspect_ratio: str = "pad"  # "pad" (mean-colour borders) or "resize" (squash)
+
+    def __post_init__(self):
+        if self.aspect_ratio not in ("pad", "resize"):
+            raise ValueError(f"aspect_ratio must be 'pad' or 'resize', got {self.aspect_ratio!r}")
+        if self.size < 1:
+            raise ValueError("size must be positive")
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, default_size: int | None = None, aspect_ratio: str = "pad"):
+        """From `preprocessor_config.json` (CLIP processor format) or, without one, CLIP defaults at the model's
+        image size (`default_size`, e.g. config.vision.image_size)."""
+        path = Path(folder) / "preprocessor_config.json"
+        if not path.is_file():
+            if default_size is None:
+                raise ImageError(f"{path} not found and no default image size given")
+            return cls(size=default_size, aspect_ratio=aspect_ratio)
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ImageError(f"{path}: invalid JSON ({exc})") from None
+        size = raw.get("crop_size", raw.get("size", default_size))
+        if isinstance(size, dict):
+            size = size.get("height", size.get("shortest_edge"))
+        if not isinstance(size, int):
+            raise ImageError(f"{path}: cannot read the image size (crop_size/size) from {raw!r}")
+        if raw.get("resample", 3) != 3:
+            raise ImageError(f"{path}: resample {raw.get('resample')} is not bicubic (3), which these models use")
+        return cls(size=size, mean=tuple(raw.get("image_mean", CLIP_MEAN)), std=tuple(raw.get("image_std", CLIP_STD)),
+                   aspect_ratio=aspect_ratio)
+
+    def to_config_dict(self) -> dict:
+        """`preprocessor_config.json` content in the CLIP processor format the original code reads."""
+        return {
+            "crop_size": self.size,
+            "do_center_crop": True,
+            "do_normalize": True,
+            "do_resize": True,
+            "feature_extractor_type": "CLIPFeatureExtractor",
+            "image_processor_type": "CLIPImageProcessor",
+            "image_mean": list(self.mean),
+            "image_std": list(self.std),
+            "resample": 3,
+            "size": self.size,
+        }
+
+    def save_pretrained(self, folder: str | Path) -> None:
+        Path(folder, "preprocessor_config.json").write_text(json.dumps(self.to_config_dict(), indent=2) + "\n")
+
+    @property
+    def background(self) -> tuple[int, int, int]:
+        """Padding colour: the mean in 0..255, truncated as in the original."""
+        return tuple(int(m * 255) for m in self.mean)
+
+    def square(self, image: Image.Image) -> Image.Image:
+        width, height = image.size
+        if width == height:
+            return image
+        if self.aspect_ratio == "resize":
+            side = max(width, height)
+            return image.resize((side, side), Image.Resampling.BICUBIC)
+        side = max(width, height)
+        canvas = Image.new("RGB", (side, side), self.background)
+        canvas.paste(image, ((side - width) // 2, (side - height) // 2))
+        return canvas
+
+    def preprocess(self, source) -> torch.Tensor:
+        """One image → [3, size, size] float32."""
+        image = self.square(load_image(source))
+        if image.size != (self.size, self.size):
+            image = image.resize((self.size, self.size), Image.Resampling.BICUBIC)
+        array = np.asarray(image, dtype=np.float32) / 255.0
+        array = (array - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
+        return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+    def __call__(self, sources) -> torch.Tensor:
+        """A list of images → [n, 3, size, size]."""
+        if not isinstance(sources, (list, tuple)):
+            sources = [sources]
+        return torch.stack([self.preprocess(s) for s in sources])

@@ -1,0 +1,112 @@
+"""Tokenizers: load a checkpoint's LLaMA tokenizer, or build the small one of the `tiny` preset.
+
+`load_tokenizer(folder)` loads `tokenizer.model` (+ `tokenizer_config.json`) through transformers'
+`AutoTokenizer` — the same code path for a released LLaMA-2 tokenizer and for ours — offline, with BOS on and
+the pad token set to `<unk>` (id 0) when the checkpoint defines none, as the original training did.
+
+`build_tokenizer(folder)` trains a byte-fallback BPE SentencePiece model (LLaMA-2's kind: unk 0, bos 1, eos 2,
+no pad) on the project's own text — the questions, answers, level words and attribute phrasings of the task —
+so every word the tiny model must produce is a single token and any other text still encodes (byte fallback).
+It is deterministic and takes well under a second.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from cdreasoning.constants import (
+    ANSWER_TEMPLATE,
+    ATTRIBUTE_LABELS,
+    CD_LEVELS,
+    DEPICT_QUESTION,
+    SCORE_QUESTIONS,
+    SEVERITIES,
+)
+from cdreasoning.processing.templates import VICUNA_SYSTEM
+from cdreasoning.runtime import offline_hub
+
+TOKENIZER_CONFIG = {
+    "tokenizer_class": "LlamaTokenizer",
+    "add_bos_token": True,
+    "add_eos_token": False,
+    "bos_token": "<s>",
+    "eos_token": "</s>",
+    "unk_token": "<unk>",
+    "pad_token": "<unk>",
+    "legacy": True,
+    "model_max_length": 2048,
+    "padding_side": "right",
+    "clean_up_tokenization_spaces": False,
+}
+
+_NOUNS = ("variations", "differences", "disparities", "distinctions", "discrepancies", "contrasts", "deviations",
+          "changes", "shifts")
+
+
+def tokenizer_corpus() -> list[str]:
+    """Sentences the tiny tokenizer is trained on: everything the task says, in many combinations."""
+    lines = [VICUNA_SYSTEM, DEPICT_QUESTION, "USER: ASSISTANT:", *SCORE_QUESTIONS]
+    lines += [ANSWER_TEMPLATE.format(level=level) for level in CD_LEVELS]
+    lines += [ANSWER_TEMPLATE.format(level=level.capitalize()) for level in CD_LEVELS]
+    labels = list(ATTRIBUTE_LABELS.values()) + ["brightness contrast", "light details", "shadow details",
+                                                "highlight details", "colour contrast", "overall colour"]
+    for i, label in enumerate(labels):
+        for j, severity in enumerate(SEVERITIES):
+            noun = _NOUNS[(i + j) % len(_NOUNS)]
+            lines.append(f"The two images exhibit {severity} {noun} in {label}.")
+            lines.append(f"{label.capitalize()} show {severity} {noun}, while the {label} also differs {severity}ly.")
+    lines.append("The white balance, exposure, tone curve, saturation, hue, shadows and highlights of the second "
+                 "image differ from the first one; the camera, the lens and the scene are the same.")
+    return lines * 8
+
+
+def build_tokenizer(folder: str | Path, vocab_size: int = 1024) -> Path:
+    """Train the tiny tokenizer and save `tokenizer.model`, `tokenizer_config.json`, `special_tokens_map.json`."""
+    import sentencepiece as spm
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(tokenizer_corpus()),
+        model_writer=model,
+        vocab_size=vocab_size,
+        model_type="bpe",
+        byte_fallback=True,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        character_coverage=1.0,
+        split_digits=True,
+        num_threads=1,
+        minloglevel=2,
+    )
+    (folder / "tokenizer.model").write_bytes(model.getvalue())
+    (folder / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2) + "\n")
+    special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<unk>"}
+    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
+    return folder
+
+
+def load_tokenizer(folder: str | Path, padding_side: str = "right"):
+    """The checkpoint's tokenizer (offline). Raises FileNotFoundError naming the folder if it has none."""
+    offline_hub()
+    from transformers import AutoTokenizer
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"tokenizer folder {folder} does not exist")
+    if not any((folder / name).is_file() for name in ("tokenizer.model", "tokenizer.json")):
+        raise FileNotFoundError(f"{folder}: no tokenizer.model or tokenizer.json")
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
+        raise ValueError(f"{folder}: the tokenizer must define BOS and EOS tokens")
+    if not getattr(tokenizer, "add_bos_token", True):
+        tokenizer.add_bos_token = True
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.unk_token
+    tokenizer.padding_side = padding_side
+    return tokenizer
