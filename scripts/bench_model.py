@@ -1,0 +1,99 @@
+"""Benchmark the model's forward pass on image pairs: pairs/s, tokens/s and peak memory.
+
+    python scripts/bench_model.py                         # tiny preset on the CPU, batch 1 / 8 / 32
+    python scripts/bench_model.py --preset owl2-7b --device cuda --dtype bfloat16   # random 8.2 B weights
+
+A "pair" is one CD sample: the scoring prompt of the v1 template with two images (2 × 65 visual tokens for the
+7B preset). Weights are random (built on the meta device and materialised in place for the 7B preset); inputs
+are random pixels. Each configuration runs `--warmup` untimed and `--iters` timed forwards under
+`torch.inference_mode()`, keeping only the last position's logits as scoring does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import torch
+
+from cdreasoning.constants import ANSWER_PREFIX, DEFAULT_SCORE_QUESTION
+from cdreasoning.model import MPLUGOwl2ForCausalLM
+from cdreasoning.model.presets import preset_config
+from cdreasoning.processing import build_tokenizer, get_template, load_tokenizer, tokenize_prompt
+from cdreasoning.runtime import resolve_attention, resolve_device, resolve_dtype
+
+
+def build_model(preset: str, device, dtype, attention: str) -> MPLUGOwl2ForCausalLM:
+    config = preset_config(preset)
+    with torch.device("meta"):
+        model = MPLUGOwl2ForCausalLM(config)
+    model = model.to_empty(device=device).to(dtype)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.normal_(0, 0.02)
+        for module in model.modules():  # the abstractor's fixed position tables
+            if hasattr(module, "position_tables"):
+                q, k = module.position_tables()
+                module.q_pos_embed.copy_(q)
+                module.k_pos_embed.copy_(k)
+    model.set_attention_implementation(attention)
+    return model.eval()
+
+
+def peak_memory_gib(device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # process peak RSS (KiB → GiB)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="tiny", choices=["tiny", "owl2-7b"])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--attention", default="auto")
+    parser.add_argument("--batch-sizes", default="1,8,32")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype, device)
+    attention = resolve_attention(args.attention, device)
+    model = build_model(args.preset, device, dtype, attention)
+    tokenizer = load_tokenizer(build_tokenizer("/tmp/cdreasoning-bench-tokenizer"))
+    template = get_template("v1")
+    prompt = template.render_prompt([template.user_turn("<|image|><|image|>\n" + DEFAULT_SCORE_QUESTION)], ANSWER_PREFIX)
+    ids = tokenize_prompt(tokenizer, prompt)
+    size = model.config.vision.image_size
+    tokens_per_pair = len(ids) + 2 * (model.config.image_tokens - 1)
+    print(f"preset={args.preset} device={device} dtype={dtype} attention={attention} threads={torch.get_num_threads()} "
+          f"tokens/pair={tokens_per_pair}")
+    print(f"{'batch':>5} {'pairs/s':>10} {'tokens/s':>11} {'ms/batch':>10} {'peak GiB':>9}")
+    for batch in [int(b) for b in args.batch_sizes.split(",")]:
+        input_ids = torch.tensor([ids] * batch, device=device)
+        pixels = torch.randn(2 * batch, 3, size, size, device=device, dtype=dtype)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        with torch.inference_mode():
+            for _ in range(args.warmup):
+                model(input_ids=input_ids, pixel_values=pixels, logits_to_keep=1)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            for _ in range(args.iters):
+                model(input_ids=input_ids, pixel_values=pixels, logits_to_keep=1)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            elapsed = (time.perf_counter() - start) / args.iters
+        print(f"{batch:>5} {batch / elapsed:>10.1f} {batch * tokens_per_pair / elapsed:>11.0f} "
+              f"{elapsed * 1000:>10.1f} {peak_memory_gib(device):>9.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
