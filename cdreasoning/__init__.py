@@ -16,4 +16,16 @@ from cdreasoning.model import (  # noqa: E402  (registers "mplug_owl2" with Auto
     load_pretrained,
 )
 
-__all__ = ["CheckpointError", "MPLUGOwl2Config", "MPLUGOwl2ForCausalLM", "__version__", "load_pretrained"]
+from cdreasoning.inference import CDScorer, Description, LevelScale, ScoreResult  # noqa: E402
+
+__all__ = [
+    "CDScorer",
+    "CheckpointError",
+    "Description",
+    "LevelScale",
+    "MPLUGOwl2Config",
+    "MPLUGOwl2ForCausalLM",
+    "ScoreResult",
+    "__version__",
+    "load_pretrained",
+]

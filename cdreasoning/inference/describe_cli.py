@@ -1,0 +1,87 @@
+"""`cdreasoning describe` — describe the colour difference of one pair (JSON) or a pair list (JSONL, resumable).
+
+    cdreasoning describe --model-path CKPT a.png b.png
+    cdreasoning describe --model-path CKPT --pairs depict_test.json --image-folder images/ --out descriptions.jsonl
+
+Each output line: `pair_index, image_a, image_b, record_id, text, severities, error`, where `severities` maps
+the seven attributes (white_balance, brightness_contrast, color_contrast, overall_brightness, overall_color,
+dark_details, bright_details) to slight / moderate / severe as parsed from the text. Greedy decoding by
+default (`--temperature 0`); rerunning resumes; failed pairs are reported and make the exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cdreasoning.constants import DEPICT_QUESTION
+from cdreasoning.inference.cli_common import (
+    add_batch_arguments,
+    add_model_arguments,
+    load_scorer,
+    run_over_pairs,
+    workers,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cdreasoning describe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("images", nargs="*", metavar="IMAGE", help="two images to compare (prints JSON)")
+    parser.add_argument("--pairs", help="pair list (CSV or M-SPCD JSON) instead of two images")
+    parser.add_argument("--image-folder", default=None, help="folder the pair list's image names are relative to")
+    parser.add_argument("--out", help="output JSONL for --pairs (resumed if it exists)")
+    parser.add_argument("--describe-question", default=DEPICT_QUESTION,
+                        help="the question asked (default: the M-SPCD depict question over the seven attributes)")
+    generation = parser.add_argument_group("generation")
+    generation.add_argument("--max-new-tokens", type=int, default=256, help="longest description in tokens")
+    generation.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples")
+    generation.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
+    generation.add_argument("--seed", type=int, default=None, help="random seed when sampling")
+    add_model_arguments(parser)
+    add_batch_arguments(parser, default_batch=8)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from dataclasses import replace
+
+    from cdreasoning.inference.pairs import ResultLog, read_pairs
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.pairs is None and len(args.images) != 2:
+        parser.error("give two images, or --pairs LIST --out FILE")
+    if args.pairs is not None and (args.images or not args.out):
+        parser.error("--pairs needs --out and no positional images")
+    scorer = load_scorer(args)
+    if args.describe_question != scorer.prompt.describe_question:
+        scorer = type(scorer)(scorer.model, scorer.tokenizer, scorer.image_processor,
+                              replace(scorer.prompt, describe_question=args.describe_question), scorer.levels)
+    generation = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                      seed=args.seed)
+    if args.pairs is None:
+        description = scorer.describe(*args.images, **generation)
+        print(json.dumps({"image_a": args.images[0], "image_b": args.images[1], **description.to_dict()}, indent=2))
+        return 0
+
+    pairs = read_pairs(args.pairs)
+    log = ResultLog(args.out, pairs)
+
+    def to_row(pair, description):
+        row = {"record_id": pair.record_id}
+        if description is not None:
+            row.update(text=description.text, severities=description.severities)
+        return row
+
+    def results(batch_pairs):
+        return scorer.iter_descriptions(batch_pairs, args.batch_size, workers(args, scorer), args.image_folder,
+                                        **generation)
+
+    return run_over_pairs(pairs, log, results, to_row, "describing")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

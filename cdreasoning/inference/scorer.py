@@ -1,0 +1,277 @@
+"""Score and describe the colour difference of image pairs with an mPLUG-Owl2-layout checkpoint.
+
+    from cdreasoning import CDScorer
+    scorer = CDScorer.from_pretrained("checkpoints/cd-model", device="auto", dtype="auto")
+    result = scorer.score("a.png", "b.png")       # .score (0–5), .level, .probabilities, .delta_v
+    results = scorer.score_pairs([("a.png", "b.png"), …], batch_size=32)
+    text = scorer.describe("a.png", "b.png")       # .text and .severities (seven attributes)
+
+Many pairs run per forward pass: every pair shares the same prompt, so a batch is the prompt repeated with the
+pairs' images (no padding, so a pair's score does not depend on its batch). Image decoding and resizing run in
+DataLoader workers (`num_workers`) while the model computes.
+
+The prompt is the template the model was trained with (`conv_template`, default "v1") around the question,
+with the two image placeholders before it as in M-SPCD (`image_position="before"`). The originals evaluated
+released checkpoints with `conv_template="mplug_owl2"`, the images after the question and the question
+"How would you rate the color difference of these two images?" — pass those to match them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, DEFAULT_SCORE_QUESTION, DEPICT_QUESTION
+from cdreasoning.inference.levels import LevelScale, level_token_ids
+from cdreasoning.processing import ImageError, ImageProcessor, get_template, load_tokenizer, tokenize_prompt
+from cdreasoning.runtime import resolve_device, resolve_dtype
+from cdreasoning.scale import delta_v_from_grade
+
+IMAGE_POSITIONS = ("before", "after")
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """score: expected level on the 0–5 grade scale; level: the most likely word; probabilities: per level
+    word (sum 1); delta_v: the score on SPCD's ΔV scale (ΔV = 1.6036·exp(0.5391·score) − 1.2943)."""
+
+    score: float
+    level: str
+    probabilities: dict[str, float]
+    delta_v: float
+
+    def to_dict(self) -> dict:
+        return {"score": self.score, "level": self.level, "delta_v": self.delta_v,
+                "probabilities": dict(self.probabilities)}
+
+
+@dataclass(frozen=True)
+class Description:
+    """The generated description and the per-attribute severities parsed from it (absent when not mentioned)."""
+
+    text: str
+    severities: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "severities": dict(self.severities)}
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    conv_template: str = "v1"
+    question: str = DEFAULT_SCORE_QUESTION
+    describe_question: str = DEPICT_QUESTION
+    image_position: str = "before"
+
+    def __post_init__(self):
+        get_template(self.conv_template)
+        if self.image_position not in IMAGE_POSITIONS:
+            raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {self.image_position!r}")
+
+    def user_message(self, question: str) -> str:
+        images = DEFAULT_IMAGE_TOKEN * 2
+        return f"{images}\n{question}" if self.image_position == "before" else f"{question}\n{images}"
+
+
+class _PairImages(Dataset):
+    """Item i: (i, pixel_values [2, 3, S, S]) or (i, error message). Runs in DataLoader workers."""
+
+    def __init__(self, pairs: Sequence[tuple], processor: ImageProcessor, image_folder: str | Path | None):
+        self.pairs, self.processor, self.folder = pairs, processor, image_folder
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _resolve(self, source):
+        if isinstance(source, (str, Path)) and self.folder is not None and not Path(source).is_absolute():
+            return Path(self.folder) / source
+        return source
+
+    def __getitem__(self, index: int):
+        a, b = self.pairs[index]
+        try:
+            return index, self.processor([self._resolve(a), self._resolve(b)]), None
+        except ImageError as exc:
+            return index, None, str(exc)
+
+
+def _collate(items):
+    return items
+
+
+class CDScorer:
+    def __init__(self, model, tokenizer, image_processor: ImageProcessor, prompt: PromptConfig | None = None,
+                 levels: LevelScale | None = None):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.image_processor = image_processor
+        self.prompt = prompt or PromptConfig()
+        self.levels = levels or LevelScale()
+        template = get_template(self.prompt.conv_template)
+        turns = [template.user_turn(self.prompt.user_message(self.prompt.question))]
+        score_text = template.render_prompt(turns, self.levels.answer_prefix)
+        self._score_ids = tokenize_prompt(tokenizer, score_text)
+        self._level_ids = level_token_ids(tokenizer, self._score_ids, score_text, self.levels,
+                                          lambda text: tokenize_prompt(tokenizer, text))
+        describe_turns = [template.user_turn(self.prompt.user_message(self.prompt.describe_question))]
+        self._describe_ids = tokenize_prompt(tokenizer, template.render_prompt(describe_turns))
+        self._weights = torch.tensor(self.levels.weights, dtype=torch.float32)
+
+    # -- construction -----------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "auto", dtype: str | torch.dtype = "auto",
+                        conv_template: str = "v1", question: str | None = None, image_position: str = "before",
+                        attention: str = "auto", load_8bit: bool = False, load_4bit: bool = False,
+                        levels: LevelScale | None = None) -> CDScorer:
+        """Model, tokenizer and image preprocessing from one checkpoint folder."""
+        from cdreasoning.model import load_pretrained
+        from cdreasoning.model.loading import read_config
+
+        config = read_config(path)
+        torch_device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, torch_device)
+        if load_8bit or load_4bit:
+            model = _load_quantized(path, 8 if load_8bit else 4, torch_device, torch_dtype)
+        else:
+            model = load_pretrained(path, device=torch_device, dtype=torch_dtype, attention=attention)
+        tokenizer = load_tokenizer(path)
+        processor = ImageProcessor.from_pretrained(path, default_size=config.vision.image_size)
+        if processor.size != config.vision.image_size:
+            raise ValueError(f"{path}: preprocessor size {processor.size} != model image_size {config.vision.image_size}")
+        prompt = PromptConfig(conv_template=conv_template, question=question or DEFAULT_SCORE_QUESTION,
+                              image_position=image_position)
+        return cls(model, tokenizer, processor, prompt, levels)
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.lm_head.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.lm_head.weight.dtype
+
+    # -- scoring ----------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def level_probabilities(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """pixel_values [2B, 3, S, S] (pairs in order) → level probabilities [B, n_levels] (float32)."""
+        pairs = pixel_values.shape[0] // 2
+        input_ids = torch.tensor([self._score_ids] * pairs, device=self.device)
+        logits = self.model(input_ids=input_ids, pixel_values=pixel_values.to(self.device, self.dtype),
+                            logits_to_keep=1).logits[:, -1]
+        return logits[:, self._level_ids].float().softmax(-1).cpu()
+
+    def _results(self, probabilities: torch.Tensor) -> list[ScoreResult]:
+        scores = probabilities @ self._weights
+        out = []
+        for probs, score in zip(probabilities.tolist(), scores.tolist()):
+            best = max(range(len(probs)), key=probs.__getitem__)
+            out.append(ScoreResult(score=score, level=self.levels.words[best],
+                                   probabilities=dict(zip(self.levels.words, probs)),
+                                   delta_v=float(delta_v_from_grade(score))))
+        return out
+
+    def score(self, image_a, image_b) -> ScoreResult:
+        """One pair (paths, PIL images or arrays)."""
+        return self._results(self.level_probabilities(self.image_processor([image_a, image_b])))[0]
+
+    def iter_batches(self, pairs: Sequence[tuple], batch_size: int = 16, num_workers: int = 0,
+                     image_folder: str | Path | None = None) -> Iterator[tuple[list[int], torch.Tensor | None, list]]:
+        """Preprocessed batches: (indices that loaded, pixel_values [2k, 3, S, S] or None, [(index, error)])."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be ≥ 1")
+        loader = DataLoader(_PairImages(pairs, self.image_processor, image_folder), batch_size=batch_size,
+                            num_workers=num_workers, collate_fn=_collate,
+                            pin_memory=self.device.type == "cuda")
+        for items in loader:
+            ok = [(i, px) for i, px, err in items if err is None]
+            failed = [(i, err) for i, _, err in items if err is not None]
+            pixels = torch.cat([px for _, px in ok]) if ok else None
+            yield [i for i, _ in ok], pixels, failed
+
+    def iter_scores(self, pairs: Sequence[tuple], batch_size: int = 16, num_workers: int = 0,
+                    image_folder: str | Path | None = None) -> Iterator[tuple[int, ScoreResult | None, str | None]]:
+        """(index, result, None) or (index, None, error) for every pair, batch by batch."""
+        for indices, pixels, failed in self.iter_batches(pairs, batch_size, num_workers, image_folder):
+            yield from ((i, None, err) for i, err in failed)
+            if indices:
+                yield from ((i, r, None) for i, r in zip(indices, self._results(self.level_probabilities(pixels))))
+
+    def score_pairs(self, pairs: Iterable[tuple], batch_size: int = 16, num_workers: int = 0,
+                    image_folder: str | Path | None = None) -> list[ScoreResult]:
+        """Results in input order; raises ImageError naming the pair if an image cannot be read."""
+        pairs = list(pairs)
+        results: list[ScoreResult | None] = [None] * len(pairs)
+        for index, result, error in self.iter_scores(pairs, batch_size, num_workers, image_folder):
+            if error:
+                raise ImageError(f"pair {index} ({pairs[index][0]}, {pairs[index][1]}): {error}")
+            results[index] = result
+        return results
+
+    # -- description -----------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def generate_descriptions(self, pixel_values: torch.Tensor, max_new_tokens: int = 256,
+                              temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> list[str]:
+        """pixel_values [2B, 3, S, S] → B generated texts (greedy when temperature is 0)."""
+        pairs = pixel_values.shape[0] // 2
+        input_ids = torch.tensor([self._describe_ids] * pairs, device=self.device)
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=self.device).manual_seed(seed)
+        tokens = self.model.generate(
+            input_ids, pixel_values=pixel_values.to(self.device, self.dtype), max_new_tokens=max_new_tokens,
+            do_sample=temperature > 0, temperature=temperature if temperature > 0 else 1.0, top_p=top_p,
+            eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id, generator=generator,
+        )
+        texts = []
+        for row in tokens.tolist():
+            if self.tokenizer.eos_token_id in row:
+                row = row[: row.index(self.tokenizer.eos_token_id)]
+            texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
+        return texts
+
+    @staticmethod
+    def _describe_result(text: str) -> Description:
+        from cdreasoning.evaluate import parse_severities
+
+        return Description(text=text, severities=parse_severities(text))
+
+    def describe(self, image_a, image_b, max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int | None = None) -> Description:
+        """Generate a description of one pair and parse its per-attribute severities."""
+        pixels = self.image_processor([image_a, image_b])
+        return self._describe_result(self.generate_descriptions(pixels, max_new_tokens, temperature, top_p, seed)[0])
+
+    def iter_descriptions(self, pairs: Sequence[tuple], batch_size: int = 8, num_workers: int = 0,
+                          image_folder: str | Path | None = None, **generation) -> Iterator[tuple]:
+        """(index, Description, None) or (index, None, error) for every pair."""
+        for indices, pixels, failed in self.iter_batches(pairs, batch_size, num_workers, image_folder):
+            yield from ((i, None, err) for i, err in failed)
+            if indices:
+                texts = self.generate_descriptions(pixels, **generation)
+                yield from ((i, self._describe_result(t), None) for i, t in zip(indices, texts))
+
+
+def _load_quantized(path, bits: int, device: torch.device, dtype: torch.dtype):
+    """8/4-bit weights through bitsandbytes (CUDA only), via transformers' quantised loading."""
+    if device.type != "cuda":
+        raise RuntimeError(f"--load-{bits}bit needs a CUDA GPU (bitsandbytes); on {device.type} load the model in "
+                           "float32 / bfloat16 instead")
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(f"--load-{bits}bit needs bitsandbytes: pip install 'cdreasoning[gpu]'") from exc
+    from transformers import BitsAndBytesConfig
+
+    from cdreasoning.model import MPLUGOwl2ForCausalLM
+
+    quantization = BitsAndBytesConfig(
+        load_in_8bit=bits == 8, load_in_4bit=bits == 4, bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True, llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
+    )
+    model = MPLUGOwl2ForCausalLM.from_pretrained(str(path), quantization_config=quantization, dtype=dtype,
+                                                 device_map={"": device.index or 0}, local_files_only=True)
+    return model.eval()
