@@ -126,6 +126,28 @@ def read_config(folder: str | Path) -> MPLUGOwl2Config:
     return config
 
 
+def verify_weights(folder: str | Path, model: MPLUGOwl2ForCausalLM | None = None, files=None) -> set[str]:
+    """Check (without reading tensor data from safetensors) that the folder's weights are exactly those of its
+    architecture; raise CheckpointError listing missing and unexpected names. Returns the ignorable derived keys."""
+    folder = Path(folder)
+    if model is None:
+        with torch.device("meta"):
+            model = MPLUGOwl2ForCausalLM(read_config(folder))
+    files = files or weight_files(folder)
+    expected = set(model.state_dict().keys())
+    found = checkpoint_keys(files)
+    derived = {k for k in found if k.endswith(_DERIVED_KEY_SUFFIXES)}
+    missing, unexpected = expected - found, found - expected - derived
+    if missing or unexpected:
+        parts = [f"{folder}: the weights do not match the mplug_owl2 architecture of its config.json."]
+        if missing:
+            parts.append(f"Missing {_listing(missing)}")
+        if unexpected:
+            parts.append(f"Unexpected {_listing(unexpected)}")
+        raise CheckpointError("\n".join(parts))
+    return derived
+
+
 def load_pretrained(
     path: str | Path,
     device: str | torch.device = "cpu",
@@ -143,20 +165,9 @@ def load_pretrained(
     dtype = resolve_dtype(dtype, device)
     attention = resolve_attention(attention, device)
     files = weight_files(folder)
-
     with torch.device("meta"):
         model = MPLUGOwl2ForCausalLM(config)
-    expected = set(model.state_dict().keys())
-    found = checkpoint_keys(files)
-    derived = {k for k in found if k.endswith(_DERIVED_KEY_SUFFIXES)}
-    missing, unexpected = expected - found, found - expected - derived
-    if missing or unexpected:
-        parts = [f"{folder}: the weights do not match the mplug_owl2 architecture of its config.json."]
-        if missing:
-            parts.append(f"Missing {_listing(missing)}")
-        if unexpected:
-            parts.append(f"Unexpected {_listing(unexpected)}")
-        raise CheckpointError("\n".join(parts))
+    derived = verify_weights(folder, model, files)
 
     state: dict[str, torch.Tensor] = {}
     for name, tensor in iter_tensors(files):

@@ -1,0 +1,82 @@
+"""Run arguments of `cdreasoning/train/finetune.py`, as dataclasses read by `transformers.HfArgumentParser`.
+
+The flags are those of the original mPLUG-Owl2 / Q-Align / CD-Reasoning training scripts (so their command lines
+work), plus Hugging Face `TrainingArguments` (learning rate, schedule, batch sizes, bf16, DeepSpeed, saving,
+logging, …). Meaning of the tuning flags, which the originals did not honour consistently:
+
+- full fine-tuning (`--lora_enable False`): the LLM trains unless `--freeze_llm`; the visual abstractor trains
+  when `--tune_visual_abstractor` (default True); the vision tower trains unless `--freeze_vision_model`
+  (default True, i.e. frozen).
+- LoRA (`--lora_enable True`): the LLM's weights are frozen and adapters of rank `--lora_r` are trained on
+  `--lora_target_modules` (default `q_proj` and `v_proj.multiway.1`, CD-Reasoning's choice); the abstractor and
+  the vision tower additionally train (as full copies saved with the adapter) only when the two flags above ask.
+- `--visual_abstractor_lr` really gives the abstractor's parameters their own learning rate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import transformers
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(
+        default=None, metadata={"help": "checkpoint folder in the mPLUG-Owl2 layout to start from (required)"}
+    )
+    version: str = field(default="v1", metadata={"help": "conversation template: v1 (vicuna, with system prompt) "
+                                                           "or mplug_owl2 (without)"})
+    attention: str = field(default="auto", metadata={"help": "auto, sdpa, eager or flash_attention_2"})
+
+
+@dataclass
+class DataArguments:
+    data_path: list[str] = field(
+        default=None, metadata={"help": "one or more conversation JSON files (M-SPCD / LLaVA style), concatenated",
+                                "nargs": "+"}
+    )
+    image_folder: str = field(default=None, metadata={"help": "folder the records' image names are relative to"})
+    image_aspect_ratio: str = field(default="pad", metadata={"help": "pad (mean-colour borders, as trained) or "
+                                                                       "resize (squash) non-square images"})
+    lazy_preprocess: bool = field(
+        default=True, metadata={"help": "tokenise each record when it is used (True) or all records before training "
+                                        "starts, which also validates every one up front (False)"}
+    )
+
+
+@dataclass
+class TrainingArguments(transformers.TrainingArguments):
+    model_max_length: int = field(
+        default=2048, metadata={"help": "longest tokenised sample (images expanded); longer ones are an error"}
+    )
+    tune_visual_abstractor: bool = field(default=True, metadata={"help": "train the visual abstractor"})
+    freeze_vision_model: bool = field(default=True, metadata={"help": "keep the vision tower frozen"})
+    freeze_llm: bool = field(default=False, metadata={"help": "keep the language model frozen (full mode)"})
+    visual_abstractor_lr: float = field(default=None, metadata={"help": "learning rate of the abstractor "
+                                                                          "(default: --learning_rate)"})
+    group_by_modality_length: bool = field(
+        default=False, metadata={"help": "batch samples of similar length together (all CD samples have images)"}
+    )
+    lora_enable: bool = field(default=False, metadata={"help": "train LoRA adapters instead of the LLM weights"})
+    lora_r: int = field(default=128, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=256, metadata={"help": "LoRA alpha (scale = alpha / r)"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "dropout on the LoRA input"})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "v_proj.multiway.1"],
+        metadata={"help": "module name suffixes that get adapters", "nargs": "+"},
+    )
+    lora_bias: str = field(default="none", metadata={"help": "none, all or lora_only"})
+    bits: int = field(default=16, metadata={"help": "16, or 8 / 4 for QLoRA (CUDA + bitsandbytes)"})
+    remove_unused_columns: bool = field(default=False, metadata={"help": "keep pixel_values in batches"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.bits not in (4, 8, 16):
+            raise ValueError(f"--bits must be 4, 8 or 16, not {self.bits}")
+        if self.bits in (4, 8) and not self.lora_enable:
+            raise ValueError("--bits 4/8 (QLoRA) needs --lora_enable True")
+        if self.lora_bias not in ("none", "all", "lora_only"):
+            raise ValueError(f"--lora_bias must be none, all or lora_only, not {self.lora_bias!r}")
+        if self.lora_enable and self.freeze_llm:
+            raise ValueError("--freeze_llm has no meaning with --lora_enable (the LLM weights are frozen already)")

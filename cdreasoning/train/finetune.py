@@ -1,0 +1,153 @@
+"""Fine-tune an mPLUG-Owl2-layout model on colour-difference conversations (full or LoRA, DeepSpeed-ready).
+
+    python cdreasoning/train/finetune.py --model_name_or_path CKPT --data_path train.json \\
+        --image_folder images/ --output_dir runs/cd --version v1 --bf16 True --num_train_epochs 1 …
+    cdreasoning train …                                    (the same)
+    deepspeed cdreasoning/train/finetune.py --deepspeed scripts/zero3.json …   (multi-GPU / multi-node)
+
+`sh scripts/finetune.sh` and `sh scripts/finetune_lora.sh` wrap this with the recipes' settings. Flags: the
+original scripts' (see `cdreasoning.train.arguments`) plus every `transformers.TrainingArguments` option.
+`--resume_from_checkpoint auto` continues from the newest `checkpoint-*` in `--output_dir` (same data order,
+optimizer and LR schedule). Full runs save a checkpoint in the released layout; LoRA runs save the adapter
+(with any other trained module); `cdreasoning export --merge-lora` turns that into a standalone checkpoint.
+
+Steps: parse → check the checkpoint strictly → load the model (ZeRO-3-aware) → choose what trains → build the
+data → train → save.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import torch
+
+
+def _newest_checkpoint(output_dir: str) -> str | None:
+    folder = Path(output_dir)
+    found = [(int(m.group(1)), p) for p in folder.glob("checkpoint-*") if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    return str(max(found)[1]) if found else None
+
+
+def _prepare_argv(argv: list[str]) -> list[str]:
+    """Defaults that differ from transformers': TensorBoard logging, and --use_cpu when there is no GPU (without
+    it, CPU ranks of a multi-process run would each train on the whole dataset)."""
+    argv = list(argv)
+    if not any(a.startswith("--report_to") for a in argv):
+        argv += ["--report_to", "tensorboard"]
+    if not torch.cuda.is_available() and not any(a.startswith("--use_cpu") for a in argv):
+        argv += ["--use_cpu", "True"]
+    if not any(a.startswith("--gradient_checkpointing_kwargs") for a in argv):
+        # non-reentrant checkpointing lets gradients reach LoRA adapters behind frozen embeddings
+        argv += ["--gradient_checkpointing_kwargs", '{"use_reentrant": false}']
+    return argv
+
+
+def load_model_for_training(path: str, training_args, attention: str):
+    """The model with ZeRO-3-aware loading (transformers' from_pretrained) after our strict weight check."""
+    from cdreasoning.model import MPLUGOwl2ForCausalLM
+    from cdreasoning.model.loading import verify_weights
+    from cdreasoning.runtime import resolve_attention
+
+    verify_weights(path)
+    dtype = torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else torch.float32
+    if training_args.deepspeed is None and dtype != torch.float32:
+        dtype = torch.float32  # plain runs keep fp32 master weights; --bf16/--fp16 then means autocast
+    kwargs = {"dtype": dtype, "local_files_only": True}
+    if training_args.bits in (4, 8):
+        if not torch.cuda.is_available():
+            raise RuntimeError("--bits 4/8 (QLoRA) needs a CUDA GPU and bitsandbytes")
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=training_args.bits == 4, load_in_8bit=training_args.bits == 8,
+            bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
+        )
+        kwargs["device_map"] = {"": training_args.local_process_index}
+    model = MPLUGOwl2ForCausalLM.from_pretrained(path, **kwargs)
+    device = torch.device("cuda") if torch.cuda.is_available() and not training_args.use_cpu else torch.device("cpu")
+    model.set_attention_implementation(resolve_attention(attention, device))
+    model.config.use_cache = False
+    return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    from transformers import HfArgumentParser
+
+    from cdreasoning.model.loading import read_config
+    from cdreasoning.processing import ImageProcessor, get_template, load_tokenizer
+    from cdreasoning.runtime import offline_hub
+    from cdreasoning.train.arguments import DataArguments, ModelArguments, TrainingArguments
+    from cdreasoning.train.dataset import ConversationDataset, DataCollator
+    from cdreasoning.train.trainer import CDTrainer
+    from cdreasoning.train.tuning import configure_tuning, trainable_parameter_summary
+
+    offline_hub()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    if any(a in ("-h", "--help") for a in argv):
+        parser.prog = "cdreasoning train"
+        parser.description = __doc__
+        parser.print_help()
+        return 0
+    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=_prepare_argv(argv))
+    if not model_args.model_name_or_path:
+        parser.error("--model_name_or_path is required")
+    if not data_args.data_path:
+        parser.error("--data_path is required")
+
+    resume = training_args.resume_from_checkpoint
+    if resume == "auto":
+        resume = _newest_checkpoint(training_args.output_dir)
+        print(f"[train] resume auto: {resume or 'no checkpoint yet, starting fresh'}", flush=True)
+    elif resume is not None and not Path(resume).is_dir():
+        raise FileNotFoundError(f"--resume_from_checkpoint {resume} is not a folder")
+
+    config = read_config(model_args.model_name_or_path)
+    model = load_model_for_training(model_args.model_name_or_path, training_args, model_args.attention)
+    model = configure_tuning(model, training_args)
+    if training_args.local_process_index == 0:
+        print(f"[train] trainable parameters: {trainable_parameter_summary(model)}", flush=True)
+
+    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    tokenizer.model_max_length = training_args.model_max_length
+    processor = ImageProcessor.from_pretrained(model_args.model_name_or_path, default_size=config.vision.image_size,
+                                               aspect_ratio=data_args.image_aspect_ratio)
+    dataset = ConversationDataset(
+        data_args.data_path, tokenizer, get_template(model_args.version), processor, data_args.image_folder,
+        training_args.model_max_length, config.image_tokens, lazy=data_args.lazy_preprocess,
+    )
+    trainer = CDTrainer(
+        model=model, args=training_args, train_dataset=dataset,
+        data_collator=DataCollator(tokenizer.pad_token_id), processing_class=tokenizer,
+        image_processor=processor, image_tokens=config.image_tokens,
+    )
+    trainer.train(resume_from_checkpoint=resume)
+    trainer.save_state()
+    trainer.save_model(training_args.output_dir)
+    if training_args.local_process_index == 0:
+        print(f"[train] saved to {training_args.output_dir}", flush=True)
+    return 0
+
+
+def _run_as_script() -> None:
+    """Entry when launched by torchrun / deepspeed: tear the process group down and exit hard, which avoids
+    a known abort at interpreter exit after CPU-offload runs (see ENVIRONMENT notes in the README)."""
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    _run_as_script()
