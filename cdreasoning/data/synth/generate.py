@@ -56,17 +56,19 @@ from cdreasoning.data.synth.isp import (
     SEVERITY_THRESHOLDS,
     IspParams,
     attribute_magnitudes,
-    render,
+    render_linear,
     severities_from_magnitudes,
+    srgb_to_linear,
 )
 from cdreasoning.data.synth.looks import EDIT_GROUPS, clamp_look, edit_look, phone_look
 from cdreasoning.data.synth.proxy import (
     PROXY_FORMULA,
     PROXY_VERSION,
+    ProxyView,
     delta_v_from_distance,
     observed_delta_v,
     proxy_terms,
-    viewing_lab,
+    viewing_image,
 )
 from cdreasoning.data.synth.sources import SOURCES, make_scene
 from cdreasoning.pairs import is_pixel_aligned
@@ -184,7 +186,7 @@ def _scene(scene: int, seed: int, size: int, layout: SceneLayout, source: str,
            image_dir: Path) -> tuple[list[SynthPair], dict[str, Any], int]:
     """Render, frame and write one scene's images; draw and rate its pairs. Returns pairs, looks, images kept."""
     rng = text_rng(seed, "scene", scene)
-    photo = make_scene(source, rng, canvas_size(size))
+    photo = srgb_to_linear(make_scene(source, rng, canvas_size(size)))   # linearised once per scene
     looks: dict[str, IspParams] = {}
     framings: dict[str, Framing] = {}
     for phone in range(1, layout.phones + 1):
@@ -197,12 +199,12 @@ def _scene(scene: int, seed: int, size: int, layout: SceneLayout, source: str,
             name = image_name(scene, group, index)
             looks[name] = clamp_look(reference + edit_look(group, rng))
             framings[name] = Framing()
-    labs: dict[str, np.ndarray] = {}
+    views: dict[str, ProxyView] = {}
     kept = 0
     for name, look in looks.items():
-        canvas = render(photo, look)
+        canvas = render_linear(photo, look)
         # The reference-frame view (quantised like the written files) is what the proxy compares.
-        labs[name] = viewing_lab(_to_uint8(frame(canvas, Framing(), size)).astype(np.float32) / 255.0)
+        views[name] = viewing_image(_to_uint8(frame(canvas, Framing(), size)).astype(np.float32) / 255.0)
         path = image_dir / name
         if path.is_file():
             kept += 1
@@ -217,7 +219,7 @@ def _scene(scene: int, seed: int, size: int, layout: SceneLayout, source: str,
         candidates += combos[:count]
     pairs = []
     for name_a, name_b in candidates:
-        clean = delta_v_from_distance(proxy_terms(labs[name_a], labs[name_b])["D"])
+        clean = delta_v_from_distance(proxy_terms(views[name_a], views[name_b])["D"])
         z = text_rng(seed, "observer", name_a, name_b).gauss(0.0, 1.0)
         noisy = observed_delta_v(clean, z)
         severities = severities_from_magnitudes(attribute_magnitudes(looks[name_a] - looks[name_b]))

@@ -139,6 +139,10 @@ def tone_curve(x: np.ndarray, look: IspParams) -> np.ndarray:
 
 def render(scene: np.ndarray, look: IspParams) -> np.ndarray:
     """The scene (float32 sRGB [H, W, 3] in [0, 1]) as captured/edited with `look` (same shape and range)."""
-    linear = srgb_to_linear(scene)
-    encoded = linear_to_srgb(render_linear_stage(linear, look))
+    return render_linear(srgb_to_linear(scene), look)
+
+
+def render_linear(linear_scene: np.ndarray, look: IspParams) -> np.ndarray:
+    """`render` for a scene already in linear RGB (linearise once when rendering many looks of one scene)."""
+    encoded = linear_to_srgb(render_linear_stage(linear_scene, look))
     return tone_curve(encoded, look).astype(np.float32)

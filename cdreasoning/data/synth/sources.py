@@ -32,6 +32,19 @@ def _skimage(name: str) -> np.ndarray:
 
 
 def _sklearn(name: str) -> np.ndarray:
+    # Read the JPEG that scikit-learn ships (sklearn/datasets/images/) without importing scikit-learn, whose
+    # import alone takes ~2 s; fall back to its loader if the file is not where the wheel puts it.
+    import importlib.util
+    from pathlib import Path
+
+    from PIL import Image
+
+    spec = importlib.util.find_spec("sklearn")
+    if spec is not None and spec.origin is not None:
+        path = Path(spec.origin).parent / "datasets" / "images" / f"{name}.jpg"
+        if path.is_file():
+            with Image.open(path) as image:
+                return np.asarray(image.convert("RGB"))
     from sklearn.datasets import load_sample_image
 
     return load_sample_image(f"{name}.jpg")
