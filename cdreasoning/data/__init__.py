@@ -3,8 +3,8 @@
 Readers return typed, validated records (frozen dataclasses) and raise `DataError` naming the file, the record
 (index and id / line) and the problem: `read_spcd_csv` → `SpcdPair`, `read_conversations` →
 `ConversationRecord` (score and depict training conversations), `read_depict_tests` → `DepictTestRecord`,
-`read_severity_table` → `SeverityItem`. Builders turn them into M-SPCD records; `check_dataset` inspects a file;
-`synthesize` writes a complete SPCD-like set from photographs bundled with installed packages.
+`read_severity_table` → `SeverityItem`. Builders turn them into M-SPCD records; `check_dataset` inspects a
+file; `synthesize` writes a complete SPCD-like set from photographs bundled with installed packages.
 """
 
 from cdreasoning.data.check import CheckReport, Problem, check_dataset

@@ -39,8 +39,14 @@ from cdreasoning.data.errors import DataError
 from cdreasoning.data.jsonio import load_json_list
 from cdreasoning.scale import level_from_delta_v
 
-PROBLEM_KINDS = ("malformed-record", "duplicate-id", "placeholder-mismatch", "unknown-level", "missing-image",
-                 "unreadable-image")
+PROBLEM_KINDS = (
+    "malformed-record",
+    "duplicate-id",
+    "placeholder-mismatch",
+    "unknown-level",
+    "missing-image",
+    "unreadable-image",
+)
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,10 @@ class Problem:
 class CheckReport:
     path: str
     records: int = 0
-    formats: Counter = field(default_factory=Counter)          # "conversation" / "depict-test"
-    kinds: Counter = field(default_factory=Counter)            # "score" / "depict" / "other"
-    levels: Counter = field(default_factory=Counter)           # lower-case level word → score records
-    severities: dict[str, Counter] = field(default_factory=dict)   # attribute → severity counts
+    formats: Counter = field(default_factory=Counter)  # "conversation" / "depict-test"
+    kinds: Counter = field(default_factory=Counter)  # "score" / "depict" / "other"
+    levels: Counter = field(default_factory=Counter)  # lower-case level word → score records
+    severities: dict[str, Counter] = field(default_factory=dict)  # attribute → severity counts
     image_refs: int = 0
     unique_images: int = 0
     images_checked: bool = False
@@ -85,16 +91,23 @@ class CheckReport:
         checked = "checked" if self.images_checked else "not checked (--no-images)"
         lines.append(f"  images: {self.image_refs} references, {self.unique_images} unique files, {checked}")
         if self.levels:
-            lines.append("  levels: " + ", ".join(f"{lv} {self.levels.get(lv, 0)}" for lv in CD_LEVELS)
-                         + "".join(f", {lv!r} {n}" for lv, n in self.levels.items() if lv not in CD_LEVELS))
+            lines.append(
+                "  levels: "
+                + ", ".join(f"{lv} {self.levels.get(lv, 0)}" for lv in CD_LEVELS)
+                + "".join(f", {lv!r} {n}" for lv, n in self.levels.items() if lv not in CD_LEVELS)
+            )
         for attribute, counts in self.severities.items():
             lines.append(f"  {attribute}: " + ", ".join(f"{s} {counts.get(s, 0)}" for s in SEVERITIES))
         if self.alias_records:
-            lines.append(f"  note: {self.alias_records} record(s) write images as <image> (accepted as an alias "
-                         f"of {DEFAULT_IMAGE_TOKEN}, nothing dropped)")
+            lines.append(
+                f"  note: {self.alias_records} record(s) write images as <image> (accepted as an alias "
+                f"of {DEFAULT_IMAGE_TOKEN}, nothing dropped)"
+            )
         if self.level_rule_disagreements:
-            lines.append(f"  note: {self.level_rule_disagreements} score record(s) whose level word differs from "
-                         f"the M-SPCD rule applied to gt_score (expected for test_data.json: other cut points)")
+            lines.append(
+                f"  note: {self.level_rule_disagreements} score record(s) whose level word differs from "
+                f"the M-SPCD rule applied to gt_score (expected for test_data.json: other cut points)"
+            )
         counts = self.problem_counts()
         summary = ", ".join(f"{k} {counts[k]}" for k in PROBLEM_KINDS if counts.get(k))
         lines.append(f"  problems: {len(self.problems)}" + (f" ({summary})" if summary else ""))
@@ -127,13 +140,19 @@ def _verify_image(path: Path) -> str | None:
             image.verify()
         with Image.open(path) as image:
             image.load()
-    except Exception as error:  # PIL raises many types for corrupt files; all mean "unreadable"
+    except Exception as error:  # noqa: BLE001 - PIL raises many types for corrupt files; all mean "unreadable"
         return f"{type(error).__name__}: {error}"
     return None
 
 
-def check_dataset(path: str | Path, image_folder: str | Path | None = None, *, check_images: bool = True,
-                  progress: bool = False, workers: int = 4) -> CheckReport:
+def check_dataset(
+    path: str | Path,
+    image_folder: str | Path | None = None,
+    *,
+    check_images: bool = True,
+    progress: bool = False,
+    workers: int = 4,
+) -> CheckReport:
     """Examine every record of `path` (see the module docstring). Images are looked up under `image_folder`
     (absolute image paths are used as they are). Raises DataError only when the file itself cannot be read or
     the image folder is missing; everything about records ends up in `report.problems`."""
@@ -147,13 +166,14 @@ def check_dataset(path: str | Path, image_folder: str | Path | None = None, *, c
             raise DataError(f"{image_folder}: image folder not found")
     report = CheckReport(str(path), records=len(raw), images_checked=check_images)
     seen_ids: dict[str, int] = {}
-    uses: dict[str, list[tuple[int, str | None]]] = {}    # image path → records using it
+    uses: dict[str, list[tuple[int, str | None]]] = {}  # image path → records using it
     for index, obj in enumerate(raw):
         rid = _raw_id(obj)
         if rid is not None:
             if rid in seen_ids:
-                report.problems.append(Problem("duplicate-id", index, rid,
-                                               f"id already used by record #{seen_ids[rid]}"))
+                report.problems.append(
+                    Problem("duplicate-id", index, rid, f"id already used by record #{seen_ids[rid]}")
+                )
             else:
                 seen_ids[rid] = index
         try:
@@ -163,7 +183,7 @@ def check_dataset(path: str | Path, image_folder: str | Path | None = None, *, c
             for id_key in ("id", "question_id"):
                 prefix = describe_position(str(path), index, obj, id_key=id_key)
                 if message.startswith(prefix):
-                    message = message[len(prefix):].lstrip(":, ")
+                    message = message[len(prefix) :].lstrip(":, ")
                     break
             report.problems.append(Problem("malformed-record", index, rid, message))
             continue
@@ -183,19 +203,34 @@ def check_dataset(path: str | Path, image_folder: str | Path | None = None, *, c
             report.alias_records += 1
         if not record.placeholders_match:
             spelled = ", ".join(f"{n}× {s}" for s, n in record.placeholder_counts.items()) or "none"
-            report.problems.append(Problem("placeholder-mismatch", index, rid,
-                                           f"{record.placeholder_count} placeholder(s) ({spelled}) for "
-                                           f"{len(record.images)} image(s)"))
+            report.problems.append(
+                Problem(
+                    "placeholder-mismatch",
+                    index,
+                    rid,
+                    f"{record.placeholder_count} placeholder(s) ({spelled}) for "
+                    f"{len(record.images)} image(s)",
+                )
+            )
         if record.kind == "score":
             level = record.level
             if level is None or not known_level(level):
-                report.problems.append(Problem("unknown-level", index, rid,
-                                               f"answer {record.answer!r} does not end in one of the level words "
-                                               f"{', '.join(CD_LEVELS)}"))
+                report.problems.append(
+                    Problem(
+                        "unknown-level",
+                        index,
+                        rid,
+                        f"answer {record.answer!r} does not end in one of the level words "
+                        f"{', '.join(CD_LEVELS)}",
+                    )
+                )
             else:
                 report.levels[level.lower()] += 1
-                if record.gt_score is not None and record.gt_score > -1.2943 and \
-                        level.lower() != level_from_delta_v(record.gt_score):
+                if (
+                    record.gt_score is not None
+                    and record.gt_score > -1.2943
+                    and level.lower() != level_from_delta_v(record.gt_score)
+                ):
                     report.level_rule_disagreements += 1
     report.unique_images = len(uses)
     if check_images:
@@ -204,8 +239,14 @@ def check_dataset(path: str | Path, image_folder: str | Path | None = None, *, c
     return report
 
 
-def _check_images(report: CheckReport, uses: dict[str, list[tuple[int, str | None]]], folder: Path, *,
-                  progress: bool, workers: int) -> None:
+def _check_images(
+    report: CheckReport,
+    uses: dict[str, list[tuple[int, str | None]]],
+    folder: Path,
+    *,
+    progress: bool,
+    workers: int,
+) -> None:
     names = list(uses)
     paths = [Path(name) if Path(name).is_absolute() else folder / name for name in names]
 
@@ -213,7 +254,9 @@ def _check_images(report: CheckReport, uses: dict[str, list[tuple[int, str | Non
         if not p.is_file():
             return ("missing-image", f"image {str(p)!r} not found")
         error = _verify_image(p)
-        return None if error is None else ("unreadable-image", f"image {str(p)!r} cannot be decoded ({error})")
+        return (
+            None if error is None else ("unreadable-image", f"image {str(p)!r} cannot be decoded ({error})")
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(examine, paths)

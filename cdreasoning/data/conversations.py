@@ -4,10 +4,11 @@ A record is a JSON object
 
     {"id": "000000000001",
      "image": ["I0006_03_02.png", "I0006_05_01.png"],          # any length >= 0 (missing = no image)
-     "conversations": [{"from": "human", "value": "<|image|><|image|>\\nHow would you ..."},
-                       {"from": "gpt",   "value": "The color difference between these two images is slight."}],
-     "gt_score": 8.216368578,                                   # optional: SPCD ΔV of a score record
-     "severities": {"white_balance": "slight", ...}}            # optional: depict ground truth (all 7 attributes)
+     "conversations": [
+         {"from": "human", "value": "<|image|><|image|>\\nHow would you ..."},
+         {"from": "gpt", "value": "The color difference between these two images is slight."}],
+     "gt_score": 8.216368578,                          # optional: SPCD ΔV of a score record
+     "severities": {"white_balance": "slight", ...}}   # optional: depict ground truth (all 7 attributes)
 
     from cdreasoning.data import read_conversations
     records = read_conversations("train_mix.json")     # list[ConversationRecord], file order, nothing dropped
@@ -43,9 +44,12 @@ from cdreasoning.data.jsonio import load_json_list
 
 ROLES = ("human", "gpt")
 PLACEHOLDERS = (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES)
-# One alternation matching any spelling; the longest first so that `<|image|>` is never read as something else.
+# One alternation matching any spelling; the longest first so that `<|image|>` is never read as something
+# else.
 _PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in sorted(PLACEHOLDERS, key=len, reverse=True)))
-_SCORE_ANSWER_RE = re.compile(r"^" + re.escape(ANSWER_PREFIX) + r"\s+(?P<level>[A-Za-z]+)\s*\.?\s*$", re.I)
+_SCORE_ANSWER_RE = re.compile(
+    r"^" + re.escape(ANSWER_PREFIX) + r"\s+(?P<level>[A-Za-z]+)\s*\.?\s*$", re.IGNORECASE
+)
 _KNOWN_KEYS = ("id", "image", "conversations", "gt_score", "severities")
 
 
@@ -137,8 +141,8 @@ class ConversationRecord:
 
     @property
     def kind(self) -> str:
-        """"score" (answer is the CD level sentence, or a gt_score is given), "depict" (severities given or the
-        question is the depict question) or "other"."""
+        """Record kind: "score" (the answer is the CD level sentence, or a gt_score is given), "depict"
+        (severities given, or the question is the depict question) or "other"."""
         if self.gt_score is not None or self.answer.strip().lower().startswith(ANSWER_PREFIX.lower()):
             return "score"
         if self.severities is not None or self.question == DEPICT_QUESTION:
@@ -160,24 +164,38 @@ class ConversationRecord:
         return out
 
     def with_id(self, new_id: str) -> ConversationRecord:
-        return ConversationRecord(new_id, self.images, self.turns, self.gt_score, self.severities, self.extra,
-                                  self.index, self.source)
+        return ConversationRecord(
+            new_id,
+            self.images,
+            self.turns,
+            self.gt_score,
+            self.severities,
+            self.extra,
+            self.index,
+            self.source,
+        )
 
 
 def validate_severities(value: Any, where: str) -> dict[str, str]:
     """A severities dict: exactly the seven attributes, each "slight" / "moderate" / "severe"."""
     if not isinstance(value, dict):
-        raise DataError(f"{where}: 'severities' must be an object attribute → severity, got {type(value).__name__}")
+        raise DataError(
+            f"{where}: 'severities' must be an object attribute → severity, got {type(value).__name__}"
+        )
     unknown = sorted(set(value) - set(ATTRIBUTES))
     if unknown:
-        raise DataError(f"{where}: unknown attribute(s) {unknown} in 'severities' (known: {', '.join(ATTRIBUTES)})")
+        raise DataError(
+            f"{where}: unknown attribute(s) {unknown} in 'severities' (known: {', '.join(ATTRIBUTES)})"
+        )
     missing = [a for a in ATTRIBUTES if a not in value]
     if missing:
         raise DataError(f"{where}: 'severities' lacks attribute(s) {missing}")
     for attribute in ATTRIBUTES:
         severity = value[attribute]
         if not isinstance(severity, str) or severity.strip().lower() not in SEVERITIES:
-            raise DataError(f"{where}: severity {severity!r} of {attribute!r} is not one of {', '.join(SEVERITIES)}")
+            raise DataError(
+                f"{where}: severity {severity!r} of {attribute!r} is not one of {', '.join(SEVERITIES)}"
+            )
     return {a: value[a].strip().lower() for a in ATTRIBUTES}
 
 
@@ -207,7 +225,10 @@ def describe_position(source: str, index: int, obj: Any, id_key: str = "id") -> 
 
 
 def parse_conversation_record(obj: Any, *, source: str = "<memory>", index: int = 0) -> ConversationRecord:
-    """Validate one raw record (a dict from JSON). Raises DataError naming source, index, id and the problem."""
+    """Validate one raw record (a dict from JSON).
+
+    Raises DataError naming the source, the record's index and id, and the problem.
+    """
     where = describe_position(source, index, obj)
     if not isinstance(obj, dict):
         raise DataError(f"{where}: a record must be a JSON object, got {type(obj).__name__}")
@@ -229,8 +250,10 @@ def parse_conversation_record(obj: Any, *, source: str = "<memory>", index: int 
         role, value = raw["from"], raw["value"]
         expected = ROLES[turn_no % 2]
         if role != expected:
-            raise DataError(f"{at}: roles must alternate human/gpt starting with human; expected {expected!r}, "
-                            f"got {role!r}")
+            raise DataError(
+                f"{at}: roles must alternate human/gpt starting with human; expected {expected!r}, "
+                f"got {role!r}"
+            )
         if not isinstance(value, str):
             raise DataError(f"{at}: 'value' must be a string, got {type(value).__name__}")
         if not value.strip():
@@ -248,33 +271,44 @@ def parse_conversation_record(obj: Any, *, source: str = "<memory>", index: int 
         gt_score = float(raw_score) if isinstance(raw_score, int) else raw_score
     severities = validate_severities(obj["severities"], where) if "severities" in obj else None
     extra = {k: v for k, v in obj.items() if k not in _KNOWN_KEYS}
-    return ConversationRecord(record_id, images, tuple(turns), gt_score, severities, extra, index, str(source))
+    return ConversationRecord(
+        record_id, images, tuple(turns), gt_score, severities, extra, index, str(source)
+    )
 
 
-def parse_conversations(objs: list[Any], *, source: str = "<memory>",
-                        allow_placeholder_mismatch: bool = False) -> list[ConversationRecord]:
+def parse_conversations(
+    objs: list[Any], *, source: str = "<memory>", allow_placeholder_mismatch: bool = False
+) -> list[ConversationRecord]:
     """Validate a list of raw records (see `read_conversations`)."""
     records = [parse_conversation_record(obj, source=source, index=i) for i, obj in enumerate(objs)]
     if not allow_placeholder_mismatch:
         bad = [r for r in records if not r.placeholders_match]
         if bad:
-            lines = [f"  {r.where}: {r.placeholder_count} placeholder(s) {r.placeholder_counts or ''} for "
-                     f"{len(r.images)} image(s)" for r in bad[:50]]
+            lines = [
+                f"  {r.where}: {r.placeholder_count} placeholder(s) {r.placeholder_counts or ''} for "
+                f"{len(r.images)} image(s)"
+                for r in bad[:50]
+            ]
             more = f"\n  … and {len(bad) - 50} more" if len(bad) > 50 else ""
-            raise DataError(f"{source}: {len(bad)} record(s) whose image placeholder count (<|image|> or <image>) "
-                            f"differs from their number of images:\n" + "\n".join(lines) + more)
+            raise DataError(
+                f"{source}: {len(bad)} record(s) whose image placeholder count (<|image|> or <image>) "
+                f"differs from their number of images:\n" + "\n".join(lines) + more
+            )
     return records
 
 
-def read_conversations(path: str | Path, *, allow_placeholder_mismatch: bool = False) -> list[ConversationRecord]:
+def read_conversations(
+    path: str | Path, *, allow_placeholder_mismatch: bool = False
+) -> list[ConversationRecord]:
     """All records of a conversation JSON file, validated, in file order (nothing is dropped).
 
     Raises DataError on the first structurally malformed record, and — unless `allow_placeholder_mismatch` —
     listing every record whose placeholder count differs from its image count.
     """
     path = Path(path)
-    return parse_conversations(load_json_list(path), source=str(path),
-                               allow_placeholder_mismatch=allow_placeholder_mismatch)
+    return parse_conversations(
+        load_json_list(path), source=str(path), allow_placeholder_mismatch=allow_placeholder_mismatch
+    )
 
 
 def known_level(word: str) -> bool:

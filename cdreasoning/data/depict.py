@@ -2,14 +2,14 @@
 
     {"question_id": "000000000001", "image": ["I0674_04_01.png", "I0674_06_01.png"],
      "text": "<the depict question>", "human_answer": "The two images exhibit slight variations in ...",
-     "severities": {...}}                        # optional ground truth (written by `build-describe` / `synth`)
+     "severities": {...}}              # optional ground truth (written by `build-describe` / `synth`)
 
     from cdreasoning.data import read_depict_tests
     records = read_depict_tests("depict_align_test.json")     # list[DepictTestRecord]
 
-The question text carries no image placeholder (the evaluator inserts one per image), so no placeholder check is
-made here. `to_conversation()` turns a record into a training conversation (placeholders prepended). A malformed
-record raises DataError naming the file, the record's index and question_id, and what is wrong.
+The question text carries no image placeholder (the evaluator inserts one per image), so no placeholder check
+is made here. `to_conversation()` turns a record into a training conversation (placeholders prepended). A
+malformed record raises DataError naming the file, the record's index and question_id, and what is wrong.
 """
 
 from __future__ import annotations
@@ -60,9 +60,16 @@ class DepictTestRecord:
     def to_conversation(self) -> ConversationRecord:
         """The same pair as a training conversation: one placeholder per image, then the question."""
         prompt = DEFAULT_IMAGE_TOKEN * len(self.images) + "\n" + self.text
-        return ConversationRecord(self.question_id, self.images,
-                                  (Turn("human", prompt), Turn("gpt", self.human_answer)),
-                                  None, self.severities, {}, self.index, self.source)
+        return ConversationRecord(
+            self.question_id,
+            self.images,
+            (Turn("human", prompt), Turn("gpt", self.human_answer)),
+            None,
+            self.severities,
+            {},
+            self.index,
+            self.source,
+        )
 
 
 def parse_depict_test_record(obj: Any, *, source: str = "<memory>", index: int = 0) -> DepictTestRecord:
@@ -83,11 +90,14 @@ def parse_depict_test_record(obj: Any, *, source: str = "<memory>", index: int =
             raise DataError(f"{where}: empty {key!r}")
     severities = validate_severities(obj["severities"], where) if "severities" in obj else None
     extra = {k: v for k, v in obj.items() if k not in _KNOWN_KEYS}
-    return DepictTestRecord(question_id, images, obj["text"], obj["human_answer"], severities, extra, index,
-                            str(source))
+    return DepictTestRecord(
+        question_id, images, obj["text"], obj["human_answer"], severities, extra, index, str(source)
+    )
 
 
 def read_depict_tests(path: str | Path) -> list[DepictTestRecord]:
     """All records of a depict test file, validated, in file order."""
     path = Path(path)
-    return [parse_depict_test_record(obj, source=str(path), index=i) for i, obj in enumerate(load_json_list(path))]
+    return [
+        parse_depict_test_record(obj, source=str(path), index=i) for i, obj in enumerate(load_json_list(path))
+    ]

@@ -79,8 +79,10 @@ def _read_severity_csv(path: Path) -> list[SeverityItem]:
             for attribute in ATTRIBUTES:
                 word = values[attribute].lower()
                 if word not in SEVERITIES:
-                    raise DataError(f"{where}: severity {values[attribute]!r} of {attribute!r} is not one of "
-                                    f"{', '.join(SEVERITIES)}")
+                    raise DataError(
+                        f"{where}: severity {values[attribute]!r} of {attribute!r} is not one of "
+                        f"{', '.join(SEVERITIES)}"
+                    )
                 severities[attribute] = word
             items.append(SeverityItem((values["image_a"], values["image_b"]), severities))
     if not items:
@@ -93,7 +95,9 @@ def _read_severity_json(path: Path) -> list[SeverityItem]:
     for index, obj in enumerate(load_json_list(path)):
         where = describe_position(str(path), index, obj)
         if not isinstance(obj, dict):
-            raise DataError(f"{where}: expected an object with 'image' and 'severities', got {type(obj).__name__}")
+            raise DataError(
+                f"{where}: expected an object with 'image' and 'severities', got {type(obj).__name__}"
+            )
         for key in ("image", "severities"):
             if key not in obj:
                 raise DataError(f"{where}: missing key {key!r}")
@@ -118,8 +122,9 @@ def read_severity_table(path: str | Path) -> list[SeverityItem]:
     raise DataError(f"{path}: unknown severities format {path.suffix!r} (use .csv or .json)")
 
 
-def build_describe_records(items: Sequence[SeverityItem], *, seed: int = 0, fmt: str = "train",
-                           first_id: int = 1) -> list[ConversationRecord] | list[DepictTestRecord]:
+def build_describe_records(
+    items: Sequence[SeverityItem], *, seed: int = 0, fmt: str = "train", first_id: int = 1
+) -> list[ConversationRecord] | list[DepictTestRecord]:
     """One depict record per item, in order (ids 12-digit running numbers from `first_id`)."""
     if fmt not in FORMATS:
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
@@ -128,11 +133,25 @@ def build_describe_records(items: Sequence[SeverityItem], *, seed: int = 0, fmt:
         number = first_id + offset
         description = describe_severities(item.severities, text_rng(seed, "describe", number))
         if fmt == "train":
-            turns = (Turn("human", two_image_prompt(DEPICT_QUESTION, len(item.images))),
-                     Turn("gpt", description))
-            records.append(ConversationRecord(record_id(number), item.images, turns, None,
-                                              dict(item.severities), {}, offset))
+            turns = (
+                Turn("human", two_image_prompt(DEPICT_QUESTION, len(item.images))),
+                Turn("gpt", description),
+            )
+            records.append(
+                ConversationRecord(
+                    record_id(number), item.images, turns, None, dict(item.severities), {}, offset
+                )
+            )
         else:
-            records.append(DepictTestRecord(record_id(number), item.images, DEPICT_QUESTION, description,
-                                            dict(item.severities), {}, offset))
+            records.append(
+                DepictTestRecord(
+                    record_id(number),
+                    item.images,
+                    DEPICT_QUESTION,
+                    description,
+                    dict(item.severities),
+                    {},
+                    offset,
+                )
+            )
     return records

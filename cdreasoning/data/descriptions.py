@@ -3,7 +3,7 @@
     from cdreasoning.data import describe_severities
     from cdreasoning.data.seeding import text_rng
     describe_severities({"white_balance": "slight", ..., "bright_details": "moderate"}, text_rng(0, "x"))
-    # 'The two images exhibit slight variations in white balance, severe differences in brightness contrast, ...'
+    # 'The two images exhibit slight variations in white balance, severe differences in brightness …'
 
 The phrasings imitate the human answers of M-SPCD (several sentence frames, clause forms and synonyms) and
 obey a **parseability contract** so that a severity parser can read them back:
@@ -37,8 +37,16 @@ _PLURAL = {"dark_details", "bright_details"}
 # Attributes that read well as "moderate <attribute>" ("moderate color contrast"); others take a noun.
 _ADJECTIVE_OK = {"color_contrast", "overall_brightness", "overall_color"}
 
-_NOUNS = ("variations", "differences", "discrepancies", "deviations", "disparities", "distinctions", "changes",
-          "fluctuations")
+_NOUNS = (
+    "variations",
+    "differences",
+    "discrepancies",
+    "deviations",
+    "disparities",
+    "distinctions",
+    "changes",
+    "fluctuations",
+)
 _NOUN = ("variation", "difference", "discrepancy", "deviation", "disparity", "shift", "change")
 
 
@@ -46,25 +54,31 @@ def _clause(kind: str, attribute: str, severity: str, rng: random.Random) -> str
     """One clause naming `attribute` once with its `severity` (lower-case start; callers capitalise)."""
     name = pick(rng, ATTRIBUTE_NAMES[attribute])
     plural = attribute in _PLURAL
-    if kind == "noun-in":          # "moderate differences in white balance"
+    if kind == "noun-in":  # "moderate differences in white balance"
         return f"{severity} {pick(rng, _NOUNS)} in {name}"
-    if kind == "adjective":        # "moderate color contrast" (as the human answers write it)
+    if kind == "adjective":  # "moderate color contrast" (as the human answers write it)
         if attribute in _ADJECTIVE_OK:
             return f"{severity} {name}"
         return f"{severity} {pick(rng, _NOUNS)} in {name}"
-    if kind == "a-noun-in":        # "a moderate shift in white balance"
+    if kind == "a-noun-in":  # "a moderate shift in white balance"
         article = "an" if severity[0] in "aeiou" else "a"
         return f"{article} {severity} {pick(rng, _NOUN)} in {name}"
-    if kind == "subject-verb":     # "dark details show moderate distinctions"
-        verb = pick(rng, ("show", "exhibit", "display", "present", "have") if plural else
-                    ("shows", "exhibits", "displays", "presents", "has"))
+    if kind == "subject-verb":  # "dark details show moderate distinctions"
+        verb = pick(
+            rng,
+            ("show", "exhibit", "display", "present", "have")
+            if plural
+            else ("shows", "exhibits", "displays", "presents", "has"),
+        )
         return f"{name} {verb} {severity} {pick(rng, _NOUNS)}"
-    if kind == "differs":          # "white balance differs to a moderate degree"
+    if kind == "differs":  # "white balance differs to a moderate degree"
         verb = "differ" if plural else "differs"
-        return f"{name} {verb} to a {pick(rng, ('', 'rather ', 'fairly '))}{severity} degree".replace("  ", " ")
-    if kind == "is":               # "the white balance difference is moderate"
+        return f"{name} {verb} to a {pick(rng, ('', 'rather ', 'fairly '))}{severity} degree".replace(
+            "  ", " "
+        )
+    if kind == "is":  # "the white balance difference is moderate"
         return f"the {pick(rng, _NOUN)} in {name} is {severity}"
-    if kind == "also":             # "light details also have moderate variations"
+    if kind == "also":  # "light details also have moderate variations"
         verb = "have" if plural else "has"
         return f"{name} also {verb} {severity} {pick(rng, _NOUNS)}"
     raise ValueError(f"unknown clause kind {kind!r}")
@@ -86,8 +100,15 @@ def _frame_human(order, sev, rng):
     head = [_clause(pick(rng, ("noun-in", "adjective", "noun-in")), a, sev[a], rng) for a in order[:5]]
     tail_first = _clause("subject-verb", order[5], sev[order[5]], rng)
     tail_second = _clause(pick(rng, ("also", "subject-verb")), order[6], sev[order[6]], rng)
-    opener = pick(rng, ("The two images exhibit", "The two images show", "The pair displays",
-                        "Between the two images there are"))
+    opener = pick(
+        rng,
+        (
+            "The two images exhibit",
+            "The two images show",
+            "The pair displays",
+            "Between the two images there are",
+        ),
+    )
     joiner = pick(rng, (", ", ", while "))
     return f"{opener} {_join(head)}. {_cap(tail_first)}{joiner}{tail_second}."
 
@@ -96,8 +117,15 @@ def _frame_comparing(order, sev, rng):
     # "Comparing the two images, white balance shows slight changes, …, and dark details differ to a …"
     kinds = ("subject-verb", "differs", "is", "subject-verb")
     clauses = [_clause(pick(rng, kinds), a, sev[a], rng) for a in order]
-    opener = pick(rng, ("Comparing the two images", "Looking at both images", "Side by side",
-                        "When the two images are compared"))
+    opener = pick(
+        rng,
+        (
+            "Comparing the two images",
+            "Looking at both images",
+            "Side by side",
+            "When the two images are compared",
+        ),
+    )
     return f"{opener}, {_join(clauses)}."
 
 
@@ -129,13 +157,15 @@ _FRAMES = (_frame_human, _frame_human, _frame_comparing, _frame_sentences, _fram
 def describe_severities(severities: dict[str, str], rng: random.Random) -> str:
     """A description naming every attribute once with its severity (see the module docstring's contract).
 
-    `severities` maps each of the seven attributes to "slight" / "moderate" / "severe"; `rng` chooses the frame,
-    the clause forms, the synonyms and (for some frames) the attribute order.
+    `severities` maps each of the seven attributes to "slight" / "moderate" / "severe"; `rng` chooses the
+    frame, the clause forms, the synonyms and (for some frames) the attribute order.
     """
     missing = [a for a in ATTRIBUTES if a not in severities]
     unknown = [a for a in severities if a not in ATTRIBUTES]
     if missing or unknown:
-        raise ValueError(f"severities must name exactly the seven attributes; missing {missing}, unknown {unknown}")
+        raise ValueError(
+            f"severities must name exactly the seven attributes; missing {missing}, unknown {unknown}"
+        )
     bad = {a: s for a, s in severities.items() if s not in SEVERITIES}
     if bad:
         raise ValueError(f"severity words must be one of {SEVERITIES}; got {bad}")

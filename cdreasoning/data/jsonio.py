@@ -1,8 +1,8 @@
-"""JSON / file helpers for the data tools: read a JSON list with a clear error, write deterministic JSON atomically.
+"""JSON helpers of the data tools: read a JSON list with a clear error, write deterministic JSON atomically.
 
-Every JSON file the data tools write goes through `write_json`: two-space indentation, keys in insertion order,
-UTF-8, a trailing newline, written to a temporary file and renamed into place (an interrupted run never leaves
-a half-written file behind). The same records therefore always give byte-identical files.
+Every JSON file the data tools write goes through `write_json`: two-space indentation, keys in insertion
+order, UTF-8, a trailing newline, written to a temporary file and renamed into place (an interrupted run never
+leaves a half-written file behind). The same records therefore always give byte-identical files.
 """
 
 from __future__ import annotations
@@ -25,11 +25,15 @@ def load_json_list(path: str | Path) -> list[Any]:
         with path.open(encoding="utf-8") as handle:
             data = json.load(handle)
     except json.JSONDecodeError as error:
-        raise DataError(f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+        raise DataError(
+            f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})"
+        ) from None
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text ({error})") from None
     if not isinstance(data, list):
-        raise DataError(f"{path}: expected a JSON list of records at the top level, got {type(data).__name__}")
+        raise DataError(
+            f"{path}: expected a JSON list of records at the top level, got {type(data).__name__}"
+        )
     return data
 
 

@@ -6,8 +6,8 @@
     result.counts           # {"score_train": 21020, "depict_train": 5000}
 
 Every input is read with `read_conversations` (fully validated; a placeholder/image mismatch is an error), no
-record is dropped, ids are prefixed by their source's label (the file stem, made unique when two inputs share a
-stem) and a record whose prefixed id would still collide gets a `-2`, `-3`, … suffix (counted in `renamed`).
+record is dropped, ids are prefixed by their source's label (the file stem, made unique when two inputs share
+a stem) and a record whose prefixed id would still collide gets a `-2`, `-3`, … suffix (counted in `renamed`).
 The shuffle is a seeded Fisher–Yates over Python's version-stable `random()`, so the same inputs and seed give
 a byte-identical file.
 """
@@ -27,9 +27,9 @@ from cdreasoning.data.seeding import shuffle, text_rng
 @dataclass
 class MixResult:
     records: list[ConversationRecord]
-    counts: dict[str, int] = field(default_factory=dict)      # source label → records taken from it
+    counts: dict[str, int] = field(default_factory=dict)  # source label → records taken from it
     kinds: dict[str, dict[str, int]] = field(default_factory=dict)  # source label → {"score": n, ...}
-    renamed: int = 0                                           # ids that needed a suffix to stay unique
+    renamed: int = 0  # ids that needed a suffix to stay unique
 
 
 def _labels(paths: Sequence[Path]) -> list[str]:
@@ -74,8 +74,10 @@ def mix_conversation_files(paths: Sequence[str | Path], *, seed: int = 0) -> Mix
     for label, path in zip(_labels(paths), paths):
         raw = load_json_list(path)
         if raw and isinstance(raw[0], dict) and "question_id" in raw[0] and "conversations" not in raw[0]:
-            raise DataError(f"{path}: record #0 is a depict *test* record (question_id/text/human_answer), not a "
-                            f"conversation; build training records with `cdreasoning data build-describe "
-                            f"--format train`")
+            raise DataError(
+                f"{path}: record #0 is a depict *test* record (question_id/text/human_answer), not a "
+                f"conversation; build training records with `cdreasoning data build-describe "
+                f"--format train`"
+            )
         sources[label] = parse_conversations(raw, source=str(path))
     return mix_records(sources, seed=seed)

@@ -40,8 +40,9 @@ def score_answer(delta_v: float) -> str:
 def dedupe_pairs(pairs: Sequence[SpcdPair]) -> tuple[list[SpcdPair], int]:
     """Drop rows identical to an earlier row (same image_a, image_b and ΔV; the first is kept, order kept).
 
-    SPCD's train split lists each phone-vs-phone pair twice (28,025 rows, 21,020 unique). Returns the kept pairs
-    and how many rows were removed. Pairs that repeat with a *different* ΔV are kept (they are not duplicates).
+    SPCD's train split lists each phone-vs-phone pair twice (28,025 rows, 21,020 unique). Returns the kept
+    pairs and how many rows were removed. Pairs that repeat with a *different* ΔV are kept (they are not
+    duplicates).
     """
     seen: set[tuple[str, str, float]] = set()
     kept: list[SpcdPair] = []
@@ -53,14 +54,25 @@ def dedupe_pairs(pairs: Sequence[SpcdPair]) -> tuple[list[SpcdPair], int]:
     return kept, len(pairs) - len(kept)
 
 
-def build_score_records(pairs: Sequence[SpcdPair], *, seed: int = 0, first_id: int = 1,
-                        source: str = "") -> list[ConversationRecord]:
+def build_score_records(
+    pairs: Sequence[SpcdPair], *, seed: int = 0, first_id: int = 1, source: str = ""
+) -> list[ConversationRecord]:
     """One score conversation per pair, in order; questions drawn from `seed` (see module docstring)."""
     rng = text_rng(seed, "score-questions")
     records = []
     for offset, pair in enumerate(pairs):
         question = pick(rng, SCORE_QUESTIONS)
         turns = (Turn("human", two_image_prompt(question)), Turn("gpt", score_answer(pair.delta_v)))
-        records.append(ConversationRecord(record_id(first_id + offset), (pair.image_a, pair.image_b), turns,
-                                          pair.delta_v, None, {}, offset, source))
+        records.append(
+            ConversationRecord(
+                record_id(first_id + offset),
+                (pair.image_a, pair.image_b),
+                turns,
+                pair.delta_v,
+                None,
+                {},
+                offset,
+                source,
+            )
+        )
     return records

@@ -24,7 +24,7 @@ def text_rng(seed: int, *labels: object) -> random.Random:
 
 
 def pick(rng: random.Random, options):
-    """One element of a sequence, using only `rng.random()` (version-stable, unlike `choice` on some types)."""
+    """One element of a sequence, drawn with `rng.random()` only (stable across Python versions)."""
     return options[min(int(rng.random() * len(options)), len(options) - 1)]
 
 

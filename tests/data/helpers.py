@@ -6,9 +6,14 @@ import json
 from pathlib import Path
 
 
-def score_record(record_id="000000000001", images=("a.png", "b.png"), question="How do they differ?",
-                 answer="The color difference between these two images is slight.", gt_score=2.0,
-                 placeholder="<|image|>"):
+def score_record(
+    record_id="000000000001",
+    images=("a.png", "b.png"),
+    question="How do they differ?",
+    answer="The color difference between these two images is slight.",
+    gt_score=2.0,
+    placeholder="<|image|>",
+):
     record = {
         "id": record_id,
         "image": list(images),

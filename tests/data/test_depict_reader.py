@@ -8,8 +8,12 @@ from tests.conftest import shared_path
 
 
 def _record(**overrides):
-    record = {"question_id": "000000000001", "image": ["a.png", "b.png"], "text": DEPICT_QUESTION,
-              "human_answer": "The two images exhibit slight variations in white balance."}
+    record = {
+        "question_id": "000000000001",
+        "image": ["a.png", "b.png"],
+        "text": DEPICT_QUESTION,
+        "human_answer": "The two images exhibit slight variations in white balance.",
+    }
     record.update(overrides)
     return record
 
@@ -24,12 +28,15 @@ def test_reads_and_converts_to_conversation(tmp_path):
     assert conversation.placeholders_match and conversation.kind == "depict"
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"human_answer": ""}, "empty 'human_answer'"),
-    ({"text": 5}, "'text' must be a string"),
-    ({"image": "a.png"}, "'image' must be a list of strings"),
-    ({"severities": {"white_balance": "huge"}}, "unknown attribute|lacks attribute|not one of"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"human_answer": ""}, "empty 'human_answer'"),
+        ({"text": 5}, "'text' must be a string"),
+        ({"image": "a.png"}, "'image' must be a list of strings"),
+        ({"severities": {"white_balance": "huge"}}, "unknown attribute|lacks attribute|not one of"),
+    ],
+)
 def test_malformed_depict_record(tmp_path, overrides, message):
     path = tmp_path / "d.json"
     path.write_text(json.dumps([_record(), _record(question_id="q2", **overrides)]))

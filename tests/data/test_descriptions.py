@@ -17,9 +17,11 @@ NAMES = {
     "dark_details": ["dark details", "shadow details"],
     "bright_details": ["bright details", "light details", "highlight details"],
 }
-PATTERNS = {a: re.compile(r"(?<![\w/])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w/])", re.I)
-            for a, names in NAMES.items()}
-SEVERITY_RE = re.compile(r"\b(slight|moderate|severe)\w*", re.I)
+PATTERNS = {
+    a: re.compile(r"(?<![\w/])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w/])", re.IGNORECASE)
+    for a, names in NAMES.items()
+}
+SEVERITY_RE = re.compile(r"\b(slight|moderate|severe)\w*", re.IGNORECASE)
 
 
 def parse_by_contract(text: str) -> dict[str, str]:
@@ -59,24 +61,28 @@ def test_phrasing_varies_like_human_answers():
     texts = [describe_severities(severities, text_rng(1, "v", i)) for i in range(200)]
     openings = {" ".join(t.split()[:3]) for t in texts}
     assert len(openings) >= 8
-    assert any(t.startswith("The two images exhibit") for t in texts)       # the M-SPCD frame is among them
+    assert any(t.startswith("The two images exhibit") for t in texts)  # the M-SPCD frame is among them
     for name in ("shadow details", "highlight details", "light details", "brightness/contrast"):
         assert any(name in t.lower() for t in texts), name
     lengths = [len(t.split()) for t in texts]
-    assert 30 <= sum(lengths) / len(lengths) <= 70                           # M-SPCD answers: ~44 words
+    assert 30 <= sum(lengths) / len(lengths) <= 70  # M-SPCD answers: ~44 words
 
 
 def test_deterministic_for_a_seed():
     severities = {a: "moderate" for a in ATTRIBUTES}
-    assert describe_severities(severities, text_rng(3, "d", 1)) == describe_severities(severities,
-                                                                                       text_rng(3, "d", 1))
+    assert describe_severities(severities, text_rng(3, "d", 1)) == describe_severities(
+        severities, text_rng(3, "d", 1)
+    )
 
 
-@pytest.mark.parametrize("severities", [
-    {a: "slight" for a in ATTRIBUTES[:-1]},
-    {**{a: "slight" for a in ATTRIBUTES}, "sharpness": "slight"},
-    {**{a: "slight" for a in ATTRIBUTES}, "white_balance": "none"},
-])
+@pytest.mark.parametrize(
+    "severities",
+    [
+        {a: "slight" for a in ATTRIBUTES[:-1]},
+        {**{a: "slight" for a in ATTRIBUTES}, "sharpness": "slight"},
+        {**{a: "slight" for a in ATTRIBUTES}, "white_balance": "none"},
+    ],
+)
 def test_rejects_incomplete_or_unknown(severities):
     with pytest.raises(ValueError):
         describe_severities(severities, text_rng(0, "x"))

@@ -10,9 +10,15 @@ from tests.data.helpers import score_record, write_records
 
 
 def _depict(i):
-    return {"id": f"{i:012d}", "image": ["a.png", "b.png"], "severities": {a: "slight" for a in ATTRIBUTES},
-            "conversations": [{"from": "human", "value": "<|image|><|image|>\n" + DEPICT_QUESTION},
-                              {"from": "gpt", "value": "The two images exhibit slight variations in white balance."}]}
+    return {
+        "id": f"{i:012d}",
+        "image": ["a.png", "b.png"],
+        "severities": {a: "slight" for a in ATTRIBUTES},
+        "conversations": [
+            {"from": "human", "value": "<|image|><|image|>\n" + DEPICT_QUESTION},
+            {"from": "gpt", "value": "The two images exhibit slight variations in white balance."},
+        ],
+    }
 
 
 def _inputs(tmp_path):
@@ -56,7 +62,9 @@ def test_same_stem_and_duplicate_ids(tmp_path):
 
 def test_mix_rejects_test_format_and_bad_records(tmp_path):
     test_file = tmp_path / "depict_test.json"
-    test_file.write_text(json.dumps([{"question_id": "1", "image": ["a", "b"], "text": "q", "human_answer": "x"}]))
+    test_file.write_text(
+        json.dumps([{"question_id": "1", "image": ["a", "b"], "text": "q", "human_answer": "x"}])
+    )
     with pytest.raises(DataError, match="depict \\*test\\* record"):
         mix_conversation_files([test_file])
     bad = score_record("broken")

@@ -33,7 +33,9 @@ def synth_dir(tmp_path_factory):
 
 
 def _files(folder):
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_layout_follows_spcd_naming(synth_dir):
@@ -63,13 +65,16 @@ def test_splits_are_scene_disjoint_and_alignment_is_right(synth_dir):
     scenes = {}
     for split in ("train", "val", "test"):
         pairs = read_spcd_csv(synth_dir / f"{split}.csv")
-        scenes[split] = {parse_spcd_name(p.image_a).scene for p in pairs} | \
-            {parse_spcd_name(p.image_b).scene for p in pairs}
+        scenes[split] = {parse_spcd_name(p.image_a).scene for p in pairs} | {
+            parse_spcd_name(p.image_b).scene for p in pairs
+        }
         assert all(parse_spcd_name(p.image_a).scene == parse_spcd_name(p.image_b).scene for p in pairs)
         assert len(pairs) == len(scenes[split]) * PAIRS
-        assert len({p.key for p in pairs}) == len(pairs)                       # no pair twice
+        assert len({p.key for p in pairs}) == len(pairs)  # no pair twice
     assert all(scenes.values())
-    assert not (scenes["train"] & scenes["val"] or scenes["train"] & scenes["test"] or scenes["val"] & scenes["test"])
+    assert not (
+        scenes["train"] & scenes["val"] or scenes["train"] & scenes["test"] or scenes["val"] & scenes["test"]
+    )
     assert len(scenes["train"] | scenes["val"] | scenes["test"]) == SCENES
     test = read_spcd_csv(synth_dir / "test.csv")
     aligned = read_spcd_csv(synth_dir / "test_aligned.csv")
@@ -77,11 +82,12 @@ def test_splits_are_scene_disjoint_and_alignment_is_right(synth_dir):
     assert all(is_pixel_aligned(p.image_a, p.image_b) for p in aligned)
     assert not any(is_pixel_aligned(p.image_a, p.image_b) for p in not_aligned)
     assert sorted(p.key for p in aligned + not_aligned) == sorted(p.key for p in test)
-    assert len(not_aligned) * 3 == len(test)                                   # one third, like SPCD
+    assert len(not_aligned) * 3 == len(test)  # one third, like SPCD
 
 
 def test_aligned_pairs_are_pixel_aligned_and_phone_pairs_are_not(synth_dir):
     """Edits keep the reference's geometry (same edges), phone captures are shifted/rotated/zoomed."""
+
     def edges(name):
         image = np.asarray(Image.open(synth_dir / "images" / name).convert("L"), dtype=np.float64)
         gy, gx = np.gradient(image)
@@ -94,7 +100,9 @@ def test_aligned_pairs_are_pixel_aligned_and_phone_pairs_are_not(synth_dir):
 
 def test_ground_truth_range_and_files_agree(synth_dir):
     meta = json.loads((synth_dir / "synth_meta.json").read_text())
-    values = [p.delta_v for split in ("train", "val", "test") for p in read_spcd_csv(synth_dir / f"{split}.csv")]
+    values = [
+        p.delta_v for split in ("train", "val", "test") for p in read_spcd_csv(synth_dir / f"{split}.csv")
+    ]
     assert 0.9 <= min(values) and max(values) <= 16.5 and 2.5 < np.mean(values) < 8
     assert meta["delta_v"]["max"] == max(values) and meta["parameters"]["seed"] == SEED
     assert "D = E + 0.6*G + 1.5*T" in meta["delta_v"]["formula"]
@@ -105,7 +113,9 @@ def test_ground_truth_range_and_files_agree(synth_dir):
     depict_train = read_conversations(synth_dir / "depict_task" / "depict_train.json")
     depict_test = read_depict_tests(synth_dir / "depict_task" / "depict_test.json")
     assert len(depict_train) == len(score) and all(r.severities for r in depict_train)
-    assert len(depict_test) == len(read_spcd_csv(synth_dir / "test.csv")) and all(r.severities for r in depict_test)
+    assert len(depict_test) == len(read_spcd_csv(synth_dir / "test.csv")) and all(
+        r.severities for r in depict_test
+    )
     mix = read_conversations(synth_dir / "train_mix.json")
     assert len(mix) == 2 * len(score) and len({r.id for r in mix}) == len(mix)
 
@@ -113,13 +123,39 @@ def test_ground_truth_range_and_files_agree(synth_dir):
 def test_outputs_match_the_cli_builders(synth_dir, tmp_path):
     """build-score / build-describe on the written CSVs reproduce the written JSONs byte for byte."""
     score = tmp_path / "score.json"
-    assert main(["build-score", "--spcd-csv", str(synth_dir / "val.csv"), "--out", str(score),
-                 "--seed", str(SEED)]) == 0
+    assert (
+        main(
+            [
+                "build-score",
+                "--spcd-csv",
+                str(synth_dir / "val.csv"),
+                "--out",
+                str(score),
+                "--seed",
+                str(SEED),
+            ]
+        )
+        == 0
+    )
     assert score.read_bytes() == (synth_dir / "score_task" / "val_data.json").read_bytes()
     for split, fmt in (("train", "train"), ("test", "test")):
         depict = tmp_path / f"{split}.json"
-        assert main(["build-describe", "--severities", str(synth_dir / "severities" / f"{split}.csv"),
-                     "--out", str(depict), "--seed", str(SEED), "--format", fmt]) == 0
+        assert (
+            main(
+                [
+                    "build-describe",
+                    "--severities",
+                    str(synth_dir / "severities" / f"{split}.csv"),
+                    "--out",
+                    str(depict),
+                    "--seed",
+                    str(SEED),
+                    "--format",
+                    fmt,
+                ]
+            )
+            == 0
+        )
         assert depict.read_bytes() == (synth_dir / "depict_task" / f"depict_{split}.json").read_bytes()
 
 
@@ -150,14 +186,20 @@ def test_proxy_ignores_the_phones_framing(monkeypatch, tmp_path):
     real_framing = generate.random_framing
 
     def reference_framing(rng, size):
-        real_framing(rng, size)          # consume the same draws, so every look stays the same
+        real_framing(rng, size)  # consume the same draws, so every look stays the same
         return generate.Framing()
 
     monkeypatch.setattr(generate, "random_framing", reference_framing)
     unframed, _, _ = generate._scene(1, SEED, SIZE, layout, "chelsea", tmp_path / "b")
-    assert [(p.image_a, p.image_b, p.delta_v) for p in normal] == [(p.image_a, p.image_b, p.delta_v) for p in unframed]
-    assert (tmp_path / "a" / "I0001_01_02.png").read_bytes() != (tmp_path / "b" / "I0001_01_02.png").read_bytes()
-    assert (tmp_path / "a" / "I0001_03_01.png").read_bytes() == (tmp_path / "b" / "I0001_03_01.png").read_bytes()
+    assert [(p.image_a, p.image_b, p.delta_v) for p in normal] == [
+        (p.image_a, p.image_b, p.delta_v) for p in unframed
+    ]
+    assert (tmp_path / "a" / "I0001_01_02.png").read_bytes() != (
+        tmp_path / "b" / "I0001_01_02.png"
+    ).read_bytes()
+    assert (tmp_path / "a" / "I0001_03_01.png").read_bytes() == (
+        tmp_path / "b" / "I0001_03_01.png"
+    ).read_bytes()
 
 
 def test_proxy_is_not_a_pixel_baseline(tmp_path):
@@ -192,7 +234,9 @@ def test_reuse_mismatch_overwrite_and_resume(tmp_path, monkeypatch):
     # An interrupted run (annotations never written) resumes and keeps the images it had written.
     resumed = tmp_path / "resumed"
     real_write = generate._write_annotations
-    monkeypatch.setattr(generate, "_write_annotations", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    monkeypatch.setattr(
+        generate, "_write_annotations", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt)
+    )
     with pytest.raises(KeyboardInterrupt):
         synthesize(resumed, scenes=3, seed=0, size=32, pairs_per_scene=3)
     assert not (resumed / "synth_meta.json").exists() and (resumed / ".synth_in_progress.json").exists()
@@ -207,7 +251,7 @@ def test_foreign_folder_and_bad_arguments(tmp_path, capsys):
     with pytest.raises(DataError, match="holds no synthetic set"):
         synthesize(tmp_path, scenes=3, seed=0, size=32, pairs_per_scene=3)
     synthesize(tmp_path, scenes=3, seed=0, size=32, pairs_per_scene=3, overwrite=True)
-    assert (tmp_path / "notes.txt").read_text() == "mine"          # overwrite removes only generator outputs
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # overwrite removes only generator outputs
     with pytest.raises(ValueError, match="≥ 3"):
         split_scenes(2, 0)
     with pytest.raises(SystemExit):
@@ -224,11 +268,45 @@ def test_small_n_keeps_every_split_non_empty():
 
 
 def test_cli_synth(tmp_path, capsys):
-    assert main(["synth", "--out", str(tmp_path / "c"), "--scenes", "3", "--seed", "4", "--size", "32",
-                 "--pairs-per-scene", "3", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(tmp_path / "c"),
+                "--scenes",
+                "3",
+                "--seed",
+                "4",
+                "--size",
+                "32",
+                "--pairs-per-scene",
+                "3",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "3 scenes" in capsys.readouterr().out
-    assert main(["synth", "--out", str(tmp_path / "c"), "--scenes", "3", "--seed", "4", "--size", "32",
-                 "--pairs-per-scene", "3", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--out",
+                str(tmp_path / "c"),
+                "--scenes",
+                "3",
+                "--seed",
+                "4",
+                "--size",
+                "32",
+                "--pairs-per-scene",
+                "3",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "reused existing set" in capsys.readouterr().out
     groups = defaultdict(int)
     for pair in read_spcd_csv(tmp_path / "c" / "train.csv"):

@@ -1,4 +1,4 @@
-"""The synthetic SPCD-like set made from photographs bundled with installed packages (`cdreasoning data synth`).
+"""The synthetic SPCD-like set, made from photographs bundled with installed packages (`data synth`).
 
 Modules: `sources` (bundled photos → scenes), `isp` (looks → images, attribute severities), `looks` (seeded
 phone looks and edits), `geometry` (phone framing), `proxy` (the perceptual ΔV proxy), `generate` (the set).

@@ -78,8 +78,21 @@ SPLITS = ("train", "val", "test")
 META_NAME = "synth_meta.json"
 PROGRESS_NAME = ".synth_in_progress.json"
 # Everything this generator writes (and the only names `overwrite` removes).
-OUTPUT_NAMES = ("images", "train.csv", "val.csv", "test.csv", "test_aligned.csv", "test_notaligned.csv",
-                "score_task", "depict_task", "severities", "train_mix.json", "looks.json", META_NAME, PROGRESS_NAME)
+OUTPUT_NAMES = (
+    "images",
+    "train.csv",
+    "val.csv",
+    "test.csv",
+    "test_aligned.csv",
+    "test_notaligned.csv",
+    "score_task",
+    "depict_task",
+    "severities",
+    "train_mix.json",
+    "looks.json",
+    META_NAME,
+    PROGRESS_NAME,
+)
 DEFAULT_PAIRS_PER_SCENE = 30
 MIN_SIZE = 32
 
@@ -88,17 +101,19 @@ MIN_SIZE = 32
 class SceneLayout:
     """How many images and pairs one scene has."""
 
-    phones: int            # group 01 images
-    edits_per_group: int   # images in each of groups 02..07
-    not_aligned: int       # phone-vs-phone pairs
-    aligned: int           # pairs among the reference and its edits
+    phones: int  # group 01 images
+    edits_per_group: int  # images in each of groups 02..07
+    not_aligned: int  # phone-vs-phone pairs
+    aligned: int  # pairs among the reference and its edits
 
 
 def scene_layout(pairs_per_scene: int) -> SceneLayout:
     """≈ 1/3 phone pairs (SPCD: 1,995 of 5,975), the fewest phones that give them, and enough edits that the
     aligned pairs are drawn from at least twice as many candidates."""
     if pairs_per_scene < 2:
-        raise ValueError(f"pairs_per_scene must be ≥ 2 (one aligned and one not-aligned pair), got {pairs_per_scene}")
+        raise ValueError(
+            f"pairs_per_scene must be ≥ 2 (one aligned and one not-aligned pair), got {pairs_per_scene}"
+        )
     not_aligned = max(1, int(pairs_per_scene / 3 + 0.5))
     aligned = pairs_per_scene - not_aligned
     phones = 2
@@ -118,7 +133,7 @@ def split_scenes(scenes: int, seed: int) -> dict[str, list[int]]:
     n_val = max(1, int(0.1 * scenes + 0.5))
     order = list(range(1, scenes + 1))
     shuffle(text_rng(seed, "split"), order)
-    test, val, train = order[:n_test], order[n_test:n_test + n_val], order[n_test + n_val:]
+    test, val, train = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
     return {"train": sorted(train), "val": sorted(val), "test": sorted(test)}
 
 
@@ -130,8 +145,8 @@ def image_name(scene: int, group: int, index: int) -> str:
 class SynthPair:
     image_a: str
     image_b: str
-    delta_v: float             # proxy ΔV with observer noise (the "human" rating)
-    delta_v_clean: float       # without the noise
+    delta_v: float  # proxy ΔV with observer noise (the "human" rating)
+    delta_v_clean: float  # without the noise
     severities: dict[str, str]
 
     @property
@@ -147,10 +162,10 @@ class SynthSummary:
     size: int
     pairs_per_scene: int
     images: int
-    pairs: dict[str, int]                  # split (and test_aligned / test_notaligned) → pairs
-    delta_v: dict[str, float]              # min / max / mean / median over all pairs
-    reused: bool = False                   # True: a complete set was already there, nothing generated
-    images_kept: int = 0                   # images of an interrupted run that were kept
+    pairs: dict[str, int]  # split (and test_aligned / test_notaligned) → pairs
+    delta_v: dict[str, float]  # min / max / mean / median over all pairs
+    reused: bool = False  # True: a complete set was already there, nothing generated
+    images_kept: int = 0  # images of an interrupted run that were kept
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
 
@@ -158,16 +173,24 @@ class SynthSummary:
         state = "reused existing set" if self.reused else f"generated in {self.seconds:.1f} s"
         pairs = ", ".join(f"{k} {v}" for k, v in self.pairs.items())
         dv = self.delta_v
-        return (f"synthetic SPCD-like set in {self.out_dir} ({state})\n"
-                f"  {self.scenes} scenes, {self.images} images of {self.size} px, seed {self.seed}\n"
-                f"  pairs: {pairs}\n"
-                f"  ΔV proxy: min {dv['min']:.2f}, median {dv['median']:.2f}, mean {dv['mean']:.2f}, "
-                f"max {dv['max']:.2f}")
+        return (
+            f"synthetic SPCD-like set in {self.out_dir} ({state})\n"
+            f"  {self.scenes} scenes, {self.images} images of {self.size} px, seed {self.seed}\n"
+            f"  pairs: {pairs}\n"
+            f"  ΔV proxy: min {dv['min']:.2f}, median {dv['median']:.2f}, mean {dv['mean']:.2f}, "
+            f"max {dv['max']:.2f}"
+        )
 
 
 def _params(seed: int, scenes: int, size: int, pairs_per_scene: int) -> dict[str, Any]:
-    return {"generator": GENERATOR_VERSION, "proxy": PROXY_VERSION, "seed": int(seed), "scenes": int(scenes),
-            "size": int(size), "pairs_per_scene": int(pairs_per_scene)}
+    return {
+        "generator": GENERATOR_VERSION,
+        "proxy": PROXY_VERSION,
+        "seed": int(seed),
+        "scenes": int(scenes),
+        "size": int(size),
+        "pairs_per_scene": int(pairs_per_scene),
+    }
 
 
 def _png_bytes(image: np.ndarray) -> bytes:
@@ -182,11 +205,16 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
 
 
-def _scene(scene: int, seed: int, size: int, layout: SceneLayout, source: str,
-           image_dir: Path) -> tuple[list[SynthPair], dict[str, Any], int]:
-    """Render, frame and write one scene's images; draw and rate its pairs. Returns pairs, looks, images kept."""
+def _scene(
+    scene: int, seed: int, size: int, layout: SceneLayout, source: str, image_dir: Path
+) -> tuple[list[SynthPair], dict[str, Any], int]:
+    """Render, frame and write one scene's images; draw and rate its pairs.
+
+    Returns the pairs, the looks / framings of its images (for looks.json) and how many images already
+    existed.
+    """
     rng = text_rng(seed, "scene", scene)
-    photo = srgb_to_linear(make_scene(source, rng, canvas_size(size)))   # linearised once per scene
+    photo = srgb_to_linear(make_scene(source, rng, canvas_size(size)))  # linearised once per scene
     looks: dict[str, IspParams] = {}
     framings: dict[str, Framing] = {}
     for phone in range(1, layout.phones + 1):
@@ -224,8 +252,10 @@ def _scene(scene: int, seed: int, size: int, layout: SceneLayout, source: str,
         noisy = observed_delta_v(clean, z)
         severities = severities_from_magnitudes(attribute_magnitudes(looks[name_a] - looks[name_b]))
         pairs.append(SynthPair(name_a, name_b, round(noisy, 9), round(clean, 9), severities))
-    record = {name: {"source": source, "look": looks[name].as_dict(), "framing": framings[name].as_dict()}
-              for name in looks}
+    record = {
+        name: {"source": source, "look": looks[name].as_dict(), "framing": framings[name].as_dict()}
+        for name in looks
+    }
     return pairs, record, kept
 
 
@@ -262,15 +292,21 @@ def _check_folder(out: Path, params: dict[str, Any], overwrite: bool) -> str:
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
-            raise DataError(f"{meta_path}: unreadable ({error}); pass overwrite (--overwrite) to regenerate") from None
+            raise DataError(
+                f"{meta_path}: unreadable ({error}); pass overwrite (--overwrite) to regenerate"
+            ) from None
         found = meta.get("parameters")
         if found != params:
-            raise DataError(f"{out} already holds a synthetic set made with other parameters ({found}); asked for "
-                            f"{params}. Choose another folder or pass --overwrite to replace it")
+            raise DataError(
+                f"{out} already holds a synthetic set made with other parameters ({found}); asked for "
+                f"{params}. Choose another folder or pass --overwrite to replace it"
+            )
         missing = [name for name in meta.get("files", []) if not (out / name).is_file()]
         if missing:
-            raise DataError(f"{out}: the synthetic set is incomplete ({len(missing)} file(s) missing, e.g. "
-                            f"{missing[0]}); pass --overwrite to regenerate it")
+            raise DataError(
+                f"{out}: the synthetic set is incomplete ({len(missing)} file(s) missing, e.g. "
+                f"{missing[0]}); pass --overwrite to regenerate it"
+            )
         return "reuse"
     if progress_path.is_file():
         try:
@@ -279,15 +315,26 @@ def _check_folder(out: Path, params: dict[str, Any], overwrite: bool) -> str:
             found = None
         if found == params:
             return "resume"
-        raise DataError(f"{out} holds an interrupted synthetic set made with other parameters ({found}); pass "
-                        f"--overwrite to replace it")
-    raise DataError(f"{out} is not empty and holds no synthetic set ({META_NAME} is missing); choose an empty "
-                    f"folder or pass --overwrite (it removes only the names the generator writes)")
+        raise DataError(
+            f"{out} holds an interrupted synthetic set made with other parameters ({found}); pass "
+            f"--overwrite to replace it"
+        )
+    raise DataError(
+        f"{out} is not empty and holds no synthetic set ({META_NAME} is missing); choose an empty "
+        f"folder or pass --overwrite (it removes only the names the generator writes)"
+    )
 
 
-def synthesize(out_dir: str | Path, scenes: int, seed: int = 0, size: int = 256,
-               pairs_per_scene: int = DEFAULT_PAIRS_PER_SCENE, *, overwrite: bool = False,
-               progress: bool = False) -> SynthSummary:
+def synthesize(
+    out_dir: str | Path,
+    scenes: int,
+    seed: int = 0,
+    size: int = 256,
+    pairs_per_scene: int = DEFAULT_PAIRS_PER_SCENE,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> SynthSummary:
     """Write the synthetic set into `out_dir` (module docstring) and return its summary."""
     if size < MIN_SIZE:
         raise ValueError(f"size must be ≥ {MIN_SIZE} px, got {size}")
@@ -314,23 +361,33 @@ def synthesize(out_dir: str | Path, scenes: int, seed: int = 0, size: int = 256,
 
         iterator = tqdm(iterator, desc="scenes", unit="scene")
     for scene in iterator:
-        pairs, record, kept = _scene(scene, seed, size, layout, sources[(scene - 1) % len(sources)], image_dir)
+        pairs, record, kept = _scene(
+            scene, seed, size, layout, sources[(scene - 1) % len(sources)], image_dir
+        )
         scene_pairs[scene] = pairs
         looks.update(record)
         images_kept += kept
     files = _write_annotations(out, seed, splits, scene_pairs, looks)
     by_split = _split_pairs(splits, scene_pairs)
     values = [p.delta_v for pairs in scene_pairs.values() for p in pairs]
-    stats = {"min": min(values), "max": max(values), "mean": round(statistics.fmean(values), 6),
-             "median": round(statistics.median(values), 6)}
+    stats = {
+        "min": min(values),
+        "max": max(values),
+        "mean": round(statistics.fmean(values), 6),
+        "median": round(statistics.median(values), 6),
+    }
     counts = {name: len(pairs) for name, pairs in by_split.items()}
     image_files = sorted(f"images/{name}" for name in looks)
     meta = {
         "parameters": params,
         "layout": asdict(layout),
         "splits": {name: {"scenes": splits[name], "pairs": counts[name]} for name in SPLITS},
-        "counts": {"scenes": scenes, "images": len(image_files), "pairs": sum(counts[s] for s in SPLITS),
-                   **{k: v for k, v in counts.items() if k not in SPLITS}},
+        "counts": {
+            "scenes": scenes,
+            "images": len(image_files),
+            "pairs": sum(counts[s] for s in SPLITS),
+            **{k: v for k, v in counts.items() if k not in SPLITS},
+        },
         "delta_v": {"version": PROXY_VERSION, "formula": PROXY_FORMULA, **stats},
         "severity_thresholds": {a: list(t) for a, t in SEVERITY_THRESHOLDS.items()},
         "edit_groups": {f"{g:02d}": kind for g, kind in EDIT_GROUPS.items()},
@@ -339,8 +396,20 @@ def synthesize(out_dir: str | Path, scenes: int, seed: int = 0, size: int = 256,
     }
     write_json(out / META_NAME, meta)
     (out / PROGRESS_NAME).unlink(missing_ok=True)
-    return SynthSummary(str(out), seed, scenes, size, pairs_per_scene, len(image_files), counts, stats,
-                        False, images_kept, time.perf_counter() - started, [META_NAME, *files])
+    return SynthSummary(
+        str(out),
+        seed,
+        scenes,
+        size,
+        pairs_per_scene,
+        len(image_files),
+        counts,
+        stats,
+        False,
+        images_kept,
+        time.perf_counter() - started,
+        [META_NAME, *files],
+    )
 
 
 def _split_pairs(splits: dict[str, list[int]], scene_pairs: dict[int, list[SynthPair]]) -> dict[str, list]:
@@ -350,8 +419,13 @@ def _split_pairs(splits: dict[str, list[int]], scene_pairs: dict[int, list[Synth
     return out
 
 
-def _write_annotations(out: Path, seed: int, splits: dict[str, list[int]],
-                       scene_pairs: dict[int, list[SynthPair]], looks: dict[str, Any]) -> list[str]:
+def _write_annotations(
+    out: Path,
+    seed: int,
+    splits: dict[str, list[int]],
+    scene_pairs: dict[int, list[SynthPair]],
+    looks: dict[str, Any],
+) -> list[str]:
     """CSVs, score / depict JSONs, severity tables, the training mix and looks.json; returns their names."""
     files: list[str] = []
 
@@ -386,7 +460,17 @@ def _summary_from_meta(out: Path) -> SynthSummary:
     counts = {name: meta["splits"][name]["pairs"] for name in SPLITS}
     counts.update({k: meta["counts"][k] for k in ("test_aligned", "test_notaligned")})
     stats = {k: meta["delta_v"][k] for k in ("min", "max", "mean", "median")}
-    return SynthSummary(str(out), params["seed"], params["scenes"], params["size"], params["pairs_per_scene"],
-                        meta["counts"]["images"], counts, stats, True, 0, 0.0,
-                        [name for name in meta["files"] if not name.startswith("images/")])
-
+    return SynthSummary(
+        str(out),
+        params["seed"],
+        params["scenes"],
+        params["size"],
+        params["pairs_per_scene"],
+        meta["counts"]["images"],
+        counts,
+        stats,
+        True,
+        0,
+        0.0,
+        [name for name in meta["files"] if not name.startswith("images/")],
+    )

@@ -21,12 +21,12 @@ import numpy as np
 MAX_SHIFT = 0.025
 MAX_DEGREES = 2.0
 MAX_ZOOM = 0.03
-MARGIN = 0.09   # canvas margin per side, fraction of the output size (covers the three above at the corners)
+MARGIN = 0.09  # canvas margin per side, fraction of the output size (covers the three above at the corners)
 
 
 def canvas_size(size: int) -> int:
     """Side of the canvas images are rendered on before framing."""
-    return size + 2 * int(math.ceil(MARGIN * size))
+    return size + 2 * math.ceil(MARGIN * size)
 
 
 @dataclass(frozen=True)
@@ -43,17 +43,23 @@ class Framing:
         return self.dx == 0 and self.dy == 0 and self.degrees == 0 and self.scale == 1
 
     def as_dict(self) -> dict[str, float]:
-        return {"dx": round(self.dx, 4), "dy": round(self.dy, 4), "degrees": round(self.degrees, 4),
-                "scale": round(self.scale, 6)}
+        return {
+            "dx": round(self.dx, 4),
+            "dy": round(self.dy, 4),
+            "degrees": round(self.degrees, 4),
+            "scale": round(self.scale, 6),
+        }
 
 
 def random_framing(rng: random.Random, size: int) -> Framing:
     """A phone's framing relative to the reference phone (uniform within the MAX_* bounds)."""
+
     def uniform(bound: float) -> float:
         return (2 * rng.random() - 1) * bound
 
-    return Framing(uniform(MAX_SHIFT * size), uniform(MAX_SHIFT * size), uniform(MAX_DEGREES),
-                   1.0 + uniform(MAX_ZOOM))
+    return Framing(
+        uniform(MAX_SHIFT * size), uniform(MAX_SHIFT * size), uniform(MAX_DEGREES), 1.0 + uniform(MAX_ZOOM)
+    )
 
 
 def frame(canvas: np.ndarray, framing: Framing, size: int) -> np.ndarray:
@@ -61,7 +67,7 @@ def frame(canvas: np.ndarray, framing: Framing, size: int) -> np.ndarray:
     side = canvas.shape[0]
     offset = (side - size) // 2
     if framing.is_identity:
-        return canvas[offset:offset + size, offset:offset + size].copy()
+        return canvas[offset : offset + size, offset : offset + size].copy()
     from scipy.ndimage import map_coordinates
 
     # Output pixel (y, x) relative to the output centre → canvas position: rotate, scale, shift, recentre.

@@ -1,7 +1,7 @@
 """An ISP-style renderer: one parameter per description attribute, applied to a photo (vectorised numpy).
 
     from cdreasoning.data.synth.isp import IspParams, render
-    out = render(scene, IspParams(wb_temp=0.1, exposure=-0.3))      # scene, out: float32 [H, W, 3] sRGB in [0, 1]
+    out = render(scene, IspParams(wb_temp=0.1, exposure=-0.3))   # scene, out: float32 sRGB [H, W, 3], 0..1
 
 A look is the vector of eight signed parameters below (0 = neutral). The pipeline follows a camera ISP:
 
@@ -10,13 +10,13 @@ A look is the vector of eight signed parameters below (0 = neutral). The pipelin
                  hue rotation   (about the grey axis, degrees)
                  saturation     (chroma around the luminance × e^saturation)
                  → clip to [0, 1] (highlights clip as on a sensor) → sRGB encoding
-  encoded:       contrast       y = x + 2c·x(1−x)(2x−1)       S-curve around mid grey, monotone for −1 < c < 0.5
-                 shadows        y = x + d·(1−x)^4             d > 0 lifts the blacks, d < 0 crushes them (clips)
-                 highlights     y = x − h·x^4                 h > 0 compresses the whites, h < 0 clips them
+  encoded:       contrast       y = x + 2c·x(1−x)(2x−1)   S-curve around mid grey, monotone for −1 < c < 0.5
+                 shadows        y = x + d·(1−x)^4         d > 0 lifts the blacks, d < 0 crushes them (clips)
+                 highlights     y = x − h·x^4             h > 0 compresses the whites, h < 0 clips them
                  → clip to [0, 1]
 
-Because every image of a scene is `render(scene, look)`, the difference between two images is the difference of
-their looks, attribute by attribute (`attribute_magnitudes`), which gives the depict ground truth
+Because every image of a scene is `render(scene, look)`, the difference between two images is the difference
+of their looks, attribute by attribute (`attribute_magnitudes`), which gives the depict ground truth
 (`severities_from_magnitudes`, thresholds in SEVERITY_THRESHOLDS).
 """
 
@@ -29,21 +29,21 @@ import numpy as np
 
 from cdreasoning.constants import ATTRIBUTES, SEVERITIES
 
-_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)   # Rec.709 / sRGB luminance weights
+_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)  # Rec.709 / sRGB luminance weights
 
 
 @dataclass(frozen=True)
 class IspParams:
     """A look: signed, 0 = neutral. Units in brackets; attribute each drives in parentheses."""
 
-    wb_temp: float = 0.0      # [log gain] red up / blue down when > 0            (white_balance)
-    wb_tint: float = 0.0      # [log gain] green up / magenta down when > 0       (white_balance)
-    contrast: float = 0.0     # [c of the S-curve], keep in (−0.9, 0.45)          (brightness_contrast)
-    saturation: float = 0.0   # [log chroma gain]                                 (color_contrast)
-    exposure: float = 0.0     # [stops]                                           (overall_brightness)
-    hue: float = 0.0          # [degrees of rotation about grey]                  (overall_color)
-    shadows: float = 0.0      # [d of the toe curve], keep in (−0.3, 0.24)        (dark_details)
-    highlights: float = 0.0   # [h of the shoulder curve], keep in (−0.3, 0.24)   (bright_details)
+    wb_temp: float = 0.0  # [log gain] red up / blue down when > 0            (white_balance)
+    wb_tint: float = 0.0  # [log gain] green up / magenta down when > 0       (white_balance)
+    contrast: float = 0.0  # [c of the S-curve], keep in (−0.9, 0.45)          (brightness_contrast)
+    saturation: float = 0.0  # [log chroma gain]                                 (color_contrast)
+    exposure: float = 0.0  # [stops]                                           (overall_brightness)
+    hue: float = 0.0  # [degrees of rotation about grey]                  (overall_color)
+    shadows: float = 0.0  # [d of the toe curve], keep in (−0.3, 0.24)        (dark_details)
+    highlights: float = 0.0  # [h of the shoulder curve], keep in (−0.3, 0.24)   (bright_details)
 
     def __add__(self, other: IspParams) -> IspParams:
         return IspParams(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -58,13 +58,13 @@ class IspParams:
 # Per attribute: magnitude below the first bound = slight, below the second = moderate, else severe. An
 # attribute that was not edited therefore reads "slight" (M-SPCD has no "none").
 SEVERITY_THRESHOLDS: dict[str, tuple[float, float]] = {
-    "white_balance": (0.07, 0.17),        # log-gain distance sqrt(Δtemp² + Δtint²)
+    "white_balance": (0.07, 0.17),  # log-gain distance sqrt(Δtemp² + Δtint²)
     "brightness_contrast": (0.10, 0.24),  # |Δcontrast|
-    "color_contrast": (0.15, 0.38),       # |Δsaturation| (log chroma gain; 0.38 ≈ ×1.46)
-    "overall_brightness": (0.22, 0.55),   # |Δexposure| in stops
-    "overall_color": (5.0, 12.0),         # |Δhue| in degrees
-    "dark_details": (0.05, 0.12),         # |Δshadows|
-    "bright_details": (0.06, 0.14),       # |Δhighlights|
+    "color_contrast": (0.15, 0.38),  # |Δsaturation| (log chroma gain; 0.38 ≈ ×1.46)
+    "overall_brightness": (0.22, 0.55),  # |Δexposure| in stops
+    "overall_color": (5.0, 12.0),  # |Δhue| in degrees
+    "dark_details": (0.05, 0.12),  # |Δshadows|
+    "bright_details": (0.06, 0.14),  # |Δhighlights|
 }
 
 
@@ -105,19 +105,20 @@ def _hue_matrix(degrees: float) -> np.ndarray:
     theta = math.radians(degrees)
     k = np.full(3, 1 / math.sqrt(3))
     cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return (np.eye(3) * math.cos(theta) + math.sin(theta) * cross
-            + (1 - math.cos(theta)) * np.outer(k, k)).astype(np.float32)
+    return (
+        np.eye(3) * math.cos(theta) + math.sin(theta) * cross + (1 - math.cos(theta)) * np.outer(k, k)
+    ).astype(np.float32)
 
 
 def _wb_gains(temp: float, tint: float) -> np.ndarray:
     gains = np.exp(np.array([temp / 2 - tint / 3, 2 * tint / 3, -temp / 2 - tint / 3], dtype=np.float64))
-    return (gains / float(_LUMA @ gains)).astype(np.float32)   # keep the luminance of grey unchanged
+    return (gains / float(_LUMA @ gains)).astype(np.float32)  # keep the luminance of grey unchanged
 
 
 def render_linear_stage(linear: np.ndarray, look: IspParams) -> np.ndarray:
     """White balance, exposure, hue, saturation on linear RGB [..., 3]; returns linear RGB (unclipped)."""
-    gains = _wb_gains(look.wb_temp, look.wb_tint) * np.float32(2.0 ** look.exposure)
-    matrix = _hue_matrix(look.hue) * gains[None, :]            # gains first, then the rotation
+    gains = _wb_gains(look.wb_temp, look.wb_tint) * np.float32(2.0**look.exposure)
+    matrix = _hue_matrix(look.hue) * gains[None, :]  # gains first, then the rotation
     out = linear @ matrix.T
     if look.saturation:
         luma = out @ _LUMA

@@ -11,7 +11,8 @@ The groups mirror the kinds of SPCD edits (Photoshop ISP-style white balance, to
 correction, wrong colour profiles, phone filters):
 
   02 white balance · 03 tone (contrast or exposure, the other a little) · 04 saturation ·
-  05 colour profile (hue rotation, a little saturation) · 06 shadows / highlights · 07 filter (three attributes)
+  05 colour profile (hue rotation, a little saturation) · 06 shadows / highlights ·
+  07 filter (three attributes at once)
 """
 
 from __future__ import annotations
@@ -32,18 +33,37 @@ EDIT_GROUPS = {
 }
 # Each phone's look: every parameter ~ U(−1, 1) · spread · (lower threshold of its attribute). Phones differ
 # mostly in white balance and tone, less in hue (a rotated hue reads as a wrong colour profile, not a phone).
-PHONE_SPREAD = {"wb_temp": 1.3, "wb_tint": 0.8, "contrast": 1.3, "saturation": 1.3, "exposure": 1.3, "hue": 0.6,
-                "shadows": 1.3, "highlights": 1.3}
+PHONE_SPREAD = {
+    "wb_temp": 1.3,
+    "wb_tint": 0.8,
+    "contrast": 1.3,
+    "saturation": 1.3,
+    "exposure": 1.3,
+    "hue": 0.6,
+    "shadows": 1.3,
+    "highlights": 1.3,
+}
 # Allowed range of each parameter of a final look (monotone tone curves, no absurd casts).
 LIMITS = {
-    "wb_temp": (-0.45, 0.45), "wb_tint": (-0.3, 0.3), "contrast": (-0.8, 0.42), "saturation": (-0.9, 0.9),
-    "exposure": (-1.5, 1.5), "hue": (-35.0, 35.0), "shadows": (-0.3, 0.22), "highlights": (-0.3, 0.22),
+    "wb_temp": (-0.45, 0.45),
+    "wb_tint": (-0.3, 0.3),
+    "contrast": (-0.8, 0.42),
+    "saturation": (-0.9, 0.9),
+    "exposure": (-1.5, 1.5),
+    "hue": (-35.0, 35.0),
+    "shadows": (-0.3, 0.22),
+    "highlights": (-0.3, 0.22),
 }
 # parameter → the attribute whose thresholds scale it
 _ATTRIBUTE_OF = {
-    "wb_temp": "white_balance", "wb_tint": "white_balance", "contrast": "brightness_contrast",
-    "saturation": "color_contrast", "exposure": "overall_brightness", "hue": "overall_color",
-    "shadows": "dark_details", "highlights": "bright_details",
+    "wb_temp": "white_balance",
+    "wb_tint": "white_balance",
+    "contrast": "brightness_contrast",
+    "saturation": "color_contrast",
+    "exposure": "overall_brightness",
+    "hue": "overall_color",
+    "shadows": "dark_details",
+    "highlights": "bright_details",
 }
 
 
@@ -72,7 +92,7 @@ def _strength(rng: random.Random, attribute: str, low: float = 0.3, high: float 
 
 def _edit_parameter(name: str, rng: random.Random, low: float = 0.3, high: float = 1.5) -> dict[str, float]:
     attribute = _ATTRIBUTE_OF[name]
-    if attribute == "white_balance":   # mostly warm/cool, some green/magenta
+    if attribute == "white_balance":  # mostly warm/cool, some green/magenta
         magnitude = abs(_strength(rng, attribute, low, high))
         angle = _uniform(rng, -0.6, 0.6) + (math.pi if rng.random() < 0.5 else 0.0)
         return {"wb_temp": magnitude * math.cos(angle), "wb_tint": magnitude * math.sin(angle)}

@@ -4,8 +4,8 @@
     photo = load_source("coffee")                       # uint8 [H, W, 3], loaded once per process
     scene = make_scene("coffee", rng, canvas=308)       # float32 sRGB [308, 308, 3] in [0, 1]
 
-Sources: scikit-image's bundled images (astronaut, coffee, chelsea, rocket, hubble_deep_field, the left view of
-stereo_motorcycle, immunohistochemistry, retina — the other skimage.data images download and fail offline),
+Sources: scikit-image's bundled images (astronaut, coffee, chelsea, rocket, hubble_deep_field, the left view
+of stereo_motorcycle, immunohistochemistry, retina — the other skimage.data images download and fail offline),
 scikit-learn's china.jpg and flower.jpg, matplotlib's grace_hopper.jpg. A scene is a seeded square crop
 (50–100 % of the short side, anywhere in the photo; retina near its centre, to avoid the black surround),
 optionally mirrored, resized with Pillow's bicubic filter.
@@ -20,15 +20,26 @@ import numpy as np
 
 from cdreasoning.data.errors import DataError
 
-SOURCES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "stereo_motorcycle",
-           "immunohistochemistry", "retina", "china", "flower", "grace_hopper")
+SOURCES = (
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "hubble_deep_field",
+    "stereo_motorcycle",
+    "immunohistochemistry",
+    "retina",
+    "china",
+    "flower",
+    "grace_hopper",
+)
 
 
 def _skimage(name: str) -> np.ndarray:
     import skimage.data
 
     image = getattr(skimage.data, name)()
-    return image[0] if name == "stereo_motorcycle" else image   # (left, right, disparity) → left view
+    return image[0] if name == "stereo_motorcycle" else image  # (left, right, disparity) → left view
 
 
 def _sklearn(name: str) -> np.ndarray:
@@ -61,7 +72,7 @@ def _matplotlib(name: str) -> np.ndarray:
 _LOADERS = {"china": _sklearn, "flower": _sklearn, "grace_hopper": _matplotlib}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_source(name: str) -> np.ndarray:
     """The photo `name` as uint8 RGB [H, W, 3] (cached: each source is read once per process)."""
     if name not in SOURCES:
@@ -69,8 +80,10 @@ def load_source(name: str) -> np.ndarray:
     try:
         image = _LOADERS.get(name, _skimage)(name)
     except Exception as error:  # an optional package missing or its data file absent
-        raise DataError(f"cannot load the bundled photo {name!r} ({type(error).__name__}: {error}); it ships with "
-                        f"scikit-image / scikit-learn / matplotlib — is the package installed?") from error
+        raise DataError(
+            f"cannot load the bundled photo {name!r} ({type(error).__name__}: {error}); it ships with "
+            f"scikit-image / scikit-learn / matplotlib — is the package installed?"
+        ) from error
     image = np.ascontiguousarray(image[..., :3].astype(np.uint8))
     image.setflags(write=False)
     return image
@@ -83,14 +96,17 @@ def make_scene(name: str, rng: random.Random, canvas: int) -> np.ndarray:
     photo = load_source(name)
     height, width = photo.shape[:2]
     short = min(height, width)
-    if name == "retina":   # the fundus fills a disc on black; stay inside it
+    if name == "retina":  # the fundus fills a disc on black; stay inside it
         side = int(short * (0.30 + 0.25 * rng.random()))
-        cy, cx = height / 2 + (rng.random() - 0.5) * 0.2 * short, width / 2 + (rng.random() - 0.5) * 0.2 * short
+        cy, cx = (
+            height / 2 + (rng.random() - 0.5) * 0.2 * short,
+            width / 2 + (rng.random() - 0.5) * 0.2 * short,
+        )
         top, left = int(cy - side / 2), int(cx - side / 2)
     else:
         side = int(short * (0.5 + 0.5 * rng.random()))
         top, left = int((height - side) * rng.random()), int((width - side) * rng.random())
-    crop = Image.fromarray(photo[top:top + side, left:left + side])
+    crop = Image.fromarray(photo[top : top + side, left : left + side])
     if rng.random() < 0.5:
         crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     crop = crop.resize((canvas, canvas), Image.Resampling.BICUBIC)
