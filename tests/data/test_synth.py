@@ -250,8 +250,20 @@ def test_foreign_folder_and_bad_arguments(tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(DataError, match="holds no synthetic set"):
         synthesize(tmp_path, scenes=3, seed=0, size=32, pairs_per_scene=3)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "holiday.jpg").write_text("not ours")
+    (tmp_path / "images" / "I9999_01_01.png").write_text("stale")
     synthesize(tmp_path, scenes=3, seed=0, size=32, pairs_per_scene=3, overwrite=True)
     assert (tmp_path / "notes.txt").read_text() == "mine"  # overwrite removes only generator outputs
+    assert (tmp_path / "images" / "holiday.jpg").read_text() == "not ours"
+    assert not (tmp_path / "images" / "I9999_01_01.png").exists()
+    synthesize(tmp_path, scenes=4, seed=0, size=32, pairs_per_scene=3, overwrite=True)
+    assert (
+        len(read_spcd_csv(tmp_path / "train.csv"))
+        + len(read_spcd_csv(tmp_path / "val.csv"))
+        + len(read_spcd_csv(tmp_path / "test.csv"))
+        == 4 * 3
+    )
     with pytest.raises(ValueError, match="≥ 3"):
         split_scenes(2, 0)
     with pytest.raises(SystemExit):

@@ -35,7 +35,7 @@ import io
 import itertools
 import json
 import math
-import shutil
+import re
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -77,22 +77,25 @@ GENERATOR_VERSION = "synth-1"
 SPLITS = ("train", "val", "test")
 META_NAME = "synth_meta.json"
 PROGRESS_NAME = ".synth_in_progress.json"
-# Everything this generator writes (and the only names `overwrite` removes).
-OUTPUT_NAMES = (
-    "images",
+# Everything this generator writes (and the only files `overwrite` removes).
+OUTPUT_FILES = (
     "train.csv",
     "val.csv",
     "test.csv",
     "test_aligned.csv",
     "test_notaligned.csv",
-    "score_task",
-    "depict_task",
-    "severities",
     "train_mix.json",
     "looks.json",
     META_NAME,
     PROGRESS_NAME,
 )
+OUTPUT_FOLDERS = {
+    "images": re.compile(r"^I\d{4,}_\d{2}_\d{2}\.png$"),
+    "score_task": re.compile(r"^(train|val|test|test_aligned|test_notaligned)_data\.json$"),
+    "depict_task": re.compile(r"^depict_(train|val|test)\.json$"),
+    "severities": re.compile(r"^(train|val|test)\.csv$"),
+}
+_TEMP_FILE = re.compile(r"^\..+\.tmp$")  # the temporaries of jsonio's atomic writes
 DEFAULT_PAIRS_PER_SCENE = 30
 MIN_SIZE = 32
 
@@ -275,18 +278,32 @@ def _spcd_pairs(pairs: list[SynthPair]) -> list[SpcdPair]:
     return [SpcdPair(p.image_a, p.image_b, p.delta_v, i + 1) for i, p in enumerate(pairs)]
 
 
+def _remove_outputs(out: Path) -> None:
+    """Delete what the generator writes — its file names, SPCD-named PNGs and its temporary files — and
+    nothing else (a foreign file in the folder survives `overwrite`)."""
+    for name in OUTPUT_FILES:
+        (out / name).unlink(missing_ok=True)
+    for folder, pattern in OUTPUT_FOLDERS.items():
+        directory = out / folder
+        if not directory.is_dir():
+            continue
+        for path in directory.iterdir():
+            if path.is_file() and (pattern.match(path.name) or _TEMP_FILE.match(path.name)):
+                path.unlink()
+        if not any(directory.iterdir()):
+            directory.rmdir()
+    for path in out.iterdir():
+        if path.is_file() and _TEMP_FILE.match(path.name):
+            path.unlink()
+
+
 def _check_folder(out: Path, params: dict[str, Any], overwrite: bool) -> str:
     """'reuse', 'resume' or 'fresh' — or raise DataError when the folder holds something else."""
     meta_path, progress_path = out / META_NAME, out / PROGRESS_NAME
     if not out.exists() or not any(out.iterdir()):
         return "fresh"
     if overwrite:
-        for name in OUTPUT_NAMES:
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
+        _remove_outputs(out)
         return "fresh"
     if meta_path.is_file():
         try:
