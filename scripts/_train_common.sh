@@ -60,15 +60,16 @@ fi
 
 if [ -n "${HOSTFILE:-}" ] || [ "$GPUS" -gt 0 ] || [ "${NUM_GPUS:-1}" -gt 1 ]; then
   # DeepSpeed launcher: GPUs, or several CPU processes (gloo) when NUM_GPUS > 1 on a CPU machine.
+  DEEPSPEED=$(dirname "$PYTHON")/deepspeed
+  [ -x "$DEEPSPEED" ] || DEEPSPEED=deepspeed
   if [ -n "${HOSTFILE:-}" ]; then
-    LAUNCH="deepspeed --hostfile $HOSTFILE --master_port $MASTER_PORT"
+    LAUNCH="$DEEPSPEED --hostfile $HOSTFILE --master_port $MASTER_PORT"
   else
-    LAUNCH="deepspeed --num_gpus ${NUM_GPUS:-$GPUS} --master_port $MASTER_PORT"
+    LAUNCH="$DEEPSPEED --num_gpus ${NUM_GPUS:-$GPUS} --master_port $MASTER_PORT"
   fi
   DS_ARGS="--deepspeed ${DEEPSPEED_CONFIG:-$DEFAULT_DEEPSPEED_CONFIG}"
   ENTRY=cdreasoning/train/finetune.py
   if [ "$GPUS" -gt 0 ]; then PRECISION="--bf16 True --tf32 True"; else PRECISION="--bf16 False"; fi
-  [ "$GPUS" -gt 0 ] || export ACCELERATE_USE_CPU=true
   # shellcheck disable=SC2086
   set -- $DS_ARGS $PRECISION "$@"
 else

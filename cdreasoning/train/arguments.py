@@ -69,8 +69,20 @@ class TrainingArguments(transformers.TrainingArguments):
     lora_bias: str = field(default="none", metadata={"help": "none, all or lora_only"})
     bits: int = field(default=16, metadata={"help": "16, or 8 / 4 for QLoRA (CUDA + bitsandbytes)"})
     remove_unused_columns: bool = field(default=False, metadata={"help": "keep pixel_values in batches"})
+    # Flags of the original scripts that newer transformers renamed; accepted and mapped so their command lines run.
+    warmup_ratio: float = field(default=None, metadata={"help": "fraction of steps for LR warmup (→ --warmup_steps)"})
+    evaluation_strategy: str = field(default=None, metadata={"help": "old name of --eval_strategy"})
 
     def __post_init__(self):
+        native = transformers.TrainingArguments.__dataclass_fields__
+        if self.warmup_ratio is not None and "warmup_ratio" not in native:
+            if not 0 <= self.warmup_ratio < 1:
+                raise ValueError(f"--warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+            if self.warmup_steps:
+                raise ValueError("give --warmup_ratio or --warmup_steps, not both")
+            self.warmup_steps = self.warmup_ratio
+        if self.evaluation_strategy is not None and "evaluation_strategy" not in native:
+            self.eval_strategy = self.evaluation_strategy
         super().__post_init__()
         if self.bits not in (4, 8, 16):
             raise ValueError(f"--bits must be 4, 8 or 16, not {self.bits}")

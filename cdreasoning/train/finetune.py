@@ -32,17 +32,35 @@ def _newest_checkpoint(output_dir: str) -> str | None:
 
 
 def _prepare_argv(argv: list[str]) -> list[str]:
-    """Defaults that differ from transformers': TensorBoard logging, and --use_cpu when there is no GPU (without
-    it, CPU ranks of a multi-process run would each train on the whole dataset)."""
+    """Defaults that differ from transformers': TensorBoard logging, non-reentrant checkpointing, and the right
+    process setup on machines without a GPU (see `_cpu_deepspeed_state`)."""
     argv = list(argv)
     if not any(a.startswith("--report_to") for a in argv):
         argv += ["--report_to", "tensorboard"]
-    if not torch.cuda.is_available() and not any(a.startswith("--use_cpu") for a in argv):
-        argv += ["--use_cpu", "True"]
     if not any(a.startswith("--gradient_checkpointing_kwargs") for a in argv):
         # non-reentrant checkpointing lets gradients reach LoRA adapters behind frozen embeddings
         argv += ["--gradient_checkpointing_kwargs", '{"use_reentrant": false}']
+    if not torch.cuda.is_available():
+        if any(a.startswith("--deepspeed") for a in argv):
+            _cpu_deepspeed_state()
+            argv += ["--accelerator_config", '{"use_configured_state": true}']
+        elif not any(a.startswith("--use_cpu") for a in argv):
+            # without it, CPU ranks of a multi-process run would each train on the whole dataset
+            argv += ["--use_cpu", "True"]
     return argv
+
+
+def _cpu_deepspeed_state() -> None:
+    """DeepSpeed on CPU processes (gloo). accelerate cannot set this up itself: with `use_cpu` it drops DeepSpeed
+    (plain DDP), and without it it finds no backend and reports a world size of 1, so every rank would train on
+    the whole dataset. Creating its process state with the gloo backend first gives a real DeepSpeed run."""
+    if "LOCAL_RANK" not in os.environ:
+        raise RuntimeError("--deepspeed on a machine without GPU needs a launcher: use `deepspeed --num_gpus N "
+                           "cdreasoning/train/finetune.py …` (or NUM_GPUS=N sh scripts/finetune.sh)")
+    from accelerate import PartialState
+
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
+    PartialState(backend="gloo")
 
 
 def load_model_for_training(path: str, training_args, attention: str):
@@ -68,7 +86,7 @@ def load_model_for_training(path: str, training_args, attention: str):
         )
         kwargs["device_map"] = {"": training_args.local_process_index}
     model = MPLUGOwl2ForCausalLM.from_pretrained(path, **kwargs)
-    device = torch.device("cuda") if torch.cuda.is_available() and not training_args.use_cpu else torch.device("cpu")
+    device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     model.set_attention_implementation(resolve_attention(attention, device))
     model.config.use_cache = False
     return model
@@ -107,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         raise FileNotFoundError(f"--resume_from_checkpoint {resume} is not a folder")
 
     config = read_config(model_args.model_name_or_path)
+    # Initialise the process group now: under ZeRO-3 the model is built inside deepspeed.zero.Init, which
+    # partitions parameters over the ranks and so needs the group before from_pretrained runs.
+    _ = training_args.device
     model = load_model_for_training(model_args.model_name_or_path, training_args, model_args.attention)
     model = configure_tuning(model, training_args)
     if training_args.local_process_index == 0:

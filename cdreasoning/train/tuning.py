@@ -27,7 +27,7 @@ def trainable_parameter_summary(model: torch.nn.Module) -> dict[str, int]:
     counts = {"vision_model": 0, "visual_abstractor": 0, "llm": 0, "lora": 0}
     for name, param in model.named_parameters():
         if param.requires_grad:
-            counts[_part(name)] += param.numel()
+            counts[_part(name)] += getattr(param, "ds_numel", param.numel())  # ZeRO-3 partitions tensors
     counts["total"] = sum(counts.values())
     return counts
 
