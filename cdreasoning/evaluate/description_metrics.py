@@ -1,4 +1,4 @@
-"""How well generated colour-difference descriptions rate the seven attributes, and how close their wording is.
+"""How well generated colour-difference descriptions rate the seven attributes, and how close their words are.
 
     from cdreasoning.evaluate import description_metrics, write_description_report
     metrics = description_metrics(generated_texts, human_answers)          # references as texts (parsed)
@@ -27,10 +27,10 @@ severity is known; a cell is *rated* when the generated text gives that attribut
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +93,9 @@ def _resolve_references(
             if reference_texts is None:
                 texts = None
         else:
-            raise TypeError(f"{where}: expected a text or a {{attribute: severity}} dict, got {type(ref).__name__}")
+            raise TypeError(
+                f"{where}: expected a text or a {{attribute: severity}} dict, got {type(ref).__name__}"
+            )
         if require_complete and set(parsed) != set(ATTRIBUTES):
             missing = [a for a in ATTRIBUTES if a not in parsed]
             raise ValueError(
@@ -180,7 +182,9 @@ def description_metrics(
     for i, text in enumerate(predicted):
         if not isinstance(text, str):
             raise TypeError(f"generated text {i} is a {type(text).__name__}, not a string")
-    ref_severities, ref_texts = _resolve_references(references, reference_texts, require_complete_references, ids)
+    ref_severities, ref_texts = _resolve_references(
+        references, reference_texts, require_complete_references, ids
+    )
 
     parses = [parse_severities_detailed(text) for text in predicted]
     confusion = {attr: np.zeros((3, 3), dtype=np.int64) for attr in ATTRIBUTES}
@@ -227,9 +231,14 @@ def _fmt(value: Any, digits: int = 3) -> str:
 def format_description_table(metrics: DescriptionMetrics, method_name: str) -> str:
     """A plain-text table of the per-attribute and pooled numbers."""
     header = f"{'attribute':<22}{'cells':>6}{'rated':>6}{'acc':>8}{'acc|rated':>10}{'macro-F1':>9}{'MAE':>7}"
-    lines = [f"description metrics — {method_name} ({metrics.n_descriptions} descriptions)", header,
-             "-" * len(header)]
-    rows = [(ATTRIBUTE_LABELS[a], metrics.per_attribute[a]) for a in ATTRIBUTES] + [("all (pooled)", metrics.overall)]
+    lines = [
+        f"description metrics — {method_name} ({metrics.n_descriptions} descriptions)",
+        header,
+        "-" * len(header),
+    ]
+    rows = [(ATTRIBUTE_LABELS[a], metrics.per_attribute[a]) for a in ATTRIBUTES] + [
+        ("all (pooled)", metrics.overall)
+    ]
     for label, m in rows:
         lines.append(
             f"{label:<22}{m['n_cells']:>6}{m['n_rated']:>6}{_fmt(m['accuracy']):>8}{_fmt(m['accuracy_rated']):>10}"
@@ -237,7 +246,8 @@ def format_description_table(metrics: DescriptionMetrics, method_name: str) -> s
         )
     o = metrics.overall
     lines.append(
-        f"mean per-attribute macro-F1 {_fmt(o['mean_attribute_macro_f1'])} · exact match {_fmt(o['exact_match'])} · "
+        f"mean per-attribute macro-F1 {_fmt(o['mean_attribute_macro_f1'])} · "
+        f"exact match {_fmt(o['exact_match'])} · "
         f"rated {_fmt(o['rated_fraction'])} · mentioned {_fmt(o['mentioned_fraction'])} of the 7 attributes"
     )
     sim = metrics.text_similarity
@@ -272,8 +282,11 @@ def write_description_report(
     `ids` and `images` (pairs of image names) are optional per-description annotations for the JSONL.
     """
     metrics = description_metrics(
-        predicted, references, reference_texts=reference_texts,
-        require_complete_references=require_complete_references, ids=ids,
+        predicted,
+        references,
+        reference_texts=reference_texts,
+        require_complete_references=require_complete_references,
+        ids=ids,
     )
     n = len(predicted)
     for name, seq in (("ids", ids), ("images", images), ("reference_texts", reference_texts)):
@@ -292,7 +305,9 @@ def write_description_report(
 
     with (out_dir / "descriptions.jsonl").open("w", encoding="utf-8") as handle:
         for i, (text, ref) in enumerate(zip(predicted, references)):
-            ref_text = reference_texts[i] if reference_texts is not None else (ref if isinstance(ref, str) else None)
+            ref_text = (
+                reference_texts[i] if reference_texts is not None else (ref if isinstance(ref, str) else None)
+            )
             ref_sev = parse_severities(ref) if isinstance(ref, str) else dict(ref)
             record = {
                 "id": ids[i] if ids is not None else str(i),
@@ -311,7 +326,9 @@ def write_description_report(
 
     matrices = dict([panel("all attributes", "pooled")] + [panel(ATTRIBUTE_LABELS[a], a) for a in ATTRIBUTES])
     save_confusion_heatmaps(
-        matrices, SEVERITIES, out_dir / "confusion.png",
+        matrices,
+        SEVERITIES,
+        out_dir / "confusion.png",
         f"{method_name}: severity confusion (rows reference, columns predicted; unrated cells not drawn)",
     )
     if echo:

@@ -7,13 +7,13 @@ when a figure is drawn.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-__all__ = ["ScatterPanel", "save_scatter_panels", "save_confusion_heatmaps", "save_grouped_bars"]
+__all__ = ["ScatterPanel", "save_confusion_heatmaps", "save_grouped_bars", "save_scatter_panels"]
 
 
 @dataclass
@@ -55,15 +55,29 @@ def save_scatter_panels(rows: Sequence[Sequence[ScatterPanel]], path: str | Path
             panel = row[c]
             ax.set_title(panel.title, fontsize=9)
             if panel.absent:
-                ax.text(0.5, 0.5, panel.absent, ha="center", va="center", wrap=True, fontsize=9,
-                        transform=ax.transAxes)
+                ax.text(
+                    0.5,
+                    0.5,
+                    panel.absent,
+                    ha="center",
+                    va="center",
+                    wrap=True,
+                    fontsize=9,
+                    transform=ax.transAxes,
+                )
                 ax.set_xticks([])
                 ax.set_yticks([])
                 continue
             x = np.asarray(panel.x, dtype=float)
             y = np.asarray(panel.y, dtype=float)
-            ax.scatter(x, y, s=6 if x.size > 500 else 14, alpha=0.35 if x.size > 500 else 0.7,
-                       color="tab:blue", edgecolors="none")
+            ax.scatter(
+                x,
+                y,
+                s=6 if x.size > 500 else 14,
+                alpha=0.35 if x.size > 500 else 0.7,
+                color="tab:blue",
+                edgecolors="none",
+            )
             if panel.identity:
                 lo, hi = float(min(x.min(), y.min())), float(max(x.max(), y.max()))
                 ax.plot([lo, hi], [lo, hi], color="0.4", linestyle="--", linewidth=1, label="y = x")
@@ -82,7 +96,7 @@ def save_scatter_panels(rows: Sequence[Sequence[ScatterPanel]], path: str | Path
 def save_confusion_heatmaps(
     matrices: dict[str, np.ndarray], labels: Sequence[str], path: str | Path, title: str
 ) -> Path:
-    """3×3 confusion matrices (rows = reference, columns = prediction) as annotated heatmaps, one per panel."""
+    """3×3 confusion matrices (rows reference, columns prediction) as annotated heatmaps, one per panel."""
     names = list(matrices)
     n_cols = min(4, len(names))
     n_rows = (len(names) + n_cols - 1) // n_cols
@@ -95,14 +109,21 @@ def save_confusion_heatmaps(
         ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
         for i in range(matrix.shape[0]):
             for j in range(matrix.shape[1]):
-                ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center", fontsize=9,
-                        color="white" if share[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{int(matrix[i, j])}",
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white" if share[i, j] > 0.6 else "black",
+                )
         ax.set_xticks(range(len(labels)), labels, fontsize=7)
         ax.set_yticks(range(len(labels)), labels, fontsize=7)
         ax.set_xlabel("predicted", fontsize=8)
         ax.set_ylabel("reference", fontsize=8)
         ax.set_title(name, fontsize=9)
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_axis_off()
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)
@@ -122,6 +143,8 @@ def save_grouped_bars(
     n_rows = (n + n_cols - 1) // n_cols
     fig = _figure(5.0 * n_cols, 3.8 * n_rows)
     axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False)).reshape(-1)
+    names = list(dict.fromkeys(name for _, _, series in panels for name in series))
+    colours = {name: f"C{i % 10}" for i, name in enumerate(names)}  # one colour per series in every panel
     for ax, (panel_title, groups, series) in zip(axes, panels):
         n_series = max(1, len(series))
         width = 0.8 / n_series
@@ -129,11 +152,19 @@ def save_grouped_bars(
         for k, (name, values) in enumerate(series.items()):
             xs = positions - 0.4 + width * (k + 0.5)
             heights = [np.nan if v is None else float(v) for v in values]
-            bars = ax.bar(xs, np.nan_to_num(heights, nan=0.0), width=width * 0.95, label=name)
+            bars = ax.bar(
+                xs, np.nan_to_num(heights, nan=0.0), width=width * 0.95, label=name, color=colours[name]
+            )
             for bar, h in zip(bars, heights):
                 label = "n/a" if np.isnan(h) else (f"{h:.3f}" if abs(h) < 10 else f"{h:.1f}")
-                ax.annotate(label, (bar.get_x() + bar.get_width() / 2, 0 if np.isnan(h) else h),
-                            ha="center", va="bottom", fontsize=6, rotation=90 if n_series > 3 else 0)
+                ax.annotate(
+                    label,
+                    (bar.get_x() + bar.get_width() / 2, 0 if np.isnan(h) else h),
+                    ha="center",
+                    va="bottom",
+                    fontsize=6,
+                    rotation=90 if n_series > 3 else 0,
+                )
         ax.set_xticks(positions, groups, fontsize=8)
         ax.set_title(panel_title, fontsize=9)
         ax.grid(axis="y", alpha=0.3)

@@ -16,10 +16,11 @@ correlation) is null with the reason under "errors" — the report never holds N
 
 Two conventions, both reported where they apply:
 
-- level space, no fit (as CD-Reasoning): the human ΔV is mapped to the grade G = ln((ΔV + 1.2943)/1.6036)/0.5391
-  (`cdreasoning.scale.grade_from_delta_v`) and compared with the predicted grade directly: PLCC, SRCC, KRCC,
-  STRESS, RMSE without any fit. Only for `prediction_space="grade"` (a ΔV-scale prediction has no level
-  score). With level probabilities, also `level_accuracy`: argmax level vs the M-SPCD level of the human ΔV.
+- level space, no fit (as CD-Reasoning): the human ΔV is mapped to the grade
+  G = ln((ΔV + 1.2943)/1.6036)/0.5391 (`cdreasoning.scale.grade_from_delta_v`) and compared with the
+  predicted grade directly: PLCC, SRCC, KRCC, STRESS, RMSE without any fit. Only for
+  `prediction_space="grade"` (a ΔV-scale prediction has no level score). With level probabilities, also
+  `level_accuracy`: argmax level vs the M-SPCD level of the human ΔV.
 - ΔV space (as SPCD / CD-Flow): a grade prediction is first mapped to ΔV with `delta_v_from_grade`; STRESS on
   ΔV directly; PLCC and RMSE after the 5-parameter logistic fit of the predictions to the human ΔV
   (`cdreasoning.metrics.fit_logistic5`, fitted per subset); SRCC and KRCC on the raw predictions.
@@ -34,10 +35,10 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -49,11 +50,11 @@ __all__ = [
     "PREDICTION_SPACES",
     "SUBSETS",
     "ScoreRow",
+    "format_score_table",
+    "load_score_report",
+    "read_score_predictions",
     "score_metrics",
     "write_score_report",
-    "read_score_predictions",
-    "load_score_report",
-    "format_score_table",
 ]
 
 PREDICTION_SPACES = ("grade", "delta_v")
@@ -61,9 +62,10 @@ SUBSETS = ("all", "aligned", "not_aligned")
 MIN_PAIRS = 3
 METRIC_NAMES = ("stress", "plcc", "srcc", "krcc", "rmse")
 CONVENTIONS = {
-    "level": "level space, no fit (CD-Reasoning): human ΔV → grade G; PLCC/SRCC/KRCC/STRESS/RMSE of the predicted "
-    "grade against G without any fit",
-    "delta_v": "ΔV space (SPCD / CD-Flow): predictions on the ΔV scale (a grade mapped by delta_v_from_grade); "
+    "level": "level space, no fit (CD-Reasoning): human ΔV → grade G; PLCC/SRCC/KRCC/STRESS/RMSE of the "
+    "predicted grade against G without any fit",
+    "delta_v": "ΔV space (SPCD / CD-Flow): predictions on the ΔV scale (a grade mapped by "
+    "delta_v_from_grade); "
     "STRESS on ΔV; PLCC and RMSE after the 5-parameter logistic fit; SRCC/KRCC on raw predictions",
 }
 PROBABILITY_COLUMNS = tuple(f"p_{level}" for level in CD_LEVELS)
@@ -109,8 +111,10 @@ class ScoreRow:
         if self.level_probabilities is not None:
             probs = tuple(float(p) for p in self.level_probabilities)
             if len(probs) != len(CD_LEVELS) or not all(math.isfinite(p) and p >= 0 for p in probs):
-                raise ValueError(f"{where}: level_probabilities must be {len(CD_LEVELS)} finite non-negative numbers,"
-                                 f" got {self.level_probabilities!r}")
+                raise ValueError(
+                    f"{where}: level_probabilities must be {len(CD_LEVELS)} finite non-negative numbers,"
+                    f" got {self.level_probabilities!r}"
+                )
             if abs(sum(probs) - 1.0) > 1e-3:
                 raise ValueError(f"{where}: level_probabilities sum to {sum(probs):.6f}, not 1")
             object.__setattr__(self, "level_probabilities", probs)
@@ -120,7 +124,7 @@ class ScoreRow:
         return (self.image_a, self.image_b)
 
 
-# --- metrics -------------------------------------------------------------------------------------------------
+# --- metrics ------------------------------------------------------------------------------------------------
 
 
 def _subset_rows(rows: Sequence[ScoreRow], subset: str) -> list[ScoreRow]:
@@ -212,7 +216,7 @@ def score_metrics(rows: Sequence[ScoreRow], prediction_space: str) -> dict[str, 
     return out
 
 
-# --- files ---------------------------------------------------------------------------------------------------
+# --- files --------------------------------------------------------------------------------------------------
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -221,9 +225,15 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def format_score_table(report: dict[str, Any]) -> str:
     """A plain-text table of a report produced by `write_score_report` (or `score_metrics` wrapped in one)."""
-    header = f"{'convention':<16}{'subset':<13}{'pairs':>6}{'STRESS↓':>9}{'PLCC↑':>8}{'SRCC↑':>8}{'KRCC↑':>8}{'RMSE↓':>8}"
-    lines = [f"score metrics — {report['method']} (predictions on the {report['prediction_space']} scale)",
-             header, "-" * len(header)]
+    header = (
+        f"{'convention':<16}{'subset':<13}{'pairs':>6}"
+        f"{'STRESS↓':>9}{'PLCC↑':>8}{'SRCC↑':>8}{'KRCC↑':>8}{'RMSE↓':>8}"
+    )
+    lines = [
+        f"score metrics — {report['method']} (predictions on the {report['prediction_space']} scale)",
+        header,
+        "-" * len(header),
+    ]
     for convention, label in (("level", "level, no fit"), ("delta_v", "ΔV, logistic")):
         for subset in SUBSETS:
             entry = report["subsets"][subset]
@@ -234,9 +244,11 @@ def format_score_table(report: dict[str, Any]) -> str:
             if convention not in entry:
                 continue
             b = entry[convention]
-            lines.append(f"{label:<16}{subset:<13}{entry['n_pairs']:>6}{_fmt(b['stress'], 2):>9}{_fmt(b['plcc']):>8}"
-                         f"{_fmt(b['srcc']):>8}{_fmt(b['krcc']):>8}{_fmt(b['rmse']):>8}"
-                         + (f"  level acc {b['level_accuracy']:.4f}" if "level_accuracy" in b else ""))
+            lines.append(
+                f"{label:<16}{subset:<13}{entry['n_pairs']:>6}{_fmt(b['stress'], 2):>9}{_fmt(b['plcc']):>8}"
+                f"{_fmt(b['srcc']):>8}{_fmt(b['krcc']):>8}{_fmt(b['rmse']):>8}"
+                + (f"  level acc {b['level_accuracy']:.4f}" if "level_accuracy" in b else "")
+            )
             for name, why in b.get("errors", {}).items():
                 lines.append(f"{'':<16}{'':<13}{'':>6}  {name}: {why}")
     return "\n".join(lines)
@@ -245,22 +257,39 @@ def format_score_table(report: dict[str, Any]) -> str:
 def _write_predictions_csv(rows: Sequence[ScoreRow], prediction_space: str, path: Path) -> None:
     has_probs = any(r.level_probabilities is not None for r in rows)
     pred_dv = _prediction_delta_v(rows, prediction_space)
-    fields = ["image_a", "image_b", "aligned", "human_delta_v", "human_grade", "human_level", "prediction",
-              "prediction_delta_v"]
+    fields = [
+        "image_a",
+        "image_b",
+        "aligned",
+        "human_delta_v",
+        "human_grade",
+        "human_level",
+        "prediction",
+        "prediction_delta_v",
+    ]
     if has_probs:
         fields += ["predicted_level", *PROBABILITY_COLUMNS]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(fields)
         for row, dv in zip(rows, pred_dv):
-            line = [row.image_a, row.image_b, "" if row.aligned is None else str(row.aligned).lower(),
-                    repr(float(row.human_delta_v)), repr(float(grade_from_delta_v(row.human_delta_v))),
-                    CD_LEVELS[level_index_from_delta_v(row.human_delta_v)], repr(float(row.prediction)),
-                    repr(float(dv))]
+            line = [
+                row.image_a,
+                row.image_b,
+                "" if row.aligned is None else str(row.aligned).lower(),
+                repr(float(row.human_delta_v)),
+                repr(float(grade_from_delta_v(row.human_delta_v))),
+                CD_LEVELS[level_index_from_delta_v(row.human_delta_v)],
+                repr(float(row.prediction)),
+                repr(float(dv)),
+            ]
             if has_probs:
                 probs = row.level_probabilities
-                line += ["", *[""] * len(CD_LEVELS)] if probs is None else [
-                    CD_LEVELS[int(np.argmax(probs))], *[repr(p) for p in probs]]
+                line += (
+                    ["", *[""] * len(CD_LEVELS)]
+                    if probs is None
+                    else [CD_LEVELS[int(np.argmax(probs))], *[repr(p) for p in probs]]
+                )
             writer.writerow(line)
 
 
@@ -283,8 +312,16 @@ def read_score_predictions(path: str | Path) -> list[ScoreRow]:
                 probs = None
                 if has_probs and rec[PROBABILITY_COLUMNS[0]] != "":
                     probs = tuple(float(rec[c]) for c in PROBABILITY_COLUMNS)
-                rows.append(ScoreRow(rec["image_a"], rec["image_b"], float(rec["human_delta_v"]),
-                                     float(rec["prediction"]), aligned, probs))
+                rows.append(
+                    ScoreRow(
+                        rec["image_a"],
+                        rec["image_b"],
+                        float(rec["human_delta_v"]),
+                        float(rec["prediction"]),
+                        aligned,
+                        probs,
+                    )
+                )
             except (KeyError, ValueError, TypeError, AttributeError) as err:
                 raise ValueError(f"{path}:{line_no}: bad row {rec!r}: {err}") from None
     if not rows:
@@ -293,7 +330,7 @@ def read_score_predictions(path: str | Path) -> list[ScoreRow]:
 
 
 def load_score_report(result_dir: str | Path) -> tuple[dict[str, Any], list[ScoreRow]]:
-    """(metrics.json content, rows of predictions.csv) of a result directory written by `write_score_report`."""
+    """(metrics.json content, predictions.csv rows) of a result directory written by `write_score_report`."""
     result_dir = Path(result_dir)
     metrics_path = result_dir / "metrics.json"
     if not metrics_path.is_file():
@@ -319,27 +356,43 @@ def _scatter_panels(rows: Sequence[ScoreRow], report: dict[str, Any]):
             entry = report["subsets"][subset]
             name = f"{subset} (n={entry['n_pairs']})"
             if "absent" in entry:
-                panels.append(ScatterPanel(title=f"{name}: {convention}", absent=f"absent: {entry['absent']}"))
+                panels.append(
+                    ScatterPanel(title=f"{name}: {convention}", absent=f"absent: {entry['absent']}")
+                )
                 continue
             b = entry[convention]
             chosen = _subset_rows(rows, subset)
             human_dv = np.array([r.human_delta_v for r in chosen])
-            metrics_line = f"STRESS {_fmt(b['stress'], 2)}  PLCC {_fmt(b['plcc'], 3)}  SRCC {_fmt(b['srcc'], 3)}"
+            metrics_line = (
+                f"STRESS {_fmt(b['stress'], 2)}  PLCC {_fmt(b['plcc'], 3)}  SRCC {_fmt(b['srcc'], 3)}"
+            )
             if convention == "level":
-                panels.append(ScatterPanel(
-                    title=f"{name}, level space (no fit)\n{metrics_line}",
-                    x=[r.prediction for r in chosen], y=np.asarray(grade_from_delta_v(human_dv)),
-                    xlabel="predicted grade G", ylabel="human grade G (from ΔV)", identity=True))
+                panels.append(
+                    ScatterPanel(
+                        title=f"{name}, level space (no fit)\n{metrics_line}",
+                        x=[r.prediction for r in chosen],
+                        y=np.asarray(grade_from_delta_v(human_dv)),
+                        xlabel="predicted grade G",
+                        ylabel="human grade G (from ΔV)",
+                        identity=True,
+                    )
+                )
             else:
                 x = _prediction_delta_v(chosen, space)
                 curve = None
                 if b.get("logistic5"):
                     xs = np.linspace(float(x.min()), float(x.max()), 200)
                     curve = (xs, M.logistic5(xs, *b["logistic5"]))
-                panels.append(ScatterPanel(
-                    title=f"{name}, ΔV space (PLCC after logistic fit)\n{metrics_line}",
-                    x=x, y=human_dv, curve=curve,
-                    xlabel="predicted ΔV" + (" (from grade)" if space == "grade" else ""), ylabel="human ΔV"))
+                panels.append(
+                    ScatterPanel(
+                        title=f"{name}, ΔV space (PLCC after logistic fit)\n{metrics_line}",
+                        x=x,
+                        y=human_dv,
+                        curve=curve,
+                        xlabel="predicted ΔV" + (" (from grade)" if space == "grade" else ""),
+                        ylabel="human ΔV",
+                    )
+                )
         grid.append(panels)
     return grid
 
@@ -365,19 +418,26 @@ def write_score_report(
         "method": method_name,
         "prediction_space": prediction_space,
         "n_pairs": len(rows),
-        "conventions": {k: v for k, v in CONVENTIONS.items() if prediction_space == "grade" or k == "delta_v"},
+        "conventions": {
+            k: v for k, v in CONVENTIONS.items() if prediction_space == "grade" or k == "delta_v"
+        },
         "config": dict(config or {}),
         "subsets": subsets,
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out_dir / "metrics.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     _write_predictions_csv(rows, prediction_space, out_dir / "predictions.csv")
 
     from cdreasoning.evaluate.plots import save_scatter_panels
 
-    save_scatter_panels(_scatter_panels(rows, report), out_dir / "scatter.png",
-                        f"{method_name}: prediction vs human ({len(rows)} pairs)")
+    save_scatter_panels(
+        _scatter_panels(rows, report),
+        out_dir / "scatter.png",
+        f"{method_name}: prediction vs human ({len(rows)} pairs)",
+    )
     if echo:
         print(format_score_table(report))
         print(f"report written to {out_dir}")

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 from cdreasoning.constants import ATTRIBUTES, SEVERITIES
 
-__all__ = ["parse_severities", "parse_severities_detailed", "SeverityParse"]
+__all__ = ["SeverityParse", "parse_severities", "parse_severities_detailed"]
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def parse_severities(text: str) -> dict[str, str]:
     return parse_severities_detailed(text).severities
 
 
-# --- 1. normalisation ----------------------------------------------------------------------------------------
+# --- 1. normalisation ---------------------------------------------------------------------------------------
 
 _SEVERITY_STEMS = SEVERITIES  # ("slight", "moderate", "severe")
 # Endings that make a real word of a severity stem ("slightly", "slightest", "moderated", "severer");
@@ -98,7 +98,9 @@ def _normalise(text: str) -> str:
     if not isinstance(text, str):
         raise TypeError(f"expected a description string, got {type(text).__name__}")
     t = text.replace("\r\n", "\n").replace("\r", "\n")
-    t = t.translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "}))
+    t = t.translate(
+        str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "\u00a0": " "})
+    )
     t = t.lower()
     t = re.sub(r"colour", "color", t)
     t = re.sub(r"\b(e\.g|i\.e|etc|vs)\.", lambda m: m.group(1).replace(".", ""), t)
@@ -113,7 +115,7 @@ def _normalise(text: str) -> str:
     return t
 
 
-# --- 2. mentions ---------------------------------------------------------------------------------------------
+# --- 2. mentions --------------------------------------------------------------------------------------------
 
 _AREA = r"(?:[\s-]+(?:area|region|part|tone|portion|zone)s?)?"
 _ATTRIBUTE_PATTERNS: dict[str, tuple[str, ...]] = {
@@ -170,7 +172,9 @@ class _Mention:
 
 def _attribute_mentions(text: str) -> list[_Mention]:
     candidates = [
-        _Mention(m.start(), m.end(), "attr", attr) for attr, rx in _ATTRIBUTE_REGEXES for m in rx.finditer(text)
+        _Mention(m.start(), m.end(), "attr", attr)
+        for attr, rx in _ATTRIBUTE_REGEXES
+        for m in rx.finditer(text)
     ]
     # Longest first, then leftmost: overlapping shorter candidates are dropped ("overall color contrast" is
     # color contrast, "overall brightness contrast" is brightness contrast).
@@ -197,7 +201,7 @@ def _severity_mentions(text: str, attributes: list[_Mention]) -> list[_Mention]:
     return found
 
 
-# --- 3. pieces -----------------------------------------------------------------------------------------------
+# --- 3. pieces ----------------------------------------------------------------------------------------------
 
 # Boundaries between pieces, by strength: "hard" ends a sentence, "line" a line, "strong" a contrasting
 # conjunction (a shared predicate never crosses it), "soft" a list separator.
@@ -246,7 +250,7 @@ def _pieces(text: str, mentions: list[_Mention]) -> list[_Piece]:
 _STRENGTH = {"start": 4, "hard": 3, "line": 2, "strong": 1, "soft": 0}
 
 
-# --- assignment ----------------------------------------------------------------------------------------------
+# --- assignment ---------------------------------------------------------------------------------------------
 
 
 def _assign_group(mentions: list[_Mention], out: dict[int, str]) -> None:
@@ -357,8 +361,10 @@ def _sentences(pieces: list[_Piece]) -> list[list[_Piece]]:
     line stays joined (a heading "White balance" followed by "Slight.")."""
     sentences: list[list[_Piece]] = []
     for piece in pieces:
-        if not sentences or piece.boundary_before in ("start", "hard") or (
-            piece.boundary_before == "line" and not (piece.sevs and not piece.attrs)
+        if (
+            not sentences
+            or piece.boundary_before in ("start", "hard")
+            or (piece.boundary_before == "line" and not (piece.sevs and not piece.attrs))
         ):
             sentences.append([piece])
         else:

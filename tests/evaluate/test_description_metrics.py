@@ -85,7 +85,9 @@ def test_text_similarity_from_reference_texts():
     assert 0.0 < partial.text_similarity["rouge_l_f"] < 1.0
     # severity dicts carry no text: similarity is absent with its reason, unless texts are passed
     assert "absent" in description_metrics(PREDS, REFS).text_similarity
-    assert description_metrics(refs, REFS, reference_texts=refs).text_similarity["bleu"] == pytest.approx(100.0)
+    assert description_metrics(refs, REFS, reference_texts=refs).text_similarity["bleu"] == pytest.approx(
+        100.0
+    )
 
 
 def test_human_answers_as_references():
@@ -109,15 +111,23 @@ def test_bad_inputs():
         description_metrics(["x"], ["slight white balance"], ids=["q7"])
     with pytest.raises(TypeError, match="generated text 0"):
         description_metrics([None], [REFS[0]])
-    partial = description_metrics(["moderate white balance"], ["slight white balance"],
-                                  require_complete_references=False)
+    partial = description_metrics(
+        ["moderate white balance"], ["slight white balance"], require_complete_references=False
+    )
     assert partial.overall["n_cells"] == 1 and partial.overall["accuracy"] == 0.0
 
 
 def test_report_files(tmp_path, capsys):
     refs = [_text(r) for r in REFS]
-    write_description_report(PREDS, refs, tmp_path / "rep", method_name="toy", ids=["a", "b", "c"],
-                             images=[("x.png", "y.png")] * 3, config={"temperature": 0})
+    write_description_report(
+        PREDS,
+        refs,
+        tmp_path / "rep",
+        method_name="toy",
+        ids=["a", "b", "c"],
+        images=[("x.png", "y.png")] * 3,
+        config={"temperature": 0},
+    )
     out = capsys.readouterr().out
     assert "white balance" in out and "BLEU" in out and "toy" in out
     report = json.loads((tmp_path / "rep" / "metrics.json").read_text())

@@ -1,4 +1,4 @@
-"""The score report on synthetic rows: values equal direct cdreasoning.metrics calls, subsets, files, plots."""
+"""The score report on synthetic rows: values equal direct metrics calls, subsets, files, plots."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from cdreasoning import metrics as M
-from cdreasoning.evaluate import ScoreRow, load_score_report, read_score_predictions, score_metrics, write_score_report
+from cdreasoning.evaluate import (
+    ScoreRow,
+    load_score_report,
+    read_score_predictions,
+    score_metrics,
+    write_score_report,
+)
 from cdreasoning.scale import delta_v_from_grade, grade_from_delta_v
 
 
@@ -55,14 +61,19 @@ def test_metrics_equal_direct_calls():
 
 
 def test_delta_v_predictions_have_no_level_space():
-    rows = [ScoreRow(r.image_a, r.image_b, r.human_delta_v, r.human_delta_v * 1.3 + 0.5, r.aligned) for r in _rows()]
+    rows = [
+        ScoreRow(r.image_a, r.image_b, r.human_delta_v, r.human_delta_v * 1.3 + 0.5, r.aligned)
+        for r in _rows()
+    ]
     out = score_metrics(rows, "delta_v")
     assert "level" not in out["all"]
     assert out["all"]["delta_v"]["srcc"] == pytest.approx(1.0)
     # ΔE = 1.3 ΔV + 0.5 is not proportional: STRESS > 0, but the logistic+linear fit is exact.
     assert out["all"]["delta_v"]["stress"] > 1.0
     assert out["all"]["delta_v"]["plcc"] == pytest.approx(1.0, abs=1e-6)
-    proportional = [ScoreRow(r.image_a, r.image_b, r.human_delta_v, 2 * r.human_delta_v, r.aligned) for r in rows]
+    proportional = [
+        ScoreRow(r.image_a, r.image_b, r.human_delta_v, 2 * r.human_delta_v, r.aligned) for r in rows
+    ]
     assert score_metrics(proportional, "delta_v")["all"]["delta_v"]["stress"] == pytest.approx(0.0, abs=1e-9)
 
 
@@ -85,8 +96,9 @@ def test_constant_prediction_is_reported_not_crashed():
 
 def test_files_and_round_trip(tmp_path, capsys):
     rows = _rows()
-    report = write_score_report(rows, tmp_path / "out", prediction_space="grade", method_name="toy",
-                                config={"checkpoint": "x"})
+    report = write_score_report(
+        rows, tmp_path / "out", prediction_space="grade", method_name="toy", config={"checkpoint": "x"}
+    )
     printed = capsys.readouterr().out
     assert "toy" in printed and "level, no fit" in printed and "ΔV, logistic" in printed
     on_disk = json.loads((tmp_path / "out" / "metrics.json").read_text())
@@ -97,8 +109,13 @@ def test_files_and_round_trip(tmp_path, capsys):
     assert len(table) == len(rows)
     assert table[0]["image_a"] == rows[0].image_a and float(table[0]["prediction"]) == rows[0].prediction
     assert float(table[0]["prediction_delta_v"]) == pytest.approx(delta_v_from_grade(rows[0].prediction))
-    assert table[-1]["aligned"] == "false" and table[0]["human_level"] in ("negligible", "slight", "moderate",
-                                                                          "significant", "severe")
+    assert table[-1]["aligned"] == "false" and table[0]["human_level"] in (
+        "negligible",
+        "slight",
+        "moderate",
+        "significant",
+        "severe",
+    )
     back = read_score_predictions(tmp_path / "out" / "predictions.csv")
     assert back == rows  # full precision, probabilities included
     loaded, loaded_rows = load_score_report(tmp_path / "out")
@@ -110,17 +127,17 @@ def test_files_and_round_trip(tmp_path, capsys):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(human_delta_v=0.0), "must be positive"),
-        (dict(human_delta_v=float("nan")), "must be finite"),
-        (dict(prediction="abc"), "must be a number"),
-        (dict(aligned="yes"), "aligned must be"),
-        (dict(level_probabilities=(0.5, 0.5)), "5 finite non-negative"),
-        (dict(level_probabilities=(0.5, 0.5, 0.5, 0.0, 0.0)), "sum to 1.5"),
-        (dict(image_a=""), "empty image name"),
+        ({"human_delta_v": 0.0}, "must be positive"),
+        ({"human_delta_v": float("nan")}, "must be finite"),
+        ({"prediction": "abc"}, "must be a number"),
+        ({"aligned": "yes"}, "aligned must be"),
+        ({"level_probabilities": (0.5, 0.5)}, "5 finite non-negative"),
+        ({"level_probabilities": (0.5, 0.5, 0.5, 0.0, 0.0)}, "sum to 1.5"),
+        ({"image_a": ""}, "empty image name"),
     ],
 )
 def test_bad_rows(kwargs, message):
-    base = dict(image_a="a.png", image_b="b.png", human_delta_v=1.0, prediction=1.0)
+    base = {"image_a": "a.png", "image_b": "b.png", "human_delta_v": 1.0, "prediction": 1.0}
     with pytest.raises(ValueError, match=message):
         ScoreRow(**{**base, **kwargs})
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from cdreasoning.constants import ATTRIBUTES, SEVERITIES
+from cdreasoning.constants import ATTRIBUTES, DEPICT_QUESTION, SEVERITIES
 from cdreasoning.evaluate import parse_severities, parse_severities_detailed
 from tests.conftest import shared_path
 
@@ -30,7 +30,8 @@ def test_all_real_human_answers_parse_completely():
 
 def test_first_real_answer_exactly():
     text = (
-        "The two images exhibit slight variations in white balance, severe differences in brightness contrast, "
+        "The two images exhibit slight variations in white balance, severe differences in brightness "
+        "contrast, "
         "moderate color contrast, moderate overall brightness, and slight differences in overall color.Dark "
         "details show moderate distinctions,light details also have moderate variations."
     )
@@ -45,7 +46,7 @@ def test_first_real_answer_exactly():
     }
 
 
-# --- the synthetic-data contract: all seven attributes once, each with its severity in its own clause ----------
+# --- the synthetic-data contract: all seven attributes once, each with its severity in its own clause -------
 
 NAMES = {
     "white_balance": ["white balance"],
@@ -92,7 +93,7 @@ def test_generator_contract(seed):
     assert parse_severities(text) == truth, text
 
 
-# --- paraphrases ---------------------------------------------------------------------------------------------
+# --- paraphrases --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -101,53 +102,119 @@ def test_generator_contract(seed):
         ("The white balance differs slightly.", {"white_balance": "slight"}),
         ("white balance: severe", {"white_balance": "severe"}),
         ("Severity of the overall brightness: moderate", {"overall_brightness": "moderate"}),
-        ("- **White balance**: slight\n- **Brightness/contrast**: moderate\n- **Highlight details**: severe",
-         {"white_balance": "slight", "brightness_contrast": "moderate", "bright_details": "severe"}),
-        ("* Shadow details — moderate\n* Light details — slight",
-         {"dark_details": "moderate", "bright_details": "slight"}),
-        ("There are slightdifferences in white balance and moderatevariations in overall colour.",
-         {"white_balance": "slight", "overall_color": "moderate"}),
-        ("slight overall color.Dark details show severe distinctions,light details also have slight variations.",
-         {"overall_color": "slight", "dark_details": "severe", "bright_details": "slight"}),
-        ("Dark details show moderate distinctions, light details also have moderate variations.",
-         {"dark_details": "moderate", "bright_details": "moderate"}),
-        ("The colour contrast is moderately different and the overall colour slightly.",
-         {"color_contrast": "moderate", "overall_color": "slight"}),
+        (
+            (
+                "- **White balance**: slight\n- **Brightness/contrast**: moderate\n"
+                "- **Highlight details**: severe"
+            ),
+            {"white_balance": "slight", "brightness_contrast": "moderate", "bright_details": "severe"},
+        ),
+        (
+            "* Shadow details — moderate\n* Light details — slight",
+            {"dark_details": "moderate", "bright_details": "slight"},
+        ),
+        (
+            "There are slightdifferences in white balance and moderatevariations in overall colour.",
+            {"white_balance": "slight", "overall_color": "moderate"},
+        ),
+        (
+            (
+                "slight overall color.Dark details show severe distinctions,light details also have slight "
+                "variations."
+            ),
+            {"overall_color": "slight", "dark_details": "severe", "bright_details": "slight"},
+        ),
+        (
+            "Dark details show moderate distinctions, light details also have moderate variations.",
+            {"dark_details": "moderate", "bright_details": "moderate"},
+        ),
+        (
+            "The colour contrast is moderately different and the overall colour slightly.",
+            {"color_contrast": "moderate", "overall_color": "slight"},
+        ),
         ("Brightness and contrast differ severely.", {"brightness_contrast": "severe"}),
         ("brightness-contrast: slight", {"brightness_contrast": "slight"}),
-        ("The white balance and the overall color are both slight.",
-         {"white_balance": "slight", "overall_color": "slight"}),
-        ("Slight differences in white balance, overall brightness and color contrast.",
-         {"white_balance": "slight", "overall_brightness": "slight", "color_contrast": "slight"}),
-        ("White balance, overall brightness, and overall color show slight differences, while dark and bright "
-         "details are moderately different.",
-         {"white_balance": "slight", "overall_brightness": "slight", "overall_color": "slight",
-          "dark_details": "moderate", "bright_details": "moderate"}),
-        ("Slight differences in white balance, overall color and dark details, while bright details are moderate.",
-         {"white_balance": "slight", "overall_color": "slight", "dark_details": "slight",
-          "bright_details": "moderate"}),
-        ("Dark details and highlight details change moderately and slightly, respectively.",
-         {"dark_details": "moderate", "bright_details": "slight"}),
+        (
+            "The white balance and the overall color are both slight.",
+            {"white_balance": "slight", "overall_color": "slight"},
+        ),
+        (
+            "Slight differences in white balance, overall brightness and color contrast.",
+            {"white_balance": "slight", "overall_brightness": "slight", "color_contrast": "slight"},
+        ),
+        (
+            (
+                "White balance, overall brightness, and overall color show slight differences, "
+                "while dark and bright details are moderately different."
+            ),
+            {
+                "white_balance": "slight",
+                "overall_brightness": "slight",
+                "overall_color": "slight",
+                "dark_details": "moderate",
+                "bright_details": "moderate",
+            },
+        ),
+        (
+            (
+                "Slight differences in white balance, overall color and dark details, "
+                "while bright details are moderate."
+            ),
+            {
+                "white_balance": "slight",
+                "overall_color": "slight",
+                "dark_details": "slight",
+                "bright_details": "moderate",
+            },
+        ),
+        (
+            "Dark details and highlight details change moderately and slightly, respectively.",
+            {"dark_details": "moderate", "bright_details": "slight"},
+        ),
         ("The white balance is not severe but moderate.", {"white_balance": "moderate"}),
         ("Overall brightness differs moderately rather than slightly.", {"overall_brightness": "moderate"}),
-        ("1. **White balance**: the second image is cooler. Severity: moderate.\n"
-         "2. **Overall color**: warmer tones. Severity: slight.",
-         {"white_balance": "moderate", "overall_color": "slight"}),
-        ("### White balance\nSlight. The second image is warmer.\n### Shadow details\nSevere.",
-         {"white_balance": "slight", "dark_details": "severe"}),
-        ("| attribute | severity |\n|---|---|\n| white balance | slight |\n| details in the highlights | moderate |",
-         {"white_balance": "slight", "bright_details": "moderate"}),
-        ('{"white_balance": "severe", "dark_details": "slight"}',
-         {"white_balance": "severe", "dark_details": "slight"}),
-        ("Details in the shadows differ slightly; details in bright areas differ severely.",
-         {"dark_details": "slight", "bright_details": "severe"}),
-        ("Slight white balance shift and moderate overall color change.",
-         {"white_balance": "slight", "overall_color": "moderate"}),
-        ("The overall brightness is moderate whereas the brightness contrast is severe.",
-         {"overall_brightness": "moderate", "brightness_contrast": "severe"}),
-        ("Moderate: white balance, color contrast", {"white_balance": "moderate", "color_contrast": "moderate"}),
-        ("white balance, slight; brightness contrast, severe",
-         {"white_balance": "slight", "brightness_contrast": "severe"}),
+        (
+            (
+                "1. **White balance**: the second image is cooler. Severity: moderate.\n"
+                "2. **Overall color**: warmer tones. Severity: slight."
+            ),
+            {"white_balance": "moderate", "overall_color": "slight"},
+        ),
+        (
+            "### White balance\nSlight. The second image is warmer.\n### Shadow details\nSevere.",
+            {"white_balance": "slight", "dark_details": "severe"},
+        ),
+        (
+            (
+                "| attribute | severity |\n|---|---|\n| white balance | slight |\n"
+                "| details in the highlights | moderate |"
+            ),
+            {"white_balance": "slight", "bright_details": "moderate"},
+        ),
+        (
+            '{"white_balance": "severe", "dark_details": "slight"}',
+            {"white_balance": "severe", "dark_details": "slight"},
+        ),
+        (
+            "Details in the shadows differ slightly; details in bright areas differ severely.",
+            {"dark_details": "slight", "bright_details": "severe"},
+        ),
+        (
+            "Slight white balance shift and moderate overall color change.",
+            {"white_balance": "slight", "overall_color": "moderate"},
+        ),
+        (
+            "The overall brightness is moderate whereas the brightness contrast is severe.",
+            {"overall_brightness": "moderate", "brightness_contrast": "severe"},
+        ),
+        (
+            "Moderate: white balance, color contrast",
+            {"white_balance": "moderate", "color_contrast": "moderate"},
+        ),
+        (
+            "white balance, slight; brightness contrast, severe",
+            {"white_balance": "slight", "brightness_contrast": "severe"},
+        ),
         ("Overall Colour - SEVERE", {"overall_color": "severe"}),
         ("The overall color contrast is slight.", {"color_contrast": "slight"}),
     ],
@@ -156,7 +223,7 @@ def test_paraphrases(text, expected):
     assert parse_severities(text) == expected
 
 
-# --- no guessing ---------------------------------------------------------------------------------------------
+# --- no guessing --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -172,10 +239,7 @@ def test_paraphrases(text, expected):
         ("The white balance is slight to moderate.", {}),  # ambiguous: two severities for one attribute
         ("Slight white balance shift. Later: the white balance is severe.", {}),  # conflict
         ("No severe change in white balance.", {}),  # negated
-        ("Please provide a descriptive analysis for the color difference between the two images in terms of the "
-         "following dimensions: white balance, brightness/contrast, color contrast, overall brightness, overall "
-         "color, dark details, and bright details. Assign a degree of severity (slight, moderate, severe) for each "
-         "dimension.", {}),
+        (DEPICT_QUESTION, {}),  # the question itself names every attribute and the scale
     ],
 )
 def test_never_guesses(text, expected):
@@ -184,7 +248,8 @@ def test_never_guesses(text, expected):
 
 def test_question_echo_then_answer():
     question = (
-        "In terms of white balance, brightness/contrast, color contrast, overall brightness, overall color, dark "
+        "In terms of white balance, brightness/contrast, color contrast, overall brightness, overall color, "
+        "dark "
         "details, and bright details (slight, moderate, severe): "
     )
     answer = "white balance is slight. Overall color is severe."
@@ -192,18 +257,26 @@ def test_question_echo_then_answer():
 
 
 def test_attributes_do_not_bleed_into_each_other():
-    text = ("moderate brightness contrast, slight overall brightness, severe color contrast, slight overall color, "
-            "moderate dark details, severe bright details, slight white balance")
+    text = (
+        "moderate brightness contrast, slight overall brightness, severe color contrast, "
+        "slight overall color, "
+        "moderate dark details, severe bright details, slight white balance"
+    )
     assert parse_severities(text) == {
-        "brightness_contrast": "moderate", "overall_brightness": "slight", "color_contrast": "severe",
-        "overall_color": "slight", "dark_details": "moderate", "bright_details": "severe",
+        "brightness_contrast": "moderate",
+        "overall_brightness": "slight",
+        "color_contrast": "severe",
+        "overall_color": "slight",
+        "dark_details": "moderate",
+        "bright_details": "severe",
         "white_balance": "slight",
     }
 
 
 def test_detailed_reports_unrated_and_conflicts():
     result = parse_severities_detailed(
-        "Slight white balance change. The overall color is shifted. The white balance is severe, dark details slight."
+        "Slight white balance change. The overall color is shifted. The white balance is severe, "
+        "dark details slight."
     )
     assert result.severities == {"dark_details": "slight"}
     assert result.conflicting == ("white_balance",)
