@@ -1,8 +1,8 @@
 """Evaluation of colour-difference predictions and descriptions (`cdreasoning eval --help`).
 
 - `parse_severities(text)`: the seven attribute severities of a free-text description.
-- `description_metrics` / `write_description_report`: severity accuracy, macro-F1, MAE, coverage, confusion
-  matrices, BLEU / ROUGE-L of generated descriptions against human answers.
+- `description_metrics` / `write_description_report(_from_records)`: severity accuracy, macro-F1, MAE,
+  coverage, confusion matrices, BLEU / ROUGE-L of generated descriptions against human answers.
 - `ScoreRow`, `score_metrics` / `write_score_report`: STRESS, PLCC, SRCC, KRCC, RMSE in level space (no fit)
   and ΔV space (logistic fit) on all / pixel-aligned / not-aligned pairs, with CSV and scatter plots.
 - `BaselineConfig`, `run_baseline`: mean CIE ΔE76 / ΔE94 / ΔE00 and S-CIELAB over an SPCD pair list.
@@ -19,6 +19,7 @@ from cdreasoning.evaluate.description_metrics import (
     DescriptionMetrics,
     description_metrics,
     write_description_report,
+    write_description_report_from_records,
 )
 from cdreasoning.evaluate.scielab import ViewingConditions, mean_scielab
 from cdreasoning.evaluate.score_report import (
@@ -55,6 +56,7 @@ __all__ = [
     "score_metrics",
     "srgb_to_lab",
     "write_description_report",
+    "write_description_report_from_records",
     "write_leaderboard",
     "write_score_report",
 ]

@@ -37,7 +37,12 @@ import numpy as np
 from cdreasoning.constants import ATTRIBUTE_LABELS, ATTRIBUTES, SEVERITIES
 from cdreasoning.evaluate.severity_parser import parse_severities, parse_severities_detailed
 
-__all__ = ["DescriptionMetrics", "description_metrics", "write_description_report"]
+__all__ = [
+    "DescriptionMetrics",
+    "description_metrics",
+    "write_description_report",
+    "write_description_report_from_records",
+]
 
 SEVERITY_INDEX = {name: i for i, name in enumerate(SEVERITIES)}
 
@@ -335,3 +340,64 @@ def write_description_report(
         print(format_description_table(metrics, method_name))
         print(f"report written to {out_dir}")
     return metrics
+
+
+def _field(record: Any, names: Sequence[str]) -> Any:
+    for name in names:
+        value = record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _reference_of(record: Any, index: int) -> tuple[str, list[str] | None, str]:
+    """(id, [image_a, image_b] or None, human answer) of an M-SPCD depict record (dict or object)."""
+    record_id = _field(record, ("question_id", "id", "key"))
+    record_id = str(index) if record_id is None else str(record_id)
+    images = _field(record, ("image", "images"))
+    if images is None and _field(record, ("image_a",)) is not None:
+        images = [_field(record, ("image_a",)), _field(record, ("image_b",))]
+    answer = _field(record, ("human_answer", "reference", "answer"))
+    if answer is None:
+        turns = _field(record, ("conversations",)) or []
+        replies = [
+            t.get("value") for t in turns if isinstance(t, Mapping) and t.get("from") in ("gpt", "assistant")
+        ]
+        answer = replies[-1] if replies else None
+    if not isinstance(answer, str):
+        raise ValueError(  # noqa: TRY004 - a record without its answer is bad data, not a wrong type
+            f"record {index} (id {record_id}): no human answer (looked for human_answer, reference, answer "
+            "and the last gpt turn of conversations)"
+        )
+    return record_id, None if images is None else [str(i) for i in images], answer
+
+
+def write_description_report_from_records(
+    pairs: Sequence[tuple[Any, str]],
+    out_dir: str | Path,
+    *,
+    method_name: str,
+    config: Mapping[str, Any] | None = None,
+    require_complete_references: bool = True,
+    echo: bool = True,
+) -> DescriptionMetrics:
+    """`write_description_report` for (M-SPCD depict record, generated text) pairs.
+
+    A record is a dict (as in depict_align_test.json) or an object with attributes: the reference is its
+    `human_answer` (or `reference` / `answer` / the last gpt turn of `conversations`), the id its
+    `question_id` (or `id` / `key`), the images its `image` / `images` (or `image_a` + `image_b`).
+    """
+    pairs = list(pairs)
+    refs = [_reference_of(record, i) for i, (record, _) in enumerate(pairs)]
+    images = [r[1] for r in refs]
+    return write_description_report(
+        [text for _, text in pairs],
+        [r[2] for r in refs],
+        out_dir,
+        method_name=method_name,
+        ids=[r[0] for r in refs],
+        images=None if any(i is None for i in images) else images,
+        require_complete_references=require_complete_references,
+        config=config,
+        echo=echo,
+    )

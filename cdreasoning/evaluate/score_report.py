@@ -23,7 +23,8 @@ Two conventions, both reported where they apply:
   `level_accuracy`: argmax level vs the M-SPCD level of the human ΔV.
 - ΔV space (as SPCD / CD-Flow): a grade prediction is first mapped to ΔV with `delta_v_from_grade`; STRESS on
   ΔV directly; PLCC and RMSE after the 5-parameter logistic fit of the predictions to the human ΔV
-  (`cdreasoning.metrics.fit_logistic5`, fitted per subset); SRCC and KRCC on the raw predictions.
+  (`cdreasoning.metrics.fit_logistic5`, fitted per subset; null with the reason below 5 pairs); SRCC and KRCC
+  on the raw predictions.
 
 Files written by `write_score_report`: metrics.json (this report), predictions.csv (one row per pair, every
 field, full float precision), scatter.png (prediction vs human per subset and convention, logistic curve
@@ -60,6 +61,7 @@ __all__ = [
 PREDICTION_SPACES = ("grade", "delta_v")
 SUBSETS = ("all", "aligned", "not_aligned")
 MIN_PAIRS = 3
+MIN_FIT_PAIRS = 5
 METRIC_NAMES = ("stress", "plcc", "srcc", "krcc", "rmse")
 CONVENTIONS = {
     "level": "level space, no fit (CD-Reasoning): human ΔV → grade G; PLCC/SRCC/KRCC/STRESS/RMSE of the "
@@ -172,15 +174,22 @@ def _delta_v_block(rows: Sequence[ScoreRow], prediction_space: str) -> dict[str,
     block: dict[str, Any] = {}
     errors: dict[str, str] = {}
     _safe(block, errors, "stress", lambda: M.stress(pred, human))
-    _safe(block, errors, "plcc", lambda: M.plcc(pred, human, fit="logistic5"))
     _safe(block, errors, "srcc", lambda: M.srcc(pred, human))
     _safe(block, errors, "krcc", lambda: M.krcc(pred, human))
-    _safe(block, errors, "rmse", lambda: M.rmse(pred, human, fit="logistic5"))
-    try:
-        block["logistic5"] = list(M.fit_logistic5(pred, human).params)
-    except ValueError as err:
-        block["logistic5"] = None
-        errors["logistic5"] = str(err)
+    if len(rows) < MIN_FIT_PAIRS:  # five parameters cannot be fitted to fewer points
+        why = f"the 5-parameter logistic fit needs at least {MIN_FIT_PAIRS} pairs, got {len(rows)}"
+        for name in ("plcc", "rmse", "logistic5"):
+            block[name] = None
+            errors[name] = why
+    else:
+        _safe(block, errors, "plcc", lambda: M.plcc(pred, human, fit="logistic5"))
+        _safe(block, errors, "rmse", lambda: M.rmse(pred, human, fit="logistic5"))
+        try:
+            block["logistic5"] = list(M.fit_logistic5(pred, human).params)
+        except ValueError as err:
+            block["logistic5"] = None
+            errors["logistic5"] = str(err)
+    block = {key: block[key] for key in ("stress", "plcc", "srcc", "krcc", "rmse", "logistic5")}
     if errors:
         block["errors"] = errors
     return block
@@ -249,8 +258,11 @@ def format_score_table(report: dict[str, Any]) -> str:
                 f"{_fmt(b['srcc']):>8}{_fmt(b['krcc']):>8}{_fmt(b['rmse']):>8}"
                 + (f"  level acc {b['level_accuracy']:.4f}" if "level_accuracy" in b else "")
             )
+            by_reason: dict[str, list[str]] = {}
             for name, why in b.get("errors", {}).items():
-                lines.append(f"{'':<16}{'':<13}{'':>6}  {name}: {why}")
+                by_reason.setdefault(why, []).append(name)
+            for why, names in by_reason.items():
+                lines.append(f"{'':<35}{', '.join(names)}: {why}")
     return "\n".join(lines)
 
 

@@ -49,7 +49,7 @@ def make_pair_set(folder: Path, *, size: int = 48, scenes: int = 2) -> tuple[Pat
             rows.append((name, edit, 1.5 * k, k))
         phone = np.clip(crop(photo, size, offset=3).astype(np.float64) * 1.04, 0, 255).astype(np.uint8)
         Image.fromarray(phone).save(images / f"I{s:04d}_01_02.png")
-        rows.append((name, f"I{s:04d}_01_02.png", 2.2, None))
+        rows.append((name, f"I{s:04d}_01_02.png", round(1.8 + 0.4 * s, 2), None))
     csv_path = folder / "pairs.csv"
     csv_path.write_text("".join(f"{a},{b},{dv}\n" for a, b, dv, _ in rows))
     return csv_path, images, rows

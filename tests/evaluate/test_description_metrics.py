@@ -7,7 +7,11 @@ import json
 import pytest
 
 from cdreasoning.constants import ATTRIBUTE_LABELS, ATTRIBUTES
-from cdreasoning.evaluate import description_metrics, write_description_report
+from cdreasoning.evaluate import (
+    description_metrics,
+    write_description_report,
+    write_description_report_from_records,
+)
 from tests.conftest import shared_path
 
 ALL = list(ATTRIBUTES)
@@ -139,3 +143,28 @@ def test_report_files(tmp_path, capsys):
     assert lines[1]["reference_severities"]["white_balance"] == "moderate"
     png = (tmp_path / "rep" / "confusion.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+
+
+def test_report_from_real_records(tmp_path):
+    records = json.loads(shared_path("data", "m-spcd", "depict_task", "depict_align_test.json").read_text())[
+        :5
+    ]
+    generated = ["Slight white balance, slight overall color."] * 5
+    metrics = write_description_report_from_records(
+        list(zip(records, generated)), tmp_path, method_name="toy", echo=False
+    )
+    assert metrics.n_descriptions == 5 and metrics.overall["n_cells"] == 35
+    lines = [json.loads(line) for line in (tmp_path / "descriptions.jsonl").read_text().splitlines()]
+    assert lines[0]["id"] == records[0]["question_id"] and lines[0]["images"] == records[0]["image"]
+    assert lines[0]["reference"] == records[0]["human_answer"]
+
+
+def test_records_in_conversation_form_and_missing_answers(tmp_path):
+    turns = [{"from": "human", "value": "q"}, {"from": "gpt", "value": _text(REFS[0])}]
+    record = {"id": "7", "image": ["a.png", "b.png"], "conversations": turns}
+    metrics = write_description_report_from_records(
+        [(record, _text(REFS[0]))], tmp_path, method_name="t", echo=False
+    )
+    assert metrics.overall["accuracy"] == 1.0
+    with pytest.raises(ValueError, match=r"record 0 \(id 9\): no human answer"):
+        write_description_report_from_records([({"id": 9}, "x")], tmp_path, method_name="t", echo=False)

@@ -87,6 +87,16 @@ def test_small_and_unknown_subsets_are_absent_with_reason():
     assert out["all"]["n_pairs"] == 12 and "12 pair(s) of unknown alignment" in out["all"]["note"]
 
 
+def test_logistic_fit_needs_five_pairs():
+    rows = _rows(n_aligned=10, n_not=4, with_probs=False)
+    entry = score_metrics(rows, "grade")["not_aligned"]
+    assert entry["n_pairs"] == 4
+    dv = entry["delta_v"]
+    assert dv["plcc"] is None and dv["rmse"] is None and "at least 5 pairs" in dv["errors"]["plcc"]
+    assert dv["stress"] is not None and dv["srcc"] is not None
+    assert entry["level"]["plcc"] is not None  # level space has no fit
+
+
 def test_constant_prediction_is_reported_not_crashed():
     rows = [ScoreRow(r.image_a, r.image_b, r.human_delta_v, 2.5, r.aligned) for r in _rows(with_probs=False)]
     level = score_metrics(rows, "grade")["all"]["level"]
