@@ -119,7 +119,10 @@ def _read_cache(path: Path) -> dict[tuple[str, str], float]:
     if not path.is_file():
         return {}
     text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
+    if not text.strip():  # killed before the header was written
+        path.write_text(",".join(CACHE_FIELDS) + "\n", encoding="utf-8")
+        return {}
+    if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
         path.write_text(text, encoding="utf-8")
     lines = text.splitlines()

@@ -67,6 +67,12 @@ def test_resume_computes_only_missing_pairs(pair_set, tmp_path, capsys):
     assert second["subsets"] == first["subsets"]
     third = run_baseline(csv_path, images, out, config, workers=1, progress=False, echo=False)
     assert third["config"]["computed_pairs"] == 0
+    cache.write_text("")  # killed before even the header was written
+    fourth = run_baseline(csv_path, images, out, config, workers=1, progress=False, echo=False)
+    assert fourth["config"]["computed_pairs"] == len(rows) and fourth["subsets"] == first["subsets"]
+    cache.write_text("image_a,image_b,delta_e\nI0001_01_01.png,I0001_02_01.png,not-a-number\n")
+    with pytest.raises(DataError, match=r"baseline_cache.csv:2: bad cache row"):
+        run_baseline(csv_path, images, out, config, workers=1, progress=False, echo=False)
 
 
 def test_rerun_with_other_settings_is_refused_unless_overwrite(pair_set, tmp_path):

@@ -216,6 +216,32 @@ def test_generator_contract(seed):
             {"white_balance": "slight", "brightness_contrast": "severe"},
         ),
         ("Overall Colour - SEVERE", {"overall_color": "severe"}),
+        (
+            "White balance: Moderate (the first image is warmer); brightness/contrast: slight",
+            {"white_balance": "moderate", "brightness_contrast": "slight"},
+        ),
+        (
+            "Differences: white balance (slight), brightness contrast (severe).",
+            {"white_balance": "slight", "brightness_contrast": "severe"},
+        ),
+        (
+            "White balance and color contrast: slight; overall brightness and overall color: moderate.",
+            {
+                "white_balance": "slight",
+                "color_contrast": "slight",
+                "overall_brightness": "moderate",
+                "overall_color": "moderate",
+            },
+        ),
+        (
+            "In terms of white balance, the difference is slight. Regarding brightness/contrast, it is moderate.",
+            {"white_balance": "slight", "brightness_contrast": "moderate"},
+        ),
+        (
+            "The images differ moderately in overall color and slightly in white balance.",
+            {"overall_color": "moderate", "white_balance": "slight"},
+        ),
+        ("Overall brightness is higher in the second image (moderate).", {"overall_brightness": "moderate"}),
         ("The overall color contrast is slight.", {"color_contrast": "slight"}),
     ],
 )
