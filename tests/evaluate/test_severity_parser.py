@@ -234,8 +234,10 @@ def test_generator_contract(seed):
             },
         ),
         (
-            "In terms of white balance, the difference is slight. Regarding brightness/contrast, it is "
-            "moderate.",
+            (
+                "In terms of white balance, the difference is slight. Regarding brightness/contrast, it is "
+                "moderate."
+            ),
             {"white_balance": "slight", "brightness_contrast": "moderate"},
         ),
         (
