@@ -1,0 +1,56 @@
+"""`cdreasoning eval …` — evaluation commands.
+
+    cdreasoning eval --help
+    cdreasoning eval baseline --method ciede2000 --pairs test.csv --image-folder IMAGES --out runs/ciede2000
+    cdreasoning eval compare runs/ciede2000 runs/cdflow --out runs/leaderboard
+
+Each sub-command is a module with `main(argv=None) -> int` (and its own argparse parser and `--help`);
+adding one is one line in SUBCOMMANDS. Modules are imported only when their command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name → (module exposing main(argv), one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "baseline": (
+        "cdreasoning.evaluate.baseline",
+        "classical image-level colour difference (mean CIE ΔE76/ΔE94/ΔE00, S-CIELAB) scored vs human ΔV",
+    ),
+    "compare": (
+        "cdreasoning.evaluate.compare",
+        "one leaderboard (markdown + bar chart) from several score-report directories on identical pairs",
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cdreasoning eval",
+        description="Evaluate colour-difference predictions against SPCD human judgements.",
+        epilog="Run `cdreasoning eval <command> --help` for the options of a command.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
+    for name, (_, help_) in SUBCOMMANDS.items():
+        commands.add_parser(name, help=help_, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        return int(module.main(argv[1:]) or 0)
+    parser = build_parser()
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        parser.print_help()
+        return 0
+    parser.parse_args(argv)  # an unknown command: argparse prints the usage and exits with status 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
