@@ -38,7 +38,7 @@ def _validate(pred, human, *, need_variation: bool = True) -> tuple[np.ndarray, 
         if bad.size:
             raise ValueError(f"{name} scores contain {bad.size} non-finite value(s), first at index {bad[0]}")
         if need_variation and np.ptp(arr) == 0:
-            raise ValueError(f"{name} scores are constant ({arr[0]!r}); the metric is undefined")
+            raise ValueError(f"{name} scores are constant ({float(arr[0])}); the metric is undefined")
     return p, h
 
 
@@ -85,8 +85,8 @@ def fit_logistic5(pred, human) -> Logistic5Fit:
             params, _ = optimize.curve_fit(logistic5, p, h, p0=guess, maxfev=20000)
             if np.all(np.isfinite(params)):
                 return Logistic5Fit(tuple(float(v) for v in params))
-        except (RuntimeError, optimize.OptimizeWarning, ValueError):
-            pass
+        except (RuntimeError, optimize.OptimizeWarning, ValueError, TypeError):
+            pass  # TypeError: fewer points than the 5 parameters
     slope, intercept = np.polyfit(p, h, 1)
     return Logistic5Fit((0.0, 1.0, 0.0, float(intercept), float(slope)))
 

@@ -69,3 +69,10 @@ def test_constant_input_raises(fn):
 def test_unknown_fit_raises(pair):
     with pytest.raises(ValueError, match="unknown fit"):
         metrics.plcc(*pair, fit="cubic")
+
+
+def test_logistic_fit_with_fewer_points_than_parameters_falls_back_to_linear():
+    pred, human = [1.0, 2.0, 4.0], [2.0, 3.5, 6.5]
+    fit = metrics.fit_logistic5(pred, human)
+    assert fit.params[0] == 0.0  # the linear member of the family
+    assert metrics.plcc(pred, human, fit="logistic5") == pytest.approx(1.0)
