@@ -1,6 +1,8 @@
 """`cdreasoning eval …` — evaluation commands.
 
     cdreasoning eval --help
+    cdreasoning eval score --model-path CKPT --data test.csv --image-folder IMAGES --out runs/eval/model
+    cdreasoning eval describe --model-path CKPT --data depict_test.json --image-folder IMAGES
     cdreasoning eval baseline --method ciede2000 --pairs test.csv --image-folder IMAGES --out runs/ciede2000
     cdreasoning eval compare runs/ciede2000 runs/cdflow --out runs/leaderboard
 
@@ -16,6 +18,14 @@ import sys
 
 # name → (module exposing main(argv), one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "score": (
+        "cdreasoning.evaluate.cd_score",
+        "score every pair of a test set with a model and report STRESS / PLCC / SRCC (all, aligned, not aligned)",
+    ),
+    "describe": (
+        "cdreasoning.evaluate.cd_description",
+        "describe every pair of a depict test set with a model and report per-attribute severity accuracy",
+    ),
     "baseline": (
         "cdreasoning.evaluate.baseline",
         "classical image-level colour difference (mean CIE ΔE76/ΔE94/ΔE00, S-CIELAB) scored vs human ΔV",

@@ -73,18 +73,19 @@ def workers(args, scorer) -> int:
     return 4 if scorer.device.type == "cuda" else 0
 
 
-def run_over_pairs(pairs: list[PairSpec], log: ResultLog, results: Callable[[list[tuple]], Iterator[tuple]],
+def run_over_pairs(pairs: list[PairSpec], log: ResultLog, results: Callable[[list[PairSpec]], Iterator[tuple]],
                    to_row: Callable, description: str) -> int:
-    """Feed the pairs not yet done to `results`, write rows as they come; return the exit status."""
+    """Give the pairs not yet done to `results` (which yields (position in that list, result, error)), write
+    rows as they come; return the exit status (1 if any pair failed)."""
     todo = [p for p in pairs if not log.done(p.index)]
     skipped = len(pairs) - len(todo)
     if skipped:
         print(f"resuming: {skipped} of {len(pairs)} pairs already in {log.path}", file=sys.stderr)
     try:
         with tqdm(total=len(todo), desc=description, unit="pair", file=sys.stderr) as bar:
-            for position, result, error in results([(p.image_a, p.image_b) for p in todo]):
+            for position, result, error in results(todo):
                 pair = todo[position]
-                log.write(pair, to_row(pair, result) if result is not None else to_row(pair, None), error)
+                log.write(pair, to_row(pair, result), error)
                 bar.update(1)
     finally:
         log.finalize()
@@ -97,3 +98,7 @@ def run_over_pairs(pairs: list[PairSpec], log: ResultLog, results: Callable[[lis
     if len(failures) > 20:
         print(f"  … and {len(failures) - 20} more (see the error column)", file=sys.stderr)
     return 1 if failures else 0
+
+
+def image_pairs(pairs: list[PairSpec]) -> list[tuple[str, str]]:
+    return [(p.image_a, p.image_b) for p in pairs]

@@ -19,6 +19,7 @@ from cdreasoning.constants import DEPICT_QUESTION
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
+    image_pairs,
     load_scorer,
     run_over_pairs,
     workers,
@@ -76,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
             row.update(text=description.text, severities=description.severities)
         return row
 
-    def results(batch_pairs):
-        return scorer.iter_descriptions(batch_pairs, args.batch_size, workers(args, scorer), args.image_folder,
+    def results(todo):
+        return scorer.iter_descriptions(image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder,
                                         **generation)
 
     return run_over_pairs(pairs, log, results, to_row, "describing")

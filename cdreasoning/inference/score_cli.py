@@ -19,6 +19,7 @@ import sys
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
+    image_pairs,
     load_scorer,
     run_over_pairs,
     workers,
@@ -65,8 +66,8 @@ def main(argv: list[str] | None = None) -> int:
                        **{f"p_{w}": result.probabilities[w] for w in words})
         return row
 
-    def results(batch_pairs):
-        return scorer.iter_scores(batch_pairs, args.batch_size, workers(args, scorer), args.image_folder)
+    def results(todo):
+        return scorer.iter_scores(image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder)
 
     return run_over_pairs(pairs, log, results, to_row, "scoring")
 

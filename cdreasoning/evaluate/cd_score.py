@@ -1,0 +1,99 @@
+"""Evaluate a model's colour-difference scores against SPCD human ΔV, the way the field reports them.
+
+    python cdreasoning/evaluate/cd_score.py --model-path cdreasoning-checkpoint --device cuda:0
+    cdreasoning eval score --model-path CKPT --data test.csv --image-folder images/ --out runs/eval/model
+
+Every pair of `--data` (an M-SPCD score JSON with `gt_score`, or an SPCD CSV `image_a,image_b,ΔV`) is scored with
+`CDScorer` (batched), then reported for all / pixel-aligned / not-aligned pairs in both conventions:
+level space without a fit (as CD-Reasoning: human ΔV → grade G) and ΔV space (as SPCD / CD-Flow: STRESS on ΔV,
+PLCC after the logistic fit). Outputs in `--out`: `scores.csv` (written as pairs are scored; a rerun resumes),
+`metrics.json`, `predictions.csv`, `scatter.png`, and the printed table.
+
+Default data layout (see playground/README.md): `playground/data/spcd/test.csv` with the images in
+`playground/data/spcd/images/`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cdreasoning.constants import CD_LEVELS
+
+DEFAULT_DATA = "playground/data/spcd/test.csv"
+DEFAULT_IMAGES = "playground/data/spcd/images"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cdreasoning.inference.cli_common import add_batch_arguments, add_model_arguments
+
+    parser = argparse.ArgumentParser(prog="cdreasoning eval score", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=DEFAULT_DATA,
+                        help=f"M-SPCD score JSON or SPCD CSV with human ΔV (default {DEFAULT_DATA})")
+    parser.add_argument("--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})")
+    parser.add_argument("--out", default=None, help="result folder (default runs/eval/<model folder name>/score)")
+    parser.add_argument("--name", default=None, help="method name in the report (default: the model folder name)")
+    parser.add_argument("--allow-failures", action="store_true",
+                        help="report on the pairs that were scored even if some images could not be read "
+                        "(otherwise the run stops with the list of failed pairs and no metrics)")
+    add_model_arguments(parser)
+    add_batch_arguments(parser, default_batch=16)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from cdreasoning.evaluate.score_report import ScoreRow, write_score_report
+    from cdreasoning.inference.cli_common import image_pairs, load_scorer, run_over_pairs, workers
+    from cdreasoning.inference.pairs import ResultLog, read_pairs
+    from cdreasoning.pairs import is_pixel_aligned
+
+    args = build_parser().parse_args(argv)
+    name = args.name or Path(args.model_path.rstrip("/")).name
+    out = Path(args.out or f"runs/eval/{name}/score")
+    pairs = read_pairs(args.data)
+    missing = [p.source for p in pairs if p.delta_v is None]
+    if missing:
+        raise SystemExit(f"{args.data}: {len(missing)} pair(s) have no human ΔV to evaluate against, e.g. {missing[0]}")
+    scorer = load_scorer(args)
+    words = scorer.levels.words
+    log = ResultLog(out / "scores.csv", pairs, ["human_delta_v", "score", "level", "delta_v",
+                                                *[f"p_{w}" for w in words]])
+
+    def to_row(pair, result):
+        row = {"human_delta_v": pair.delta_v}
+        if result is not None:
+            row.update(score=result.score, level=result.level, delta_v=result.delta_v,
+                       **{f"p_{w}": result.probabilities[w] for w in words})
+        return row
+
+    status = run_over_pairs(
+        pairs, log, lambda todo: scorer.iter_scores(image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder),
+        to_row, "scoring",
+    )
+    if status and not args.allow_failures:
+        print("not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
+              "--allow-failures", file=sys.stderr)
+        return status
+
+    rows = []
+    for pair in pairs:
+        row = log.rows[pair.index]
+        if row.get("error"):
+            continue
+        try:
+            aligned = is_pixel_aligned(pair.image_a, pair.image_b)
+        except ValueError:
+            aligned = None  # not SPCD names: counted in "all" only
+        probabilities = tuple(float(row[f"p_{w}"]) for w in words) if tuple(words) == CD_LEVELS else None
+        rows.append(ScoreRow(pair.image_a, pair.image_b, pair.delta_v, float(row["score"]), aligned, probabilities))
+    config = {"model_path": str(args.model_path), "data": str(args.data), "conv_template": args.conv_template,
+              "image_position": args.image_position, "question": scorer.prompt.question, "levels": list(words),
+              "weights": list(scorer.levels.weights), "failed_pairs": len(pairs) - len(rows)}
+    write_score_report(rows, out, prediction_space="grade", method_name=name, config=config)
+    print(f"report: {out}/metrics.json, predictions.csv, scatter.png", file=sys.stderr)
+    return status
+
+if __name__ == "__main__":
+    sys.exit(main())
