@@ -93,7 +93,7 @@ class MPLUGOwl2Config(PreTrainedConfig):
     """
 
     model_type = "mplug_owl2"
-    keys_to_ignore_at_inference = ["past_key_values"]
+    keys_to_ignore_at_inference = ["past_key_values", "cache"]
 
     def __init__(
         self,

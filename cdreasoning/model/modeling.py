@@ -41,7 +41,9 @@ class MPLUGOwl2Output(ModelOutput):
 
     loss: torch.Tensor | None = None
     logits: torch.Tensor | None = None
-    past_key_values: KVCache | None = None
+    # Named `cache` as in transformers ≥ 5.24, whose ModelOutput renames a `past_key_values` field's keyword to
+    # `cache` (a dataclass field of the old name can no longer be constructed there).
+    cache: KVCache | None = None
     attention_mask: torch.Tensor | None = None
     labels: torch.Tensor | None = None
 
@@ -170,6 +172,7 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         position_ids: torch.Tensor | None = None,
         past_key_values: KVCache | None = None,
         use_cache: bool | None = None,
+        cache: KVCache | None = None,
         logits_to_keep: int = 0,
         images=None,
         num_items_in_batch: int | torch.Tensor | None = None,
@@ -183,6 +186,10 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
                 raise TypeError(f"MPLUGOwl2ForCausalLM.forward got unexpected arguments: {unexpected}")
         if input_ids is None:
             raise ValueError("input_ids is required")
+        if cache is not None:  # the transformers ≥ 5.24 name of the same argument
+            if past_key_values is not None:
+                raise ValueError("pass the KV cache as cache or past_key_values, not both")
+            past_key_values = cache
         if pixel_values is not None and images is not None:
             raise ValueError("pass images as pixel_values or images, not both")
         pixel_values = _flatten_pixel_values(pixel_values if pixel_values is not None else images)
@@ -226,7 +233,7 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         return MPLUGOwl2Output(
             loss=loss,
             logits=logits,
-            past_key_values=past_key_values if (use_cache or cached) else None,
+            cache=past_key_values if (use_cache or cached) else None,
             attention_mask=key_valid,
             labels=expanded_labels,
         )
