@@ -1,0 +1,67 @@
+"""Invertible 1×1 convolution with an LU-parametrised weight (Glow §3.2): W = P · (L + I) · (U + diag(sign·eˢ)).
+
+    conv = InvertibleConv1x1(12)
+    y, logdet = conv(x)         # x, y [b, 12, h, w]; logdet: a scalar, h·w·Σ s
+    x_again = conv.reverse(y)
+
+P (a permutation), the signs of the diagonal and the masks are fixed buffers; L (strictly lower part used),
+s = log|diag(U)| and U (strictly upper part used) are trained. L and U are stored as full c×c matrices, as in
+the original code, so the parameter count (60,488,496 for the paper's flow) and the checkpoint layout match;
+the masked-out entries get zero gradient and never change.
+
+The weight, the convolution and the log-determinant are computed in float32 even under autocast: the weight is
+a product of three matrices and its inverse is needed for `reverse`, both of which lose the invertibility in
+bf16/fp16 (see `flow.py` for why the latents and log-determinants stay in float32).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["InvertibleConv1x1"]
+
+
+class InvertibleConv1x1(nn.Module):
+    """Channel mixing by an invertible c×c matrix, initialised to a random rotation."""
+
+    def __init__(self, channels: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        rotation, _ = torch.linalg.qr(torch.randn(channels, channels, generator=generator, dtype=torch.float64))
+        perm, lower, upper = torch.linalg.lu(rotation)
+        diag = torch.diagonal(upper)
+        self.register_buffer("perm", perm.float())
+        self.register_buffer("sign", torch.sign(diag).float())
+        self.register_buffer("lower_mask", torch.tril(torch.ones(channels, channels), -1))
+        self.register_buffer("upper_mask", torch.triu(torch.ones(channels, channels), 1))
+        self.register_buffer("eye", torch.eye(channels))
+        self.lower = nn.Parameter(lower.float())
+        self.log_s = nn.Parameter(torch.log(torch.abs(diag)).float())
+        self.upper = nn.Parameter(torch.triu(upper, 1).float())
+
+    def _dtype(self) -> torch.dtype:
+        """float32, or float64 when the module was converted with .double() (the log-det tests)."""
+        return torch.promote_types(self.log_s.dtype, torch.float32)
+
+    def weight(self) -> torch.Tensor:
+        """The c×c matrix W (float32 or float64)."""
+        dtype = self._dtype()
+        lower = self.lower.to(dtype) * self.lower_mask.to(dtype) + self.eye.to(dtype)
+        diag = torch.diag(self.sign.to(dtype) * torch.exp(self.log_s.to(dtype)))
+        upper = self.upper.to(dtype) * self.upper_mask.to(dtype) + diag
+        return self.perm.to(dtype) @ lower @ upper
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            w = self.weight()
+            y = F.conv2d(x.to(w.dtype), w[:, :, None, None])
+            logdet = x.shape[2] * x.shape[3] * self.log_s.to(w.dtype).sum()
+        return y, logdet
+
+    def reverse(self, y: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=y.device.type, enabled=False):
+            dtype = self._dtype()
+            # Inverted in float64: keeps reverse(forward(x)) within ~1e-6 of x even for 384×384 weights.
+            w_inv = torch.linalg.inv(self.weight().double()).to(dtype)
+            return F.conv2d(y.to(dtype), w_inv[:, :, None, None])
