@@ -5,6 +5,7 @@
 #   EXTRAS=train,dev,gpu bash scripts/setup_env.sh   # add flash-attn / bitsandbytes (CUDA machines)
 #   VENV=/path/to/venv bash scripts/setup_env.sh     # another location
 #   TORCH_SPEC="torch==2.5.1" bash scripts/setup_env.sh  # another torch build
+#   CONSTRAINTS= bash scripts/setup_env.sh           # newest allowed versions instead of scripts/constraints.txt
 #
 # torch is installed first and on its own: a bare `torch` requirement on a machine without it pulls a
 # multi-GB CUDA build. Rerunning is cheap: what is installed is kept.
@@ -14,6 +15,7 @@ VENV=${VENV:-.venv}
 EXTRAS=${EXTRAS:-train,dev}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 PYTHON=${PYTHON:-python3}
+CONSTRAINTS=${CONSTRAINTS-scripts/constraints.txt}
 
 if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating virtual environment $VENV"
@@ -25,6 +27,6 @@ if ! "$PY" -c "import torch" >/dev/null 2>&1; then
   echo "[setup] installing $TORCH_SPEC"
   "$PY" -m pip install -q "$TORCH_SPEC"
 fi
-echo "[setup] installing cdreasoning[$EXTRAS] (editable)"
-"$PY" -m pip install -q -e ".[$EXTRAS]"
+echo "[setup] installing cdreasoning[$EXTRAS] (editable${CONSTRAINTS:+, versions from $CONSTRAINTS})"
+"$PY" -m pip install -q -e ".[$EXTRAS]" ${CONSTRAINTS:+-c "$CONSTRAINTS"}
 "$PY" -c "import torch, transformers, cdreasoning; print(f'[setup] ready: python {__import__(\"sys\").version.split()[0]}, torch {torch.__version__}, transformers {transformers.__version__}, cdreasoning {cdreasoning.__version__}')"
