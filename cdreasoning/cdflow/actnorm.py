@@ -30,7 +30,9 @@ class ActNorm(nn.Module):
     @torch.no_grad()
     def data_init(self, x: torch.Tensor) -> None:
         """Zero mean and unit variance per channel on the batch x (unbiased std, as the original)."""
-        flat = x.detach().to(torch.promote_types(x.dtype, torch.float32)).transpose(0, 1).reshape(x.shape[1], -1)
+        flat = (
+            x.detach().to(torch.promote_types(x.dtype, torch.float32)).transpose(0, 1).reshape(x.shape[1], -1)
+        )
         self.loc.copy_(-flat.mean(dim=1).view(1, -1, 1, 1))
         self.scale.copy_(1.0 / (flat.std(dim=1).view(1, -1, 1, 1) + 1e-6))
 

@@ -39,7 +39,8 @@ class CDFlowConfig:
         },
     )
     steps: int = field(
-        default=8, metadata={"help": "flow steps L per scale (ActNorm → invertible 1×1 conv → affine coupling)"}
+        default=8,
+        metadata={"help": "flow steps L per scale (ActNorm → invertible 1×1 conv → affine coupling)"},
     )
     width: int = field(default=512, metadata={"help": "hidden channels of every affine-coupling network"})
 
@@ -49,7 +50,9 @@ class CDFlowConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"CDFlowConfig.{f.name} must be a positive integer, got {value!r}")
         if self.scales > 12:
-            raise ValueError(f"CDFlowConfig.scales={self.scales} needs images of at least {2**self.scales} px")
+            raise ValueError(
+                f"CDFlowConfig.scales={self.scales} needs images of at least {2**self.scales} px"
+            )
 
     @property
     def multiple(self) -> int:

@@ -214,7 +214,9 @@ class CDFlow(nn.Module):
             low, high = torch.aminmax(x.detach())
             low, high = float(low), float(high)
             if not (math.isfinite(low) and math.isfinite(high)) or low < 0.0 or high > 1.0:
-                raise ValueError(f"{name} must hold sRGB values in [0, 1]; got values in [{low:.4g}, {high:.4g}]")
+                raise ValueError(
+                    f"{name} must hold sRGB values in [0, 1]; got values in [{low:.4g}, {high:.4g}]"
+                )
 
     @property
     def is_initialized(self) -> bool:

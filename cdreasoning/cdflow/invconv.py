@@ -28,7 +28,9 @@ class InvertibleConv1x1(nn.Module):
 
     def __init__(self, channels: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        rotation, _ = torch.linalg.qr(torch.randn(channels, channels, generator=generator, dtype=torch.float64))
+        rotation, _ = torch.linalg.qr(
+            torch.randn(channels, channels, generator=generator, dtype=torch.float64)
+        )
         perm, lower, upper = torch.linalg.lu(rotation)
         diag = torch.diagonal(upper)
         self.register_buffer("perm", perm.float())

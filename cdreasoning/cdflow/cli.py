@@ -1,0 +1,57 @@
+"""`cdreasoning cdflow …` — train and test the CD-Flow metric.
+
+    cdreasoning cdflow --help
+    cdreasoning cdflow train --training_datadir IMAGES --datapath DATA --work_path runs/cdflow [--preset small]
+    cdreasoning cdflow test --training_datadir IMAGES --datapath DATA --work_path runs/cdflow
+
+Each sub-command is a module with `main(argv=None) -> int` and its own `--help`; they are imported only when
+their command runs. `python -m cdreasoning.cdflow.train …` / `python -m cdreasoning.cdflow.test …` are the
+same commands under the original scripts' names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "train": (
+        "cdreasoning.cdflow.train",
+        "train CD-Flow on SPCD-format pair lists (resumable; EMA; best checkpoint by validation SRCC)",
+    ),
+    "test": (
+        "cdreasoning.cdflow.test",
+        "score a test pair list with a checkpoint: STRESS / PLCC / SRCC for all, aligned, not-aligned pairs",
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cdreasoning cdflow",
+        description="CD-Flow (CVPR 2023): a normalizing flow whose latent Euclidean distance predicts the "
+        "perceived colour difference of two photographs. See docs/cdflow.md.",
+        epilog="Run `cdreasoning cdflow <command> --help` for the options of a command.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
+    for name, (_, help_) in SUBCOMMANDS.items():
+        commands.add_parser(name, help=help_, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        return int(module.main(argv[1:]) or 0)
+    parser = build_parser()
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        parser.print_help()
+        return 0
+    parser.parse_args(argv)  # an unknown command: argparse prints the usage and exits with status 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
