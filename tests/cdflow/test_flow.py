@@ -199,3 +199,18 @@ def test_config_validation_and_presets():
     assert preset_config("small", width=16) == CDFlowConfig(scales=3, steps=4, width=16)
     assert CDFlowConfig.from_dict(PRESETS["tiny"].to_dict()) == PRESETS["tiny"]
     assert PRESETS["paper"].multiple == 64
+
+
+def test_gradient_checkpointing_gives_the_same_gradients():
+    x = torch.rand(4, 3, 16, 16)
+    model = perturbed_flow(2, 2, 8, x)
+    grads = []
+    for enabled in (False, True):
+        model.gradient_checkpointing = enabled
+        model.zero_grad()
+        out = model(x)
+        (out.log_prob.sum() + sum(z.square().sum() for z in out.latents)).backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    assert model.gradient_checkpointing
+    for plain, checkpointed in zip(*grads):
+        assert torch.allclose(plain, checkpointed, rtol=1e-5, atol=1e-6)
