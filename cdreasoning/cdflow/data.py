@@ -48,6 +48,7 @@ __all__ = [
     "check_pair_images",
     "default_eval_size",
     "epoch_batches",
+    "prepare_eval_arrays",
     "prepare_eval_pair",
     "train_geometry",
 ]
@@ -191,34 +192,45 @@ def batches_per_epoch(n: int, batch_size: int) -> int:
     return (n + batch_size - 1) // batch_size
 
 
-def prepare_eval_pair(
-    path_a: str | Path, path_b: str | Path, eval_size: int | None, multiple: int
+def prepare_eval_arrays(
+    rgb_a: np.ndarray, rgb_b: np.ndarray, eval_size: int | None, multiple: int, where: str = "pair"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Both images of a pair, preprocessed for evaluation (module docstring): uint8 (H, W, 3) each, same
-    shape, H and W multiples of `multiple`. eval_size None keeps the (common) native size."""
+    """Two decoded images (uint8 (H, W, 3)) preprocessed for evaluation (module docstring): same shape, H and
+    W multiples of `multiple`. eval_size None keeps the (common) native size."""
     from PIL import Image
 
-    from cdreasoning.evaluate.pair_images import load_pair
+    from cdreasoning.evaluate.pair_images import common_size
 
     if eval_size is not None and (eval_size < multiple or eval_size % multiple):
         raise ValueError(f"eval_size must be a positive multiple of {multiple}, got {eval_size}")
-    pair = load_pair(path_a, path_b)
+    images = [Image.fromarray(rgb) for rgb in (rgb_a, rgb_b)]
+    size = common_size(images[0].size, images[1].size, None)  # the rule of evaluate.pair_images.load_pair
     arrays = []
-    for rgb in (pair.a, pair.b):
-        image = Image.fromarray(rgb)
+    for image in images:
+        if image.size != size:
+            image = image.resize(size, Image.Resampling.BOX)
         if eval_size is not None:
             image = _resize_shorter(image, eval_size)
         width, height = image.size
         crop_w, crop_h = width // multiple * multiple, height // multiple * multiple
         if crop_w == 0 or crop_h == 0:
             raise DataError(
-                f"{path_a}, {path_b}: {width}×{height} px is smaller than the model's minimum side {multiple} px"
+                f"{where}: {width}×{height} px is smaller than the model's minimum side {multiple} px"
             )
         if (crop_w, crop_h) != (width, height):
             left, top = (width - crop_w) // 2, (height - crop_h) // 2
             image = image.crop((left, top, left + crop_w, top + crop_h))
         arrays.append(np.asarray(image, dtype=np.uint8))
     return arrays[0], arrays[1]
+
+
+def prepare_eval_pair(
+    path_a: str | Path, path_b: str | Path, eval_size: int | None, multiple: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both image files of a pair, decoded (`evaluate.pair_images.read_rgb`) and `prepare_eval_arrays`-ed."""
+    from cdreasoning.evaluate.pair_images import read_rgb
+
+    return prepare_eval_arrays(read_rgb(path_a), read_rgb(path_b), eval_size, multiple, f"{path_a}, {path_b}")
 
 
 class EvalPairs(Dataset):

@@ -73,29 +73,23 @@ class CDFlowMetric:
     def prepare_pair(self, image_a: Any, image_b: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """One pair of images (paths, PIL images or uint8 (H, W, 3) arrays) → two float32 [3, H, W] tensors,
         preprocessed as `cdflow test` does."""
-        import tempfile
-
         from PIL import Image
 
-        from cdreasoning.cdflow.data import prepare_eval_pair, to_tensor
+        from cdreasoning.cdflow.data import prepare_eval_arrays, to_tensor
+        from cdreasoning.evaluate.pair_images import read_rgb
 
-        with tempfile.TemporaryDirectory() as tmp:
-            paths = []
-            for i, image in enumerate((image_a, image_b)):
-                if isinstance(image, (str, Path)):
-                    paths.append(Path(image))
-                    continue
-                if isinstance(image, np.ndarray):
-                    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-                        raise ValueError(
-                            f"image arrays must be uint8 (H, W, 3) sRGB, got {image.dtype} {image.shape}"
-                        )
-                    image = Image.fromarray(image)
-                # Through a lossless file so that in-memory images follow exactly the file path's rules.
-                path = Path(tmp) / f"image_{i}.png"
-                image.convert("RGB").save(path)
-                paths.append(path)
-            a, b = prepare_eval_pair(paths[0], paths[1], self.eval_size, self.model.config.multiple)
+        arrays = []
+        for image in (image_a, image_b):
+            if isinstance(image, (str, Path)):
+                image = read_rgb(image)
+            elif isinstance(image, Image.Image):
+                image = np.asarray(image.convert("RGB"), dtype=np.uint8)
+            if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+                raise ValueError(
+                    f"image arrays must be uint8 (H, W, 3) sRGB, got {image.dtype} {image.shape}"
+                )
+            arrays.append(image)
+        a, b = prepare_eval_arrays(arrays[0], arrays[1], self.eval_size, self.model.config.multiple)
         return to_tensor(a), to_tensor(b)
 
     def _as_batches(self, img_a: Any, img_b: Any) -> list[tuple[torch.Tensor, torch.Tensor, list[int]]]:

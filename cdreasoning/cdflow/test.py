@@ -115,6 +115,11 @@ def evaluate_checkpoint(
     payload = load_checkpoint(checkpoint)
     model, info = model_from_checkpoint(payload, device=device)
     size = info["eval_size"] if eval_size is None else (eval_size or None)
+    multiple = model.config.multiple
+    if size is not None and (size < multiple or size % multiple):
+        raise ValueError(
+            f"eval_size {size} must be a positive multiple of 2**scales = {multiple} (or 0: native)"
+        )
 
     out_dir.mkdir(parents=True, exist_ok=True)
     identity = {
@@ -240,7 +245,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"--checkpoint)"
             )
         apply_threads(args.threads)
-        device = resolve_device(args.device)
+        try:
+            device = resolve_device(args.device)
+        except RuntimeError as err:  # e.g. --device cuda without CUDA
+            raise ValueError(str(err)) from None
         workers = default_workers(args.num_workers, device)
         evaluate_checkpoint(
             checkpoint,

@@ -335,7 +335,10 @@ def _check_resume(
 
 def setup(args) -> tuple[Run, dict[str, Any]]:
     """Device, data, model, optimizer, scheduler, EMA — fresh or restored from last.pt."""
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except RuntimeError as err:  # e.g. --device cuda on a machine without CUDA: a usage error
+        raise ValueError(str(err)) from None
     amp_dtype = resolve_amp_dtype(args.precision, device)
     work = Path(args.work_path)
     image_dir = Path(args.training_datadir)
@@ -344,6 +347,10 @@ def setup(args) -> tuple[Run, dict[str, Any]]:
         data[split] = _read_split(Path(args.datapath), name, image_dir)
     test_path = Path(args.datapath) / args.testset
     if not args.no_test:
+        if not test_path.is_file():
+            raise DataError(
+                f"{test_path}: test pair list not found (pass --no_test to train without the test)"
+            )
         data["test"] = _read_split(Path(args.datapath), args.testset, image_dir)
 
     payload = _resume_payload(args, work)

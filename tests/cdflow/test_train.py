@@ -304,3 +304,34 @@ def test_ctrl_c_saves_and_the_rerun_resumes(synth_set, tmp_path, monkeypatch, ca
     assert train_main(argv) == 0
     assert load_checkpoint(tmp_path / "w" / "last.pt")["progress"]["global_step"] == 6
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+
+
+def test_unreadable_image_in_a_loader_worker_is_a_clean_error(synth_set, tmp_path, capsys):
+    import shutil
+
+    images = tmp_path / "images"
+    shutil.copytree(synth_set / "images", images)
+    data = _small_split(synth_set, tmp_path / "data", n_train=4)
+    # pair 0 (line 1) is in the second batch of epoch 0 at seed 100: read by the worker, not by the ActNorm
+    # initialisation (first batch, main process)
+    broken = (data / "train.csv").read_text().splitlines()[0].split(",")[1]
+    (images / broken).write_bytes(b"truncated")
+    argv = ["--training_datadir", str(images), "--datapath", str(data), "--work_path", str(tmp_path / "w"),
+            "--preset", "tiny", "--image_size", "16", "--batch_size_train", "2", "--num_workers", "1",
+            "--no_test", *QUIET]  # fmt: skip
+    assert train_main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    assert f"train.csv:1: {images / broken}: cannot read image" in err
+
+
+def test_unavailable_device_and_missing_test_csv_are_usage_errors(synth_set, tmp_path, capsys):
+    data = _small_split(synth_set, tmp_path / "data")
+    (data / "test.csv").unlink()
+    argv = ["--training_datadir", str(synth_set / "images"), "--datapath", str(data), "--work_path",
+            str(tmp_path / "w"), "--preset", "tiny", "--image_size", "16", *QUIET]  # fmt: skip
+    assert train_main(argv) == 2
+    assert "pass --no_test" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        assert train_main([*argv, "--no_test", "--device", "cuda"]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
