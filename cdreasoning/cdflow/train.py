@@ -386,7 +386,6 @@ def setup(args) -> tuple[Run, dict[str, Any]]:
         ema = EMA(model, settings["ema"], settings["ema_warmup"])  # after ActNorm's data-dependent init
         progress = Progress()
     run = Run(settings, config, device, amp_dtype, model, optimizer, scheduler, scaler, ema, progress, work)
-    data["test_path"] = test_path
     return run, data
 
 
@@ -479,6 +478,12 @@ def _train_step(run: Run, x: torch.Tensor, y: torch.Tensor, delta_v: torch.Tenso
     with torch.autocast(device_type=device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
         out = model(torch.cat([x, y]))
     terms = cdflow_loss(out, delta_v)
+    if not torch.isfinite(terms.total):  # checked before the update, so the weights stay usable
+        raise FloatingPointError(
+            f"non-finite loss (distance MSE {terms.distance_mse.item()}, NLL {terms.nll_x.item()} / "
+            f"{terms.nll_y.item()} bpd) at step {run.progress.global_step + 1}; {run.work / 'last.pt'} holds "
+            f"the last saved state — try a lower --lr, --max_grad_norm, or --precision fp32"
+        )
     run.optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(terms.total).backward()
     if run.settings["max_grad_norm"] > 0:
@@ -637,6 +642,8 @@ def train(args) -> int:
         multiple=run.config.multiple,
     )
     run.work.mkdir(parents=True, exist_ok=True)
+    if p.global_step == 0 and not p.history:  # a fresh run: no log lines of an older run in this folder
+        (run.work / "log.jsonl").unlink(missing_ok=True)
     logger = _Logger(run.work, tensorboard=not args.no_tensorboard)
     steps_per_epoch = batches_per_epoch(len(train_set), s["batch_size_train"])
     epochs = args.epochs
@@ -679,11 +686,6 @@ def train(args) -> int:
                     terms.nll_x.item(),
                     terms.nll_y.item(),
                 )
-                if not all(math.isfinite(v) for v in values):
-                    raise FloatingPointError(
-                        f"non-finite loss {values} at epoch {p.epoch + 1}, step {p.global_step + 1}; last.pt "
-                        f"holds the state before it (try a lower --lr or --max_grad_norm)"
-                    )
                 p.global_step += 1
                 p.step_in_epoch += 1
                 losses.append(values)
@@ -720,9 +722,8 @@ def train(args) -> int:
                 )
                 _print_epoch(entry, epochs)
             save_checkpoint(_last_payload(run), run.work / "last.pt")
-        if (
-            not stop.requested and not (run.work / "best.pt").exists()
-        ):  # e.g. --max_steps 0: the initial model
+        if not stop.requested and not (run.work / "best.pt").exists():
+            # no validation ran (--max_steps 0): validate and keep the initial model, so that best.pt exists
             _print_epoch(_validate_and_keep_best(run, val_set, args, logger, {}), epochs)
             save_checkpoint(_last_payload(run), run.work / "last.pt")
         if stop.requested:
@@ -735,7 +736,7 @@ def train(args) -> int:
     logger.close()
     elapsed = time.perf_counter() - started
 
-    # save: last.pt is written above; best.pt whenever validation improved
+    # save: last.pt was written at every epoch end and stop, best.pt at every improvement
     if status:
         return status
     print(

@@ -335,3 +335,19 @@ def test_unavailable_device_and_missing_test_csv_are_usage_errors(synth_set, tmp
     if not torch.cuda.is_available():
         assert train_main([*argv, "--no_test", "--device", "cuda"]) == 2
         assert "CUDA is not available" in capsys.readouterr().err
+
+
+def test_non_finite_loss_stops_before_the_update(synth_set, tmp_path, monkeypatch, capsys):
+    data = _small_split(synth_set, tmp_path / "data")
+    real_loss = train_module.cdflow_loss
+
+    def nan_loss(out, delta_v):
+        terms = real_loss(out, delta_v)
+        terms.total = terms.total * float("nan")
+        return terms
+
+    monkeypatch.setattr(train_module, "cdflow_loss", nan_loss)
+    argv = ["--training_datadir", str(synth_set / "images"), "--datapath", str(data), "--work_path",
+            str(tmp_path / "w"), "--preset", "tiny", "--image_size", "16", "--no_test", *QUIET]  # fmt: skip
+    assert train_main(argv) == 2
+    assert "non-finite loss" in capsys.readouterr().err
