@@ -65,5 +65,9 @@ class InvertibleConv1x1(nn.Module):
         with torch.autocast(device_type=y.device.type, enabled=False):
             dtype = self._dtype()
             # Inverted in float64: keeps reverse(forward(x)) within ~1e-6 of x even for 384×384 weights.
-            w_inv = torch.linalg.inv(self.weight().double()).to(dtype)
+            weight = self.weight()
+            if weight.device.type == "mps":  # MPS has no float64: invert on the CPU
+                w_inv = torch.linalg.inv(weight.cpu().double()).to(device=weight.device, dtype=dtype)
+            else:
+                w_inv = torch.linalg.inv(weight.double()).to(dtype)
             return F.conv2d(y.to(dtype), w_inv[:, :, None, None])
