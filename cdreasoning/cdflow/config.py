@@ -8,13 +8,13 @@ Only what changes the network lives here (run settings such as the learning rate
 Every checkpoint stores `CDFlowConfig.to_dict()`, so `cdflow test` and `CDFlowMetric.from_checkpoint` rebuild
 the model without flags.
 
-Presets (parameter counts are exact, printed by `cdreasoning.cdflow.count_parameters`):
+Presets (exact parameter counts, as `cdreasoning.cdflow.count_parameters` gives them; tested):
 
 | preset | scales | steps | width | parameters | intended use |
 |---|---|---|---|---|---|
 | paper | 6 | 8 | 512 | 60,488,496 | SPCD at 768 px (train) / 1024 px (test), needs a GPU |
-| small | 3 | 4 | 32 | 32,832 | CPU runs on the synthetic set at 64 px (quickstart) |
-| tiny | 2 | 2 | 8 | 1,656 | unit tests (sides divisible by 4) |
+| small | 3 | 4 | 32 | 229,056 | CPU runs on the synthetic set at 64 px (quickstart) |
+| tiny | 2 | 2 | 8 | 22,472 | unit tests (sides divisible by 4) |
 """
 
 from __future__ import annotations
