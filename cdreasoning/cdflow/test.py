@@ -229,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
         "model; 0 = native size); sides are then centre-cropped to multiples of 2**scales",
     )
     add_option(parser, "--name", default="cdflow", help="method name in the report (default: cdflow)")
+    add_option(
+        parser,
+        "--batch_size_train",
+        type=int,
+        default=None,
+        help="accepted so that the seed's test command (the training flags) runs unchanged; testing does not "
+        "train, so it has no effect (the evaluation batch is --batch_size_test)",
+    )
     return parser
 
 
