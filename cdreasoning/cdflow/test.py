@@ -45,6 +45,7 @@ from cdreasoning.cdflow.options import (
 from cdreasoning.cdflow.predict import predict_pairs
 from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
+from cdreasoning.evaluate.pair_cache import CACHE_FIELDS, read_pair_cache
 from cdreasoning.runtime import resolve_device
 
 __all__ = ["build_parser", "evaluate_checkpoint", "main"]
@@ -52,7 +53,6 @@ __all__ = ["build_parser", "evaluate_checkpoint", "main"]
 PROG = "cdreasoning cdflow test"
 CACHE_NAME = "cdflow_cache.csv"
 RUN_NAME = "cdflow_run.json"
-CACHE_FIELDS = ("image_a", "image_b", "delta_e")
 
 
 def _aligned(pair: SpcdPair) -> bool | None:
@@ -60,28 +60,6 @@ def _aligned(pair: SpcdPair) -> bool | None:
         return pair.aligned
     except ValueError:  # not SPCD names: counted in "all" only (the report says how many)
         return None
-
-
-def _read_cache(path: Path) -> dict[tuple[str, str], float]:
-    """Cached ΔE values; a torn last line (killed mid-write) is dropped."""
-    if not path.is_file():
-        return {}
-    text = path.read_text(encoding="utf-8")
-    if not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    lines = text.splitlines()
-    if not lines or tuple(lines[0].split(",")) != CACHE_FIELDS:
-        return {}
-    cache = {}
-    for line_no, row in enumerate(csv.reader(lines[1:]), start=2):
-        try:
-            image_a, image_b, value = row
-            cache[(image_a, image_b)] = float(value)
-        except ValueError:
-            raise DataError(
-                f"{path}:{line_no}: bad cache row {row!r}; delete the file to recompute"
-            ) from None
-    return cache
 
 
 def evaluate_checkpoint(
@@ -130,7 +108,7 @@ def evaluate_checkpoint(
     }
     run_path, cache_path = out_dir / RUN_NAME, out_dir / CACHE_NAME
     previous = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else None
-    cache = _read_cache(cache_path) if previous == identity else {}
+    cache = read_pair_cache(cache_path, "CD-Flow test") if previous == identity else {}
     if previous is not None and previous != identity and echo:
         print(f"{PROG}: {out_dir} held results of another checkpoint or settings; recomputing")
     run_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")

@@ -35,6 +35,7 @@ from typing import Any
 from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
 from cdreasoning.evaluate.colour_difference import DELTA_E_METHODS
+from cdreasoning.evaluate.pair_cache import CACHE_FIELDS, read_pair_cache
 from cdreasoning.evaluate.scielab import ViewingConditions
 from cdreasoning.evaluate.score_report import ScoreRow, write_score_report
 from cdreasoning.pairs import is_pixel_aligned
@@ -44,7 +45,6 @@ __all__ = ["BASELINE_METHODS", "BaselineConfig", "main", "run_baseline"]
 BASELINE_METHODS = (*DELTA_E_METHODS, "scielab")
 CACHE_NAME = "baseline_cache.csv"
 RUN_NAME = "baseline_run.json"
-CACHE_FIELDS = ("image_a", "image_b", "delta_e")
 
 
 @dataclass(frozen=True)
@@ -114,32 +114,6 @@ def _compute_batch(
 # --- cache --------------------------------------------------------------------------------------------------
 
 
-def _read_cache(path: Path) -> dict[tuple[str, str], float]:
-    """Cached results; a torn last line (the run was killed mid-write) is dropped and the file truncated."""
-    if not path.is_file():
-        return {}
-    text = path.read_text(encoding="utf-8")
-    if not text.strip():  # killed before the header was written
-        path.write_text(",".join(CACHE_FIELDS) + "\n", encoding="utf-8")
-        return {}
-    if not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-        path.write_text(text, encoding="utf-8")
-    lines = text.splitlines()
-    if not lines or tuple(lines[0].split(",")) != CACHE_FIELDS:
-        raise DataError(f"{path}:1: not a baseline cache (expected header {','.join(CACHE_FIELDS)})")
-    cache = {}
-    for line_no, row in enumerate(csv.reader(lines[1:]), start=2):
-        try:
-            image_a, image_b, value = row
-            cache[(image_a, image_b)] = float(value)
-        except ValueError:
-            raise DataError(
-                f"{path}:{line_no}: bad cache row {row!r}; delete the file to recompute"
-            ) from None
-    return cache
-
-
 def _prepare_out_dir(out_dir: Path, run_info: dict[str, Any], overwrite: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     run_path, cache_path = out_dir / RUN_NAME, out_dir / CACHE_NAME
@@ -205,7 +179,7 @@ def run_baseline(
     run_info = {**config.identity(), "image_folder": str(image_folder.resolve())}
     _prepare_out_dir(out_dir, run_info, overwrite)
     cache_path = out_dir / CACHE_NAME
-    cache = _read_cache(cache_path)
+    cache = read_pair_cache(cache_path, "baseline")
 
     todo: dict[tuple[str, str], SpcdPair] = {}
     for pair in pairs:
