@@ -14,6 +14,7 @@ import sys
 
 # command → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "quickstart": ("cdreasoning.quickstart", "the main job end to end on the embedded default (data → train → eval → report)"),
     "init-model": ("cdreasoning.model.init_cli", "write a randomly initialised checkpoint (tiny or owl2-7b preset)"),
     "score": ("cdreasoning.inference.score_cli", "score the colour difference of image pairs"),
     "describe": ("cdreasoning.inference.describe_cli", "describe the colour difference of image pairs"),

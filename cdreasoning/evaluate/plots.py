@@ -13,7 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ScatterPanel", "save_confusion_heatmaps", "save_grouped_bars", "save_scatter_panels"]
+__all__ = [
+    "ScatterPanel",
+    "save_confusion_heatmaps",
+    "save_grouped_bars",
+    "save_line_panels",
+    "save_scatter_panels",
+]
 
 
 @dataclass
@@ -173,6 +179,34 @@ def save_grouped_bars(
         axes[0].legend(fontsize=7, loc="best")
     for ax in axes[n:]:
         ax.set_axis_off()
+    fig.suptitle(title, fontsize=11)
+    return _save(fig, path)
+
+
+def save_line_panels(
+    panels: Sequence[tuple[str, str, str, dict[str, tuple[Sequence[float], Sequence[float]]]]],
+    path: str | Path,
+    title: str,
+    log_y: bool = False,
+) -> Path:
+    """Line plots side by side: each panel is (title, x label, y label, {series name: (xs, ys)}); e.g. the
+    training loss of each stage over its steps. `log_y` draws the y axis logarithmically (losses that fall by
+    orders of magnitude)."""
+    n = max(1, len(panels))
+    fig = _figure(4.8 * n, 3.4)
+    axes = np.atleast_1d(fig.subplots(1, n, squeeze=False)).reshape(-1)
+    for ax, (panel_title, xlabel, ylabel, series) in zip(axes, panels):
+        for name, (xs, ys) in series.items():
+            ax.plot(list(xs), list(ys), label=name, linewidth=1.2)
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_title(panel_title, fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=7)
+        if len(series) > 1:
+            ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=11)
     return _save(fig, path)
 

@@ -1,0 +1,289 @@
+"""The main job in one command: data → fine-tuning → scoring and describing → evaluation next to the baselines.
+
+    bash scripts/quickstart.sh                 # sets up .venv, then runs this (= `cdreasoning quickstart`)
+    cdreasoning quickstart --out runs/quickstart --device auto
+
+On the embedded default it needs no download and no GPU (and uses one when there is one):
+
+ 1. `cdreasoning data synth`: an SPCD-like set cut from photographs bundled with installed packages (proxy ΔV and
+    per-attribute severities as ground truth; train / val / test split by scene).
+ 2. `cdreasoning init-model --preset tiny`: a randomly initialised model with the full mPLUG-Owl2 architecture.
+ 3. `cdreasoning train` (full): a short full fine-tune on the score + depict training mix. A random model has no
+    language yet, so this plays the part that the released OneAlign checkpoint plays for CD-Reasoning: the base.
+ 4. `cdreasoning train --lora_enable True` on that base (the CD-Reasoning recipe's tuning mode, smaller rank),
+    then `cdreasoning export --merge-lora` to a standalone checkpoint.
+ 5. `cdreasoning eval score` (both models) and `cdreasoning eval describe` (LoRA model) on the held-out pairs.
+ 6. `cdreasoning eval baseline` with CIEDE2000 and S-CIELAB, and a small CD-Flow (`cdreasoning cdflow train`,
+    `cdreasoning cdflow test`) trained on the same training pairs.
+ 7. `cdreasoning eval compare` → one leaderboard, then OUT/report.md: the metrics (all / aligned / not aligned),
+    the plots and a few example descriptions next to their ground truth.
+
+Every step is a real `cdreasoning` command run in a subprocess and printed before it runs, so the report can be
+reproduced (or a step redone with other settings) by hand. Rerunning reuses what exists: a step whose result is
+there is skipped, an interrupted training run resumes from its last checkpoint (`--resume_from_checkpoint auto`),
+an interrupted evaluation continues where it stopped; a step that had to run again makes the steps that read
+its result run again too. `--fresh` starts over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["QuickstartConfig", "Step", "build_steps", "main", "run_quickstart"]
+
+
+@dataclass(frozen=True)
+class QuickstartConfig:
+    """What the quickstart builds; the defaults finish in about 12 minutes on 2 CPU cores.
+
+    out: folder for everything (data/, models/, cdflow/, eval/, leaderboard/, report.md).
+    scenes / size / seed: the synthetic set (`cdreasoning data synth`): scenes split 70/10/20, image side in px.
+    device: auto | cpu | cuda | mps, for every step that runs a model.
+    full_steps / lora_steps: optimizer steps of the two fine-tuning stages (batch `batch_size`).
+    full_lr / lora_lr: their peak learning rates (cosine schedule, 5 % warm-up).
+    lora_r: LoRA rank (alpha = 2·r, as in the CD-Reasoning recipe's r=128 / alpha=256).
+    cdflow_epochs / cdflow_size: CD-Flow training epochs and training image side (the `small` preset).
+    examples: example descriptions shown in the report.
+    workers: data-loading worker processes per step.
+    """
+
+    out: Path = Path("runs/quickstart")
+    scenes: int = 60
+    size: int = 64
+    seed: int = 0
+    device: str = "auto"
+    full_steps: int = 900
+    lora_steps: int = 300
+    batch_size: int = 16
+    full_lr: float = 1e-3
+    lora_lr: float = 1e-3
+    lora_r: int = 16
+    cdflow_epochs: int = 2
+    cdflow_size: int = 64
+    examples: int = 3
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        positive = ("scenes", "size", "full_steps", "lora_steps", "batch_size", "lora_r", "cdflow_epochs",
+                    "cdflow_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
+        if self.scenes < 5:
+            raise ValueError(f"scenes must be ≥ 5 so that every split has a scene, got {self.scenes}")
+        if self.full_lr <= 0 or self.lora_lr <= 0:
+            raise ValueError("learning rates must be positive")
+        if self.examples < 0 or self.workers < 0:
+            raise ValueError("examples and workers must be ≥ 0")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One `cdreasoning` command. It is skipped when `result` exists (unless a step it reads from ran)."""
+
+    name: str
+    title: str
+    argv: tuple[str, ...]
+    result: Path
+    reads: tuple[str, ...] = ()
+    # Folders the step owns: removed before it runs again because an upstream step changed.
+    owns: tuple[Path, ...] = field(default_factory=tuple)
+
+
+def _logging_steps(steps: int) -> int:
+    """Log the loss every 25 steps, or often enough that a short run still draws a curve."""
+    return max(1, min(25, steps // 10))
+
+
+def build_steps(config: QuickstartConfig) -> list[Step]:
+    """The quickstart as a list of commands (also what the report lists under "what ran")."""
+    out = config.out
+    data, models, evals = out / "data", out / "models", out / "eval"
+    images = str(data / "images")
+    device = ("--device", config.device)
+    train_common = (
+        "--version", "v1", "--data_path", str(data / "train_mix.json"), "--image_folder", images,
+        "--image_aspect_ratio", "pad", "--per_device_train_batch_size", str(config.batch_size),
+        "--lr_scheduler_type", "cosine", "--warmup_ratio", "0.05", "--weight_decay", "0",
+        "--model_max_length", "512", "--save_strategy", "steps",
+        "--save_total_limit", "1", "--dataloader_num_workers", str(config.workers), "--seed", str(config.seed),
+        "--report_to", "tensorboard", "--resume_from_checkpoint", "auto",
+    )
+    full_save = max(50, config.full_steps // 4)
+    lora_save = max(50, config.lora_steps // 3)
+    test_csv = str(data / "test.csv")
+    steps = [
+        Step("data", "synthetic SPCD-like set",
+             ("data", "synth", "--out", str(data), "--scenes", str(config.scenes), "--seed", str(config.seed),
+              "--size", str(config.size)),
+             data / "synth_meta.json"),
+        Step("init", "tiny random model",
+             ("init-model", "--preset", "tiny", "--out", str(models / "tiny-init"), "--seed", str(config.seed),
+              "--overwrite"),
+             models / "tiny-init" / "model.safetensors", owns=(models / "tiny-init",)),
+        Step("full", "full fine-tuning (the base model)",
+             ("train", "--model_name_or_path", str(models / "tiny-init"), "--output_dir", str(models / "full"),
+              *train_common, "--max_steps", str(config.full_steps), "--save_steps", str(full_save),
+              "--logging_steps", str(_logging_steps(config.full_steps)),
+              "--learning_rate", str(config.full_lr), "--tune_visual_abstractor", "True",
+              "--freeze_vision_model", "False"),
+             models / "full" / "model.safetensors", reads=("data", "init"), owns=(models / "full",)),
+        Step("lora", "LoRA fine-tuning on the base",
+             ("train", "--model_name_or_path", str(models / "full"), "--output_dir", str(models / "lora"),
+              *train_common, "--max_steps", str(config.lora_steps), "--save_steps", str(lora_save),
+              "--logging_steps", str(_logging_steps(config.lora_steps)),
+              "--learning_rate", str(config.lora_lr), "--lora_enable", "True", "--lora_r", str(config.lora_r),
+              "--lora_alpha", str(2 * config.lora_r), "--lora_dropout", "0.05",
+              "--tune_visual_abstractor", "True", "--freeze_vision_model", "True"),
+             models / "lora" / "adapter_model.safetensors", reads=("data", "full"), owns=(models / "lora",)),
+        Step("merge", "merge the LoRA adapter",
+             ("export", "--merge-lora", str(models / "lora"), "--out", str(models / "lora-merged")),
+             models / "lora-merged" / "model.safetensors", reads=("lora",), owns=(models / "lora-merged",)),
+    ]
+    for model, label in (("full", "tiny-full"), ("lora-merged", "tiny-lora")):
+        steps.append(Step(
+            f"score-{model}", f"score the test pairs ({label})",
+            ("eval", "score", "--model-path", str(models / model), "--data", test_csv, "--image-folder", images,
+             "--out", str(evals / label), "--name", label, *device, "--num-workers", str(config.workers)),
+            evals / label / "metrics.json", reads=("data", "merge" if model == "lora-merged" else "full"),
+            owns=(evals / label,)))
+    steps.append(Step(
+        "describe", "describe the test pairs (tiny-lora)",
+        ("eval", "describe", "--model-path", str(models / "lora-merged"),
+         "--data", str(data / "depict_task" / "depict_test.json"), "--image-folder", images,
+         "--out", str(evals / "tiny-lora-describe"), "--name", "tiny-lora", "--max-new-tokens", "96",
+         *device, "--num-workers", str(config.workers)),
+        evals / "tiny-lora-describe" / "metrics.json", reads=("data", "merge"),
+        owns=(evals / "tiny-lora-describe",)))
+    for method in ("ciede2000", "scielab"):
+        steps.append(Step(
+            method, f"{method} baseline",
+            ("eval", "baseline", "--method", method, "--pairs", test_csv, "--image-folder", images,
+             "--out", str(evals / method), "--workers", "1", "--overwrite"),
+            evals / method / "metrics.json", reads=("data",), owns=(evals / method,)))
+    steps += [
+        Step("cdflow-train", "train a small CD-Flow",
+             ("cdflow", "train", "--training_datadir", images, "--datapath", str(data),
+              "--work_path", str(out / "cdflow"), "--preset", "small", "--image_size", str(config.cdflow_size),
+              "--epochs", str(config.cdflow_epochs), "--batch_size_train", "8", "--lr", "2e-3",
+              "--seed", str(config.seed), "--no_test", *device),
+             out / "cdflow" / "best.pt", reads=("data",), owns=(out / "cdflow",)),
+        Step("cdflow-test", "CD-Flow on the test pairs",
+             ("cdflow", "test", "--training_datadir", images, "--datapath", str(data),
+              "--work_path", str(out / "cdflow"), "--out", str(evals / "cdflow"), *device),
+             evals / "cdflow" / "metrics.json", reads=("data", "cdflow-train"), owns=(evals / "cdflow",)),
+        Step("compare", "leaderboard",
+             ("eval", "compare", *(str(evals / name) for name in ("tiny-full", "tiny-lora", "ciede2000",
+                                                                  "scielab", "cdflow")),
+              "--out", str(out / "leaderboard")),
+             out / "leaderboard" / "leaderboard.md",
+             reads=("score-full", "score-lora-merged", "ciede2000", "scielab", "cdflow-test"),
+             owns=(out / "leaderboard",)),
+    ]
+    return steps
+
+
+def _command_line(step: Step) -> str:
+    return "cdreasoning " + " ".join(_quote(a) for a in step.argv)
+
+
+def _quote(arg: str) -> str:
+    return arg if arg and all(c.isalnum() or c in "-_./=:," for c in arg) else json.dumps(arg)
+
+
+def run_quickstart(config: QuickstartConfig, *, fresh: bool = False, echo=print) -> Path:
+    """Run (or reuse) every step, write OUT/report.md and return its path. A failing step raises
+    `subprocess.CalledProcessError` after its output was shown (the log names the command)."""
+    from cdreasoning.quickstart_report import write_report
+
+    out = config.out
+    if fresh and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = build_steps(config)
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    ran: set[str] = set()
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    for number, step in enumerate(steps, start=1):
+        stale = [name for name in step.reads if name in ran]
+        header = f"[quickstart] ({number}/{len(steps)}) {step.title}"
+        if step.result.exists() and not stale:
+            echo(f"{header}: reusing {step.result}")
+            continue
+        if stale:
+            for folder in step.owns:  # its inputs changed: its old result (and any resume state) is void
+                shutil.rmtree(folder, ignore_errors=True)
+        echo(f"{header}\n  $ {_command_line(step)}")
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cdreasoning", *step.argv], check=True, env=env)
+        timings[step.name] = time.perf_counter() - t0
+        if not step.result.exists():
+            raise RuntimeError(f"step {step.name!r} finished but did not write {step.result}")
+        ran.add(step.name)
+    report = write_report(config, steps, timings, total_seconds=time.perf_counter() - started)
+    echo(f"[quickstart] done in {time.perf_counter() - started:.0f} s; report: {report}")
+    return report
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = QuickstartConfig()
+    parser = argparse.ArgumentParser(prog="cdreasoning quickstart", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=defaults.out, help=f"output folder (default {defaults.out})")
+    parser.add_argument("--device", default=defaults.device, help="auto (default) | cpu | cuda | mps")
+    parser.add_argument("--scenes", type=int, default=defaults.scenes,
+                        help=f"synthetic scenes, split 70/10/20 (default {defaults.scenes})")
+    parser.add_argument("--size", type=int, default=defaults.size,
+                        help=f"synthetic image side in pixels (default {defaults.size})")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of data, models and training")
+    parser.add_argument("--full-steps", type=int, default=defaults.full_steps,
+                        help=f"full fine-tuning steps (default {defaults.full_steps})")
+    parser.add_argument("--lora-steps", type=int, default=defaults.lora_steps,
+                        help=f"LoRA fine-tuning steps (default {defaults.lora_steps})")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                        help=f"training batch size (default {defaults.batch_size})")
+    parser.add_argument("--cdflow-epochs", type=int, default=defaults.cdflow_epochs,
+                        help=f"CD-Flow training epochs (default {defaults.cdflow_epochs})")
+    parser.add_argument("--cdflow-size", type=int, default=defaults.cdflow_size,
+                        help=f"CD-Flow training image side (default {defaults.cdflow_size})")
+    parser.add_argument("--examples", type=int, default=defaults.examples,
+                        help=f"example descriptions in the report (default {defaults.examples})")
+    parser.add_argument("--workers", type=int, default=defaults.workers,
+                        help=f"data-loading worker processes (default {defaults.workers})")
+    parser.add_argument("--fresh", action="store_true", help="delete --out first and redo every step")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = QuickstartConfig(
+            out=args.out, scenes=args.scenes, size=args.size, seed=args.seed, device=args.device,
+            full_steps=args.full_steps, lora_steps=args.lora_steps, batch_size=args.batch_size,
+            cdflow_epochs=args.cdflow_epochs, cdflow_size=args.cdflow_size, examples=args.examples,
+            workers=args.workers,
+        )
+    except ValueError as err:
+        print(f"cdreasoning quickstart: error: {err}", file=sys.stderr)
+        return 2
+    try:
+        run_quickstart(config, fresh=args.fresh)
+    except subprocess.CalledProcessError as err:
+        print(f"cdreasoning quickstart: a step failed (exit {err.returncode}): "
+              f"{' '.join(str(a) for a in err.cmd)}\nfix the cause and rerun: finished steps are reused",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

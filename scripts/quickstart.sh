@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job in one command, on a fresh machine (no GPU needed; one is used when present):
+#
+#   bash scripts/quickstart.sh                  # → runs/quickstart/report.md
+#   bash scripts/quickstart.sh --help           # the settings (steps, sizes, device, output folder)
+#   bash scripts/quickstart.sh --fresh          # start over instead of reusing what exists
+#
+# Sets up .venv (scripts/setup_env.sh: torch first, then the project), then runs `cdreasoning quickstart`:
+# a synthetic SPCD-like set → a tiny random model fine-tuned (full, then LoRA) → scoring and describing the
+# held-out pairs → CIEDE2000, S-CIELAB and a small CD-Flow on the same pairs → leaderboard and report.
+# Each step prints the `cdreasoning` command it runs. Rerunning reuses finished steps.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup_env.sh
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+exec "${VENV:-.venv}/bin/python" -m cdreasoning quickstart "$@"

@@ -1,0 +1,76 @@
+"""The quickstart (`cdreasoning quickstart`, `bash scripts/quickstart.sh`) end to end on smoke-sized settings:
+every step's real command runs, the report holds the tables, plots and examples, a rerun reuses everything, and
+a redone step makes the steps that read it run again."""
+
+import re
+import subprocess
+
+import pytest
+
+from cdreasoning.quickstart import QuickstartConfig, build_steps, main, run_quickstart
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    config = QuickstartConfig(out=tmp_path_factory.mktemp("quickstart") / "qs", scenes=5, size=64, full_steps=4,
+                              lora_steps=2, batch_size=4, cdflow_epochs=1, cdflow_size=64, examples=2,
+                              workers=0, device="cpu")
+    lines = []
+    report = run_quickstart(config, echo=lines.append)
+    return config, report, lines
+
+
+def test_report_has_every_method_subset_plot_and_example(smoke):
+    config, report, lines = smoke
+    assert report == config.out / "report.md"
+    text = report.read_text()
+    for method in ("tiny-full", "tiny-lora", "ciede2000", "scielab", "cdflow"):
+        assert f"| {method} | all |" in text and f"| {method} | aligned |" in text
+        assert f"| {method} | not_aligned |" in text
+    # every image the report shows exists
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text) + re.findall(r'<img src="([^"]+)"', text)
+    assert len(images) >= 5 + 1 + 1 + 2 * config.examples
+    for image in images:
+        assert (config.out / image).is_file(), image
+    assert text.count("- ground truth: ") == config.examples
+    assert "white balance |" in text and "training_loss.png" in text
+    # the report lists the commands that ran, each printed before it ran
+    ran = [line for line in lines if "\n  $ cdreasoning " in line]
+    assert len(ran) == len(build_steps(config))
+    assert "cdreasoning train --model_name_or_path" in text and "--lora_enable True" in text
+
+
+def test_rerun_reuses_and_a_redone_step_redoes_its_readers(smoke):
+    config, _report, _ = smoke
+    lines = []
+    run_quickstart(config, echo=lines.append)
+    assert sum("reusing" in line for line in lines) == len(build_steps(config))
+    # redo the CD-Flow test: only it and the leaderboard (which reads it) run again
+    (config.out / "eval" / "cdflow" / "metrics.json").unlink()
+    lines = []
+    run_quickstart(config, echo=lines.append)
+    redone = [line.split(") ")[1].split("\n")[0] for line in lines if "\n  $ " in line]
+    assert redone == ["CD-Flow on the test pairs", "leaderboard"]
+
+
+def test_bad_settings_are_refused(capsys):
+    assert main(["--scenes", "2"]) == 2
+    assert "scenes must be ≥ 5" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="full_steps"):
+        QuickstartConfig(full_steps=0)
+
+
+def test_launcher_parses_and_help_explains_the_steps(capsys):
+    result = subprocess.run(["bash", "-n", str(REPO_ROOT / "scripts" / "quickstart.sh")], capture_output=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    for word in ("data synth", "init-model", "--lora_enable", "eval score", "eval describe", "eval baseline",
+                 "cdflow train", "eval compare", "report.md", "--fresh", "--device"):
+        assert word in help_text, word
