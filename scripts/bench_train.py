@@ -131,8 +131,9 @@ def main(argv=None) -> int:
         peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
                 else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30
         mfu = per_sample * batch / step / (args.peak_tflops * 1e12)
-        print(f"{batch:>5} {batch / step:>10.2f} {batch * tokens / step:>10.0f} {step:>8.3f} {peak:>9.2f} "
-              f"{mfu * 100 if device.type == 'cuda' else float('nan'):>6.1f}%")
+        # MFU against a GPU's peak is meaningless on a CPU: show "n/a" there.
+        mfu_text = f"{mfu * 100:>6.1f}%" if device.type == "cuda" else f"{'n/a':>7}"
+        print(f"{batch:>5} {batch / step:>10.2f} {batch * tokens / step:>10.0f} {step:>8.3f} {peak:>9.2f} {mfu_text}")
     return 0
 
 
