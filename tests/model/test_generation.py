@@ -79,3 +79,21 @@ def test_cache_capacity_and_growth():
     assert fixed.length == 4
     with pytest.raises(RuntimeError, match="capacity"):
         fixed.update(0, torch.zeros(1, 2, 2, 4), torch.zeros(1, 2, 2, 4))
+
+
+def test_the_cache_is_returned_and_taken_under_both_names(model):
+    """transformers ≥ 5.24 renames ModelOutput's `past_key_values` to `cache`: the output field is `cache`, and
+    forward takes the cache as `cache=` or `past_key_values=` with the same result."""
+    (ids, images), = sample_inputs(model.config, lengths=[(4, 3)], seed=4)
+    input_ids, pixels = torch.tensor([ids]), torch.stack(images)
+    with torch.no_grad():
+        prompt = model(input_ids=input_ids, pixel_values=pixels, use_cache=True)
+        assert isinstance(prompt.cache, KVCache) and prompt.cache.length == prompt.attention_mask.shape[1]
+        token = prompt.logits[:, -1].argmax(-1, keepdim=True)
+        mask = torch.ones(1, prompt.cache.length + 1, dtype=torch.long)
+        by_new_name = model(input_ids=token, attention_mask=mask, cache=prompt.cache, use_cache=False).logits
+        again = model(input_ids=input_ids, pixel_values=pixels, use_cache=True).cache
+        by_old_name = model(input_ids=token, attention_mask=mask, past_key_values=again, use_cache=False).logits
+    assert torch.equal(by_new_name, by_old_name)
+    with pytest.raises(ValueError, match="not both"):
+        model(input_ids=token, cache=prompt.cache, past_key_values=again)
