@@ -40,6 +40,22 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def dispatch_subcommand(argv: list[str], subcommands: dict[str, tuple[str, str]], build_parser) -> int:
+    """Run `argv[0]`'s module (`subcommands`: name → (module with main(argv), help)) on the rest of argv; print
+    `build_parser()`'s help for no command or --help; an unknown command gets argparse's usage error (exit 2).
+    The command groups (`cdreasoning eval …`, `cdreasoning cdflow …`) use this, so their modules are imported
+    only when their command runs."""
+    if argv and argv[0] in subcommands:
+        module = importlib.import_module(subcommands[argv[0]][0])
+        return int(module.main(argv[1:]) or 0)
+    parser = build_parser()
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        parser.print_help()
+        return 0
+    parser.parse_args(argv)  # an unknown command: argparse prints the usage and exits with status 2
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):

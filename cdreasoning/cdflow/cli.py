@@ -12,7 +12,6 @@ same commands under the original scripts' names.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -41,16 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
-        return int(module.main(argv[1:]) or 0)
-    parser = build_parser()
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        parser.print_help()
-        return 0
-    parser.parse_args(argv)  # an unknown command: argparse prints the usage and exits with status 2
-    return 2
+    from cdreasoning.cli import dispatch_subcommand
+
+    return dispatch_subcommand(list(sys.argv[1:] if argv is None else argv), SUBCOMMANDS, build_parser)
 
 
 if __name__ == "__main__":
