@@ -9,14 +9,13 @@ loads mPLUG-Owl2 checkpoints too.
 
 __version__ = "0.1.0"
 
-from cdreasoning.model import (  # noqa: E402  (registers "mplug_owl2" with AutoConfig / AutoModelForCausalLM)
+from cdreasoning.inference import CDScorer, Description, LevelScale, ScoreResult
+from cdreasoning.model import (
     CheckpointError,
     MPLUGOwl2Config,
     MPLUGOwl2ForCausalLM,
     load_pretrained,
 )
-
-from cdreasoning.inference import CDScorer, Description, LevelScale, ScoreResult  # noqa: E402
 
 __all__ = [
     "CDScorer",

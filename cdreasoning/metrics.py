@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
-__all__ = ["stress", "plcc", "srcc", "krcc", "rmse", "logistic5", "fit_logistic5", "Logistic5Fit"]
+__all__ = ["Logistic5Fit", "fit_logistic5", "krcc", "logistic5", "plcc", "rmse", "srcc", "stress"]
 
 
 def _validate(pred, human, *, need_variation: bool = True) -> tuple[np.ndarray, np.ndarray]:

@@ -78,7 +78,7 @@ class AbstractorAttention(nn.Module):
     def position_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The fixed sin-cos tables this module's buffers must hold: ([Q, D], [1 + g², D]) in float32."""
         dim = self.q_pos_embed.shape[1]
-        grid = int(round((self.k_pos_embed.shape[0] - 1) ** 0.5))
+        grid = round((self.k_pos_embed.shape[0] - 1) ** 0.5)
         q_pos = sincos_1d(dim, torch.arange(self.q_pos_embed.shape[0]))
         return q_pos.float(), sincos_2d_with_cls(dim, grid).float()
 

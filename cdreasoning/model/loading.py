@@ -66,7 +66,7 @@ def iter_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
 
             try:
                 with safe_open(str(file), framework="pt", device="cpu") as handle:
-                    for name in handle.keys():
+                    for name in handle.keys():  # noqa: SIM118 - a safe_open handle is not iterable
                         yield name, handle.get_tensor(name)
             except Exception as exc:  # safetensors raises its own error types
                 if isinstance(exc, CheckpointError):

@@ -9,7 +9,8 @@ from safetensors.torch import load_file
 
 from cdreasoning import CDScorer, load_pretrained
 from cdreasoning.cli import main as cli_main
-from cdreasoning.train.finetune import _newest_checkpoint, main as finetune
+from cdreasoning.train.finetune import _newest_checkpoint
+from cdreasoning.train.finetune import main as finetune
 
 
 def _common(tiny_checkpoint, synth_set, out, *extra):
