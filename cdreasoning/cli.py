@@ -40,6 +40,21 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
+def command_group_parser(prog: str, description: str, subcommands: dict[str, tuple[str, str]]):
+    """The argparse parser of a command group (`cdreasoning eval`, `cdreasoning cdflow`): its help lists the
+    sub-commands; each sub-command module parses its own options."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description,
+        epilog=f"Run `{prog} <command> --help` for the options of a command.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
+    for name, (_, help_) in subcommands.items():
+        commands.add_parser(name, help=help_, add_help=False)
+    return parser
+
+
 def dispatch_subcommand(argv: list[str], subcommands: dict[str, tuple[str, str]], build_parser) -> int:
     """Run `argv[0]`'s module (`subcommands`: name → (module with main(argv), help)) on the rest of argv; print
     `build_parser()`'s help for no command or --help; an unknown command gets argparse's usage error (exit 2).

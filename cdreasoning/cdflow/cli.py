@@ -27,16 +27,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cdreasoning cdflow",
-        description="CD-Flow (CVPR 2023): a normalizing flow whose latent Euclidean distance predicts the "
+    from cdreasoning.cli import command_group_parser
+
+    return command_group_parser(
+        "cdreasoning cdflow",
+        "CD-Flow (CVPR 2023): a normalizing flow whose latent Euclidean distance predicts the "
         "perceived colour difference of two photographs. See docs/cdflow.md.",
-        epilog="Run `cdreasoning cdflow <command> --help` for the options of a command.",
+        SUBCOMMANDS,
     )
-    commands = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
-    for name, (_, help_) in SUBCOMMANDS.items():
-        commands.add_parser(name, help=help_, add_help=False)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

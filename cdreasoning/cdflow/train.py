@@ -524,15 +524,22 @@ def _validate(run: Run, val_set: EvalPairs, args) -> dict[str, Any]:
     return result
 
 
-def _last_payload(run: Run) -> dict[str, Any]:
-    p = run.progress
+def _checkpoint_header(run: Run, kind: str) -> dict[str, Any]:
+    """What every checkpoint of a run carries besides its weights: enough to rebuild and identify the model."""
     return {
         "format": "cdreasoning.cdflow",
-        "kind": "last",
+        "kind": kind,
         "config": run.config.to_dict(),
         "image_size": run.settings["image_size"],
         "eval_size": run.settings["eval_size"],
         "fingerprint": new_fingerprint(),
+    }
+
+
+def _last_payload(run: Run) -> dict[str, Any]:
+    p = run.progress
+    return {
+        **_checkpoint_header(run, "last"),
         "model": run.model.state_dict(),
         "ema": run.ema.state_dict(),
         "optimizer": run.optimizer.state_dict(),
@@ -554,12 +561,7 @@ def _last_payload(run: Run) -> dict[str, Any]:
 def _save_best(run: Run, val_srcc: float) -> None:
     save_checkpoint(
         {
-            "format": "cdreasoning.cdflow",
-            "kind": "best",
-            "config": run.config.to_dict(),
-            "image_size": run.settings["image_size"],
-            "eval_size": run.settings["eval_size"],
-            "fingerprint": new_fingerprint(),
+            **_checkpoint_header(run, "best"),
             "model": run.ema.model_state_dict(run.model),
             "epoch": run.progress.epoch + 1,  # 1-based: validated at the end of (or, --max_steps, within) it
             "global_step": run.progress.global_step,

@@ -37,15 +37,13 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="cdreasoning eval",
-        description="Evaluate colour-difference predictions against SPCD human judgements.",
-        epilog="Run `cdreasoning eval <command> --help` for the options of a command.",
+    from cdreasoning.cli import command_group_parser
+
+    return command_group_parser(
+        "cdreasoning eval",
+        "Evaluate colour-difference predictions against SPCD human judgements.",
+        SUBCOMMANDS,
     )
-    commands = parser.add_subparsers(dest="command", metavar="<command>", title="commands")
-    for name, (_, help_) in SUBCOMMANDS.items():
-        commands.add_parser(name, help=help_, add_help=False)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
