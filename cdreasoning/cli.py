@@ -14,8 +14,14 @@ import sys
 
 # command → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "quickstart": ("cdreasoning.quickstart", "the main job end to end on the embedded default (data → train → eval → report)"),
-    "init-model": ("cdreasoning.model.init_cli", "write a randomly initialised checkpoint (tiny or owl2-7b preset)"),
+    "quickstart": (
+        "cdreasoning.quickstart",
+        "the main job end to end on the embedded default (data → train → eval → report)",
+    ),
+    "init-model": (
+        "cdreasoning.model.init_cli",
+        "write a randomly initialised checkpoint (tiny or owl2-7b preset)",
+    ),
     "score": ("cdreasoning.inference.score_cli", "score the colour difference of image pairs"),
     "describe": ("cdreasoning.inference.describe_cli", "describe the colour difference of image pairs"),
     "train": ("cdreasoning.train.finetune", "fine-tune (full or LoRA, DeepSpeed-ready)"),
@@ -46,7 +52,8 @@ def command_group_parser(prog: str, description: str, subcommands: dict[str, tup
     import argparse
 
     parser = argparse.ArgumentParser(
-        prog=prog, description=description,
+        prog=prog,
+        description=description,
         epilog=f"Run `{prog} <command> --help` for the options of a command.",
     )
     commands = parser.add_subparsers(dest="command", metavar="<command>", title="commands")

@@ -72,8 +72,16 @@ class QuickstartConfig:
     workers: int = 1
 
     def __post_init__(self) -> None:
-        positive = ("scenes", "size", "full_steps", "lora_steps", "batch_size", "lora_r", "cdflow_epochs",
-                    "cdflow_size")
+        positive = (
+            "scenes",
+            "size",
+            "full_steps",
+            "lora_steps",
+            "batch_size",
+            "lora_r",
+            "cdflow_epochs",
+            "cdflow_size",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1, got {getattr(self, name)}")
@@ -110,83 +118,291 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
     images = str(data / "images")
     device = ("--device", config.device)
     train_common = (
-        "--version", "v1", "--data_path", str(data / "train_mix.json"), "--image_folder", images,
-        "--image_aspect_ratio", "pad", "--per_device_train_batch_size", str(config.batch_size),
-        "--lr_scheduler_type", "cosine", "--warmup_ratio", "0.05", "--weight_decay", "0",
-        "--model_max_length", "512", "--save_strategy", "steps",
-        "--save_total_limit", "1", "--dataloader_num_workers", str(config.workers), "--seed", str(config.seed),
-        "--report_to", "tensorboard", "--resume_from_checkpoint", "auto",
+        "--version",
+        "v1",
+        "--data_path",
+        str(data / "train_mix.json"),
+        "--image_folder",
+        images,
+        "--image_aspect_ratio",
+        "pad",
+        "--per_device_train_batch_size",
+        str(config.batch_size),
+        "--lr_scheduler_type",
+        "cosine",
+        "--warmup_ratio",
+        "0.05",
+        "--weight_decay",
+        "0",
+        "--model_max_length",
+        "512",
+        "--save_strategy",
+        "steps",
+        "--save_total_limit",
+        "1",
+        "--dataloader_num_workers",
+        str(config.workers),
+        "--seed",
+        str(config.seed),
+        "--report_to",
+        "tensorboard",
+        "--resume_from_checkpoint",
+        "auto",
     )
     full_save = max(50, config.full_steps // 4)
     lora_save = max(50, config.lora_steps // 3)
     test_csv = str(data / "test.csv")
     steps = [
-        Step("data", "synthetic SPCD-like set",
-             ("data", "synth", "--out", str(data), "--scenes", str(config.scenes), "--seed", str(config.seed),
-              "--size", str(config.size)),
-             data / "synth_meta.json"),
-        Step("init", "tiny random model",
-             ("init-model", "--preset", "tiny", "--out", str(models / "tiny-init"), "--seed", str(config.seed),
-              "--overwrite"),
-             models / "tiny-init" / "model.safetensors", owns=(models / "tiny-init",)),
-        Step("full", "full fine-tuning (the base model)",
-             ("train", "--model_name_or_path", str(models / "tiny-init"), "--output_dir", str(models / "full"),
-              *train_common, "--max_steps", str(config.full_steps), "--save_steps", str(full_save),
-              "--logging_steps", str(_logging_steps(config.full_steps)),
-              "--learning_rate", str(config.full_lr), "--tune_visual_abstractor", "True",
-              "--freeze_vision_model", "False"),
-             models / "full" / "model.safetensors", reads=("data", "init"), owns=(models / "full",)),
-        Step("lora", "LoRA fine-tuning on the base",
-             ("train", "--model_name_or_path", str(models / "full"), "--output_dir", str(models / "lora"),
-              *train_common, "--max_steps", str(config.lora_steps), "--save_steps", str(lora_save),
-              "--logging_steps", str(_logging_steps(config.lora_steps)),
-              "--learning_rate", str(config.lora_lr), "--lora_enable", "True", "--lora_r", str(config.lora_r),
-              "--lora_alpha", str(2 * config.lora_r), "--lora_dropout", "0.05",
-              "--tune_visual_abstractor", "True", "--freeze_vision_model", "True"),
-             models / "lora" / "adapter_model.safetensors", reads=("data", "full"), owns=(models / "lora",)),
-        Step("merge", "merge the LoRA adapter",
-             ("export", "--merge-lora", str(models / "lora"), "--out", str(models / "lora-merged")),
-             models / "lora-merged" / "model.safetensors", reads=("lora",), owns=(models / "lora-merged",)),
+        Step(
+            "data",
+            "synthetic SPCD-like set",
+            (
+                "data",
+                "synth",
+                "--out",
+                str(data),
+                "--scenes",
+                str(config.scenes),
+                "--seed",
+                str(config.seed),
+                "--size",
+                str(config.size),
+            ),
+            data / "synth_meta.json",
+        ),
+        Step(
+            "init",
+            "tiny random model",
+            (
+                "init-model",
+                "--preset",
+                "tiny",
+                "--out",
+                str(models / "tiny-init"),
+                "--seed",
+                str(config.seed),
+                "--overwrite",
+            ),
+            models / "tiny-init" / "model.safetensors",
+            owns=(models / "tiny-init",),
+        ),
+        Step(
+            "full",
+            "full fine-tuning (the base model)",
+            (
+                "train",
+                "--model_name_or_path",
+                str(models / "tiny-init"),
+                "--output_dir",
+                str(models / "full"),
+                *train_common,
+                "--max_steps",
+                str(config.full_steps),
+                "--save_steps",
+                str(full_save),
+                "--logging_steps",
+                str(_logging_steps(config.full_steps)),
+                "--learning_rate",
+                str(config.full_lr),
+                "--tune_visual_abstractor",
+                "True",
+                "--freeze_vision_model",
+                "False",
+            ),
+            models / "full" / "model.safetensors",
+            reads=("data", "init"),
+            owns=(models / "full",),
+        ),
+        Step(
+            "lora",
+            "LoRA fine-tuning on the base",
+            (
+                "train",
+                "--model_name_or_path",
+                str(models / "full"),
+                "--output_dir",
+                str(models / "lora"),
+                *train_common,
+                "--max_steps",
+                str(config.lora_steps),
+                "--save_steps",
+                str(lora_save),
+                "--logging_steps",
+                str(_logging_steps(config.lora_steps)),
+                "--learning_rate",
+                str(config.lora_lr),
+                "--lora_enable",
+                "True",
+                "--lora_r",
+                str(config.lora_r),
+                "--lora_alpha",
+                str(2 * config.lora_r),
+                "--lora_dropout",
+                "0.05",
+                "--tune_visual_abstractor",
+                "True",
+                "--freeze_vision_model",
+                "True",
+            ),
+            models / "lora" / "adapter_model.safetensors",
+            reads=("data", "full"),
+            owns=(models / "lora",),
+        ),
+        Step(
+            "merge",
+            "merge the LoRA adapter",
+            ("export", "--merge-lora", str(models / "lora"), "--out", str(models / "lora-merged")),
+            models / "lora-merged" / "model.safetensors",
+            reads=("lora",),
+            owns=(models / "lora-merged",),
+        ),
     ]
     for model, label in (("full", "tiny-full"), ("lora-merged", "tiny-lora")):
-        steps.append(Step(
-            f"score-{model}", f"score the test pairs ({label})",
-            ("eval", "score", "--model-path", str(models / model), "--data", test_csv, "--image-folder", images,
-             "--out", str(evals / label), "--name", label, *device, "--num-workers", str(config.workers)),
-            evals / label / "metrics.json", reads=("data", "merge" if model == "lora-merged" else "full"),
-            owns=(evals / label,)))
-    steps.append(Step(
-        "describe", "describe the test pairs (tiny-lora)",
-        ("eval", "describe", "--model-path", str(models / "lora-merged"),
-         "--data", str(data / "depict_task" / "depict_test.json"), "--image-folder", images,
-         "--out", str(evals / "tiny-lora-describe"), "--name", "tiny-lora", "--max-new-tokens", "96",
-         *device, "--num-workers", str(config.workers)),
-        evals / "tiny-lora-describe" / "metrics.json", reads=("data", "merge"),
-        owns=(evals / "tiny-lora-describe",)))
+        steps.append(
+            Step(
+                f"score-{model}",
+                f"score the test pairs ({label})",
+                (
+                    "eval",
+                    "score",
+                    "--model-path",
+                    str(models / model),
+                    "--data",
+                    test_csv,
+                    "--image-folder",
+                    images,
+                    "--out",
+                    str(evals / label),
+                    "--name",
+                    label,
+                    *device,
+                    "--num-workers",
+                    str(config.workers),
+                ),
+                evals / label / "metrics.json",
+                reads=("data", "merge" if model == "lora-merged" else "full"),
+                owns=(evals / label,),
+            )
+        )
+    steps.append(
+        Step(
+            "describe",
+            "describe the test pairs (tiny-lora)",
+            (
+                "eval",
+                "describe",
+                "--model-path",
+                str(models / "lora-merged"),
+                "--data",
+                str(data / "depict_task" / "depict_test.json"),
+                "--image-folder",
+                images,
+                "--out",
+                str(evals / "tiny-lora-describe"),
+                "--name",
+                "tiny-lora",
+                "--max-new-tokens",
+                "96",
+                *device,
+                "--num-workers",
+                str(config.workers),
+            ),
+            evals / "tiny-lora-describe" / "metrics.json",
+            reads=("data", "merge"),
+            owns=(evals / "tiny-lora-describe",),
+        )
+    )
     for method in ("ciede2000", "scielab"):
-        steps.append(Step(
-            method, f"{method} baseline",
-            ("eval", "baseline", "--method", method, "--pairs", test_csv, "--image-folder", images,
-             "--out", str(evals / method), "--workers", "1", "--overwrite"),
-            evals / method / "metrics.json", reads=("data",), owns=(evals / method,)))
+        steps.append(
+            Step(
+                method,
+                f"{method} baseline",
+                (
+                    "eval",
+                    "baseline",
+                    "--method",
+                    method,
+                    "--pairs",
+                    test_csv,
+                    "--image-folder",
+                    images,
+                    "--out",
+                    str(evals / method),
+                    "--workers",
+                    "1",
+                    "--overwrite",
+                ),
+                evals / method / "metrics.json",
+                reads=("data",),
+                owns=(evals / method,),
+            )
+        )
     steps += [
-        Step("cdflow-train", "train a small CD-Flow",
-             ("cdflow", "train", "--training_datadir", images, "--datapath", str(data),
-              "--work_path", str(out / "cdflow"), "--preset", "small", "--image_size", str(config.cdflow_size),
-              "--epochs", str(config.cdflow_epochs), "--batch_size_train", "8", "--lr", "2e-3",
-              "--seed", str(config.seed), "--no_test", *device),
-             out / "cdflow" / "best.pt", reads=("data",), owns=(out / "cdflow",)),
-        Step("cdflow-test", "CD-Flow on the test pairs",
-             ("cdflow", "test", "--training_datadir", images, "--datapath", str(data),
-              "--work_path", str(out / "cdflow"), "--out", str(evals / "cdflow"), *device),
-             evals / "cdflow" / "metrics.json", reads=("data", "cdflow-train"), owns=(evals / "cdflow",)),
-        Step("compare", "leaderboard",
-             ("eval", "compare", *(str(evals / name) for name in ("tiny-full", "tiny-lora", "ciede2000",
-                                                                  "scielab", "cdflow")),
-              "--out", str(out / "leaderboard")),
-             out / "leaderboard" / "leaderboard.md",
-             reads=("score-full", "score-lora-merged", "ciede2000", "scielab", "cdflow-test"),
-             owns=(out / "leaderboard",)),
+        Step(
+            "cdflow-train",
+            "train a small CD-Flow",
+            (
+                "cdflow",
+                "train",
+                "--training_datadir",
+                images,
+                "--datapath",
+                str(data),
+                "--work_path",
+                str(out / "cdflow"),
+                "--preset",
+                "small",
+                "--image_size",
+                str(config.cdflow_size),
+                "--epochs",
+                str(config.cdflow_epochs),
+                "--batch_size_train",
+                "8",
+                "--lr",
+                "2e-3",
+                "--seed",
+                str(config.seed),
+                "--no_test",
+                *device,
+            ),
+            out / "cdflow" / "best.pt",
+            reads=("data",),
+            owns=(out / "cdflow",),
+        ),
+        Step(
+            "cdflow-test",
+            "CD-Flow on the test pairs",
+            (
+                "cdflow",
+                "test",
+                "--training_datadir",
+                images,
+                "--datapath",
+                str(data),
+                "--work_path",
+                str(out / "cdflow"),
+                "--out",
+                str(evals / "cdflow"),
+                *device,
+            ),
+            evals / "cdflow" / "metrics.json",
+            reads=("data", "cdflow-train"),
+            owns=(evals / "cdflow",),
+        ),
+        Step(
+            "compare",
+            "leaderboard",
+            (
+                "eval",
+                "compare",
+                *(str(evals / name) for name in ("tiny-full", "tiny-lora", "ciede2000", "scielab", "cdflow")),
+                "--out",
+                str(out / "leaderboard"),
+            ),
+            out / "leaderboard" / "leaderboard.md",
+            reads=("score-full", "score-lora-merged", "ciede2000", "scielab", "cdflow-test"),
+            owns=(out / "leaderboard",),
+        ),
     ]
     return steps
 
@@ -236,29 +452,70 @@ def run_quickstart(config: QuickstartConfig, *, fresh: bool = False, echo=print)
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = QuickstartConfig()
-    parser = argparse.ArgumentParser(prog="cdreasoning quickstart", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=defaults.out, help=f"output folder (default {defaults.out})")
+    parser = argparse.ArgumentParser(
+        prog="cdreasoning quickstart",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--out", type=Path, default=defaults.out, help=f"output folder (default {defaults.out})"
+    )
     parser.add_argument("--device", default=defaults.device, help="auto (default) | cpu | cuda | mps")
-    parser.add_argument("--scenes", type=int, default=defaults.scenes,
-                        help=f"synthetic scenes, split 70/10/20 (default {defaults.scenes})")
-    parser.add_argument("--size", type=int, default=defaults.size,
-                        help=f"synthetic image side in pixels (default {defaults.size})")
+    parser.add_argument(
+        "--scenes",
+        type=int,
+        default=defaults.scenes,
+        help=f"synthetic scenes, split 70/10/20 (default {defaults.scenes})",
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        default=defaults.size,
+        help=f"synthetic image side in pixels (default {defaults.size})",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of data, models and training")
-    parser.add_argument("--full-steps", type=int, default=defaults.full_steps,
-                        help=f"full fine-tuning steps (default {defaults.full_steps})")
-    parser.add_argument("--lora-steps", type=int, default=defaults.lora_steps,
-                        help=f"LoRA fine-tuning steps (default {defaults.lora_steps})")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
-                        help=f"training batch size (default {defaults.batch_size})")
-    parser.add_argument("--cdflow-epochs", type=int, default=defaults.cdflow_epochs,
-                        help=f"CD-Flow training epochs (default {defaults.cdflow_epochs})")
-    parser.add_argument("--cdflow-size", type=int, default=defaults.cdflow_size,
-                        help=f"CD-Flow training image side (default {defaults.cdflow_size})")
-    parser.add_argument("--examples", type=int, default=defaults.examples,
-                        help=f"example descriptions in the report (default {defaults.examples})")
-    parser.add_argument("--workers", type=int, default=defaults.workers,
-                        help=f"data-loading worker processes (default {defaults.workers})")
+    parser.add_argument(
+        "--full-steps",
+        type=int,
+        default=defaults.full_steps,
+        help=f"full fine-tuning steps (default {defaults.full_steps})",
+    )
+    parser.add_argument(
+        "--lora-steps",
+        type=int,
+        default=defaults.lora_steps,
+        help=f"LoRA fine-tuning steps (default {defaults.lora_steps})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults.batch_size,
+        help=f"training batch size (default {defaults.batch_size})",
+    )
+    parser.add_argument(
+        "--cdflow-epochs",
+        type=int,
+        default=defaults.cdflow_epochs,
+        help=f"CD-Flow training epochs (default {defaults.cdflow_epochs})",
+    )
+    parser.add_argument(
+        "--cdflow-size",
+        type=int,
+        default=defaults.cdflow_size,
+        help=f"CD-Flow training image side (default {defaults.cdflow_size})",
+    )
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=defaults.examples,
+        help=f"example descriptions in the report (default {defaults.examples})",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=defaults.workers,
+        help=f"data-loading worker processes (default {defaults.workers})",
+    )
     parser.add_argument("--fresh", action="store_true", help="delete --out first and redo every step")
     return parser
 
@@ -267,9 +524,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         config = QuickstartConfig(
-            out=args.out, scenes=args.scenes, size=args.size, seed=args.seed, device=args.device,
-            full_steps=args.full_steps, lora_steps=args.lora_steps, batch_size=args.batch_size,
-            cdflow_epochs=args.cdflow_epochs, cdflow_size=args.cdflow_size, examples=args.examples,
+            out=args.out,
+            scenes=args.scenes,
+            size=args.size,
+            seed=args.seed,
+            device=args.device,
+            full_steps=args.full_steps,
+            lora_steps=args.lora_steps,
+            batch_size=args.batch_size,
+            cdflow_epochs=args.cdflow_epochs,
+            cdflow_size=args.cdflow_size,
+            examples=args.examples,
             workers=args.workers,
         )
     except ValueError as err:
@@ -278,9 +543,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_quickstart(config, fresh=args.fresh)
     except subprocess.CalledProcessError as err:
-        print(f"cdreasoning quickstart: a step failed (exit {err.returncode}): "
-              f"{' '.join(str(a) for a in err.cmd)}\nfix the cause and rerun: finished steps are reused",
-              file=sys.stderr)
+        print(
+            f"cdreasoning quickstart: a step failed (exit {err.returncode}): "
+            f"{' '.join(str(a) for a in err.cmd)}\nfix the cause and rerun: finished steps are reused",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -100,15 +100,27 @@ def _leaderboard_section(out: Path) -> list[str]:
         body.append("#" + line if line.startswith("## ") else line)
     while body and not body[0].strip():
         body.pop(0)
-    return ["## Scores on the held-out test pairs", "", *body, "",
-            "![leaderboard](leaderboard/leaderboard.png)", ""]
+    return [
+        "## Scores on the held-out test pairs",
+        "",
+        *body,
+        "",
+        "![leaderboard](leaderboard/leaderboard.png)",
+        "",
+    ]
 
 
 def _scatter_section(out: Path) -> list[str]:
-    lines = ["## Prediction against human ΔV", "",
-             ("Each method's score report (`eval/<method>/`: metrics.json, predictions.csv, scatter.png). The MLLM "
-             "rows show both conventions: level space without a fit (top) and ΔV space with the logistic fit "
-             "(bottom)."), ""]
+    lines = [
+        "## Prediction against human ΔV",
+        "",
+        (
+            "Each method's score report (`eval/<method>/`: metrics.json, predictions.csv, scatter.png). The MLLM "
+            "rows show both conventions: level space without a fit (top) and ΔV space with the logistic fit "
+            "(bottom)."
+        ),
+        "",
+    ]
     for label, title in SCORE_METHODS:
         png = out / "eval" / label / "scatter.png"
         if not png.is_file():
@@ -121,36 +133,68 @@ def _description_section(out: Path, examples: int) -> list[str]:
     folder = out / "eval" / "tiny-lora-describe"
     report = _read_json(folder / "metrics.json")
     m = report["metrics"]
-    lines = ["## Descriptions (tiny-lora)", "",
-             (f"{m['n_descriptions']} test pairs described (greedy); the seven severities are parsed from the "
-             "generated text and compared with the ground truth."), "",
-             "| attribute | accuracy | macro-F1 | mean abs. severity error | rated |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        "## Descriptions (tiny-lora)",
+        "",
+        (
+            f"{m['n_descriptions']} test pairs described (greedy); the seven severities are parsed from the "
+            "generated text and compared with the ground truth."
+        ),
+        "",
+        "| attribute | accuracy | macro-F1 | mean abs. severity error | rated |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for attribute in ATTRIBUTES:
         a = m["per_attribute"][attribute]
         rated = a["n_rated"] / a["n_cells"] if a["n_cells"] else None
-        lines.append(f"| {ATTRIBUTE_LABELS[attribute]} | {_fmt(a['accuracy'])} | {_fmt(a['macro_f1'])} | "
-                     f"{_fmt(a['mae'])} | {_fmt(rated)} |")
+        lines.append(
+            f"| {ATTRIBUTE_LABELS[attribute]} | {_fmt(a['accuracy'])} | {_fmt(a['macro_f1'])} | "
+            f"{_fmt(a['mae'])} | {_fmt(rated)} |"
+        )
     o = m["overall"]
-    lines.append(f"| **all** | {_fmt(o['accuracy'])} | {_fmt(o['macro_f1'])} | {_fmt(o['mae'])} | "
-                 f"{_fmt(o['rated_fraction'])} |")
+    lines.append(
+        f"| **all** | {_fmt(o['accuracy'])} | {_fmt(o['macro_f1'])} | {_fmt(o['mae'])} | "
+        f"{_fmt(o['rated_fraction'])} |"
+    )
     sim = m["text_similarity"]
-    lines += ["", f"Attributes mentioned: {_fmt(o['mentioned_fraction'])} of 7; exact match of all seven: "
-              f"{_fmt(o['exact_match'])}; " + ("text similarity absent" if "absent" in sim else
-                                              f"BLEU {sim['bleu']:.2f}, ROUGE-L F {sim['rouge_l_f']:.3f}") + ".",
-              "", "![confusion](eval/tiny-lora-describe/confusion.png)", ""]
+    lines += [
+        "",
+        f"Attributes mentioned: {_fmt(o['mentioned_fraction'])} of 7; exact match of all seven: "
+        f"{_fmt(o['exact_match'])}; "
+        + (
+            "text similarity absent"
+            if "absent" in sim
+            else f"BLEU {sim['bleu']:.2f}, ROUGE-L F {sim['rouge_l_f']:.3f}"
+        )
+        + ".",
+        "",
+        "![confusion](eval/tiny-lora-describe/confusion.png)",
+        "",
+    ]
     if examples:
         lines += ["### Examples", ""]
-        records = [json.loads(line) for line in
-                   (folder / "descriptions.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+        records = [
+            json.loads(line)
+            for line in (folder / "descriptions.jsonl").read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
         for record in records[:examples]:
             a, b = record["images"]
             # HTML for the thumbnails: markdown has no size, and the synthetic images are tiny.
-            lines += [f"**{a} vs {b}**", "",
-                      (f'<img src="data/images/{a}" alt="{a}" width="160"> '
-                      f'<img src="data/images/{b}" alt="{b}" width="160">'), "",
-                      f"- model: {record['generated']}", f"- ground truth: {record['reference']}", "",
-                      "| attribute | model | ground truth |", "|---|---|---|"]
+            lines += [
+                f"**{a} vs {b}**",
+                "",
+                (
+                    f'<img src="data/images/{a}" alt="{a}" width="160"> '
+                    f'<img src="data/images/{b}" alt="{b}" width="160">'
+                ),
+                "",
+                f"- model: {record['generated']}",
+                f"- ground truth: {record['reference']}",
+                "",
+                "| attribute | model | ground truth |",
+                "|---|---|---|",
+            ]
             predicted, truth = record["predicted_severities"], record["reference_severities"]
             for attribute in ATTRIBUTES:
                 p, t = predicted.get(attribute, "—"), truth.get(attribute, "—")
@@ -168,13 +212,20 @@ def write_report(config, steps, timings: dict[str, float], total_seconds: float)
     meta = _read_json(out / "data" / "synth_meta.json")
     loss_png = _loss_curves(out, out / "models")
     lines = [
-        "# cdreasoning quickstart report", "",
-        (f"Written {time.strftime('%Y-%m-%d %H:%M')} on {_device_name(config.device)}; this run took "
-        f"{total_seconds / 60:.1f} min (steps reused from an earlier run take no time)."), "",
-        ("A tiny two-image mPLUG-Owl2 model was fine-tuned on a synthetic SPCD-like set (full, then LoRA), then "
-        "scored and described the held-out pairs; CIEDE2000, S-CIELAB and a small CD-Flow trained on the same "
-        "pairs were evaluated on the identical pairs. The numbers show the pipeline working end to end on a "
-        "CPU-sized model, not what the 7B model reaches on SPCD."), "",
+        "# cdreasoning quickstart report",
+        "",
+        (
+            f"Written {time.strftime('%Y-%m-%d %H:%M')} on {_device_name(config.device)}; this run took "
+            f"{total_seconds / 60:.1f} min (steps reused from an earlier run take no time)."
+        ),
+        "",
+        (
+            "A tiny two-image mPLUG-Owl2 model was fine-tuned on a synthetic SPCD-like set (full, then LoRA), then "
+            "scored and described the held-out pairs; CIEDE2000, S-CIELAB and a small CD-Flow trained on the same "
+            "pairs were evaluated on the identical pairs. The numbers show the pipeline working end to end on a "
+            "CPU-sized model, not what the 7B model reaches on SPCD."
+        ),
+        "",
     ]
     lines += _leaderboard_section(out)
     lines += _scatter_section(out)
@@ -182,8 +233,13 @@ def write_report(config, steps, timings: dict[str, float], total_seconds: float)
     if loss_png is not None:
         lines += ["## Training", "", "![training loss](training_loss.png)", ""]
     lines += _data_section(out, meta)
-    lines += ["", "## What ran", "",
-              "Each step is a `cdreasoning` command (run it by hand to redo a step with other settings):", ""]
+    lines += [
+        "",
+        "## What ran",
+        "",
+        "Each step is a `cdreasoning` command (run it by hand to redo a step with other settings):",
+        "",
+    ]
     for step in steps:
         took = timings.get(step.name)
         status = f"{took:.0f} s" if took is not None else "reused"

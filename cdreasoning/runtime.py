@@ -26,7 +26,7 @@ ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2")
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """"auto" → CUDA if available, else MPS, else CPU. Explicit requests that cannot be met raise."""
+    """ "auto" → CUDA if available, else MPS, else CPU. Explicit requests that cannot be met raise."""
     if isinstance(device, torch.device):
         return device
     name = (device or "auto").strip().lower()
@@ -45,7 +45,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
-    """"auto" → bf16 on CUDA with bf16 support (else fp16), fp16 on MPS, fp32 on CPU."""
+    """ "auto" → bf16 on CUDA with bf16 support (else fp16), fp16 on MPS, fp32 on CPU."""
     if isinstance(dtype, torch.dtype):
         return dtype
     name = (dtype or "auto").strip().lower()
@@ -68,7 +68,7 @@ def flash_attention_available() -> bool:
 
 
 def resolve_attention(attention: str | None, device: torch.device) -> str:
-    """"auto" → flash_attention_2 on CUDA when flash-attn is installed, else PyTorch SDPA.
+    """ "auto" → flash_attention_2 on CUDA when flash-attn is installed, else PyTorch SDPA.
 
     "eager" computes softmax(QKᵀ)V explicitly (slow; useful to compare against). Asking for flash attention
     where it cannot run raises instead of silently falling back.
@@ -79,12 +79,16 @@ def resolve_attention(attention: str | None, device: torch.device) -> str:
             return "flash_attention_2"
         return "sdpa"
     if name not in ATTENTION_IMPLEMENTATIONS:
-        raise ValueError(f"unknown attention {attention!r}; use auto or one of {', '.join(ATTENTION_IMPLEMENTATIONS)}")
+        raise ValueError(
+            f"unknown attention {attention!r}; use auto or one of {', '.join(ATTENTION_IMPLEMENTATIONS)}"
+        )
     if name == "flash_attention_2":
         if device.type != "cuda":
             raise RuntimeError("flash_attention_2 needs a CUDA device; use attention='sdpa'")
         if not flash_attention_available():
-            raise RuntimeError("flash_attention_2 requested but flash-attn is not installed (pip install flash-attn)")
+            raise RuntimeError(
+                "flash_attention_2 requested but flash-attn is not installed (pip install flash-attn)"
+            )
     return name
 
 

@@ -56,4 +56,3 @@ def level_index_from_delta_v(delta_v) -> int:
 def level_from_delta_v(delta_v) -> str:
     """The lower-case level word of one ΔV (e.g. 4.2 → "moderate")."""
     return CD_LEVELS[level_index_from_delta_v(delta_v)]
-

@@ -27,13 +27,17 @@ def make_images(folder: Path, count: int, size: int) -> list[Path]:
         path = folder / f"img{i:04d}.png"
         if not path.exists():
             base = rng.integers(0, 256, 3)
-            Image.fromarray(np.clip(base + rng.normal(0, 30, (size, size, 3)), 0, 255).astype(np.uint8)).save(path)
+            Image.fromarray(np.clip(base + rng.normal(0, 30, (size, size, 3)), 0, 255).astype(np.uint8)).save(
+                path
+            )
         paths.append(path)
     return paths
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", default="tiny", choices=["tiny", "owl2-7b"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
@@ -57,8 +61,10 @@ def main(argv=None) -> int:
     pairs = [(images[i % 64], images[(7 * i + 3) % 64]) for i in range(args.pairs)]
     scorer = CDScorer.from_pretrained(checkpoint, device=args.device, dtype=args.dtype)
     sync = torch.cuda.synchronize if scorer.device.type == "cuda" else (lambda: None)
-    print(f"preset={args.preset} device={scorer.device} dtype={scorer.dtype} threads={torch.get_num_threads()} "
-          f"workers={args.workers} image={args.image_size}px")
+    print(
+        f"preset={args.preset} device={scorer.device} dtype={scorer.dtype} threads={torch.get_num_threads()} "
+        f"workers={args.workers} image={args.image_size}px"
+    )
 
     scorer.score_pairs(pairs[:8], batch_size=8, num_workers=0)  # warm-up
     loop = pairs[: args.loop_pairs]

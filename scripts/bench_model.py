@@ -48,7 +48,9 @@ def peak_memory_gib(device) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", default="tiny", choices=["tiny", "owl2-7b"])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
@@ -67,12 +69,16 @@ def main(argv=None) -> int:
     model = build_model(args.preset, device, dtype, attention)
     tokenizer = load_tokenizer(build_tokenizer("/tmp/cdreasoning-bench-tokenizer"))
     template = get_template("v1")
-    prompt = template.render_prompt([template.user_turn("<|image|><|image|>\n" + DEFAULT_SCORE_QUESTION)], ANSWER_PREFIX)
+    prompt = template.render_prompt(
+        [template.user_turn("<|image|><|image|>\n" + DEFAULT_SCORE_QUESTION)], ANSWER_PREFIX
+    )
     ids = tokenize_prompt(tokenizer, prompt)
     size = model.config.vision.image_size
     tokens_per_pair = len(ids) + 2 * (model.config.image_tokens - 1)
-    print(f"preset={args.preset} device={device} dtype={dtype} attention={attention} threads={torch.get_num_threads()} "
-          f"tokens/pair={tokens_per_pair}")
+    print(
+        f"preset={args.preset} device={device} dtype={dtype} attention={attention} threads={torch.get_num_threads()} "
+        f"tokens/pair={tokens_per_pair}"
+    )
     print(f"{'batch':>5} {'pairs/s':>10} {'tokens/s':>11} {'ms/batch':>10} {'peak GiB':>9}")
     for batch in [int(b) for b in args.batch_sizes.split(",")]:
         input_ids = torch.tensor([ids] * batch, device=device)
@@ -90,8 +96,10 @@ def main(argv=None) -> int:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             elapsed = (time.perf_counter() - start) / args.iters
-        print(f"{batch:>5} {batch / elapsed:>10.1f} {batch * tokens_per_pair / elapsed:>11.0f} "
-              f"{elapsed * 1000:>10.1f} {peak_memory_gib(device):>9.2f}")
+        print(
+            f"{batch:>5} {batch / elapsed:>10.1f} {batch * tokens_per_pair / elapsed:>11.0f} "
+            f"{elapsed * 1000:>10.1f} {peak_memory_gib(device):>9.2f}"
+        )
     return 0
 
 

@@ -50,10 +50,19 @@ def build(preset, device, dtype, mode, checkpointing):
             enable(activation_checkpointing_kwargs=kwargs)
         else:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
-    args = SimpleNamespace(lora_enable=mode == "lora", freeze_llm=False, tune_visual_abstractor=mode == "full",
-                           freeze_vision_model=True, lora_r=128, lora_alpha=256, lora_dropout=0.05,
-                           lora_target_modules=["q_proj", "v_proj.multiway.1"], lora_bias="none", bits=16,
-                           gradient_checkpointing=checkpointing)
+    args = SimpleNamespace(
+        lora_enable=mode == "lora",
+        freeze_llm=False,
+        tune_visual_abstractor=mode == "full",
+        freeze_vision_model=True,
+        lora_r=128,
+        lora_alpha=256,
+        lora_dropout=0.05,
+        lora_target_modules=["q_proj", "v_proj.multiway.1"],
+        lora_bias="none",
+        bits=16,
+        gradient_checkpointing=checkpointing,
+    )
     model = configure_tuning(model, args)
     return model.train(), config
 
@@ -81,7 +90,9 @@ def flops_per_sample(model, config, text_tokens: int, images: int) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", default="tiny", choices=["tiny", "owl2-7b"])
     parser.add_argument("--mode", default="full", choices=["full", "lora"])
     parser.add_argument("--device", default="auto")
@@ -99,15 +110,22 @@ def main(argv=None) -> int:
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     tokenizer = load_tokenizer(build_tokenizer("/tmp/cdreasoning-bench-tokenizer"))
     template = get_template("v1")
-    sample = tokenize_conversation(tokenizer, template, [
-        template.user_turn("<|image|><|image|>\n" + DEFAULT_SCORE_QUESTION),
-        template.assistant_turn("The color difference between these two images is moderate.")])
+    sample = tokenize_conversation(
+        tokenizer,
+        template,
+        [
+            template.user_turn("<|image|><|image|>\n" + DEFAULT_SCORE_QUESTION),
+            template.assistant_turn("The color difference between these two images is moderate."),
+        ],
+    )
     size = config.vision.image_size
     per_sample = flops_per_sample(model, config, len(sample.input_ids) - 2, 2)
     tokens = len(sample.input_ids) + 2 * (config.image_tokens - 1)
-    print(f"preset={args.preset} mode={args.mode} device={device} dtype={dtype} "
-          f"checkpointing={args.gradient_checkpointing} trainable={trainable_parameter_summary(model)['total']:,} "
-          f"tokens/sample={tokens}")
+    print(
+        f"preset={args.preset} mode={args.mode} device={device} dtype={dtype} "
+        f"checkpointing={args.gradient_checkpointing} trainable={trainable_parameter_summary(model)['total']:,} "
+        f"tokens/sample={tokens}"
+    )
     print(f"{'batch':>5} {'samples/s':>10} {'tokens/s':>10} {'s/step':>8} {'peak GiB':>9} {'MFU':>7}")
     for batch in [int(b) for b in args.batch_sizes.split(",")]:
         input_ids = torch.tensor([sample.input_ids] * batch, device=device)
@@ -128,12 +146,17 @@ def main(argv=None) -> int:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         step = (time.perf_counter() - start) / args.iters
-        peak = (torch.cuda.max_memory_allocated(device) if device.type == "cuda"
-                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024) / 2**30
+        peak = (
+            torch.cuda.max_memory_allocated(device)
+            if device.type == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        ) / 2**30
         mfu = per_sample * batch / step / (args.peak_tflops * 1e12)
         # MFU against a GPU's peak is meaningless on a CPU: show "n/a" there.
         mfu_text = f"{mfu * 100:>6.1f}%" if device.type == "cuda" else f"{'n/a':>7}"
-        print(f"{batch:>5} {batch / step:>10.2f} {batch * tokens / step:>10.0f} {step:>8.3f} {peak:>9.2f} {mfu_text}")
+        print(
+            f"{batch:>5} {batch / step:>10.2f} {batch * tokens / step:>10.0f} {step:>8.3f} {peak:>9.2f} {mfu_text}"
+        )
     return 0
 
 

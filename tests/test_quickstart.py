@@ -15,9 +15,19 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    config = QuickstartConfig(out=tmp_path_factory.mktemp("quickstart") / "qs", scenes=5, size=64, full_steps=4,
-                              lora_steps=2, batch_size=4, cdflow_epochs=1, cdflow_size=64, examples=2,
-                              workers=0, device="cpu")
+    config = QuickstartConfig(
+        out=tmp_path_factory.mktemp("quickstart") / "qs",
+        scenes=5,
+        size=64,
+        full_steps=4,
+        lora_steps=2,
+        batch_size=4,
+        cdflow_epochs=1,
+        cdflow_size=64,
+        examples=2,
+        workers=0,
+        device="cpu",
+    )
     lines = []
     report = run_quickstart(config, echo=lines.append)
     return config, report, lines
@@ -64,13 +74,25 @@ def test_bad_settings_are_refused(capsys):
 
 
 def test_launcher_parses_and_help_explains_the_steps(capsys):
-    result = subprocess.run(["bash", "-n", str(REPO_ROOT / "scripts" / "quickstart.sh")], capture_output=True,
-                            check=False)
+    result = subprocess.run(
+        ["bash", "-n", str(REPO_ROOT / "scripts" / "quickstart.sh")], capture_output=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
     help_text = capsys.readouterr().out
-    for word in ("data synth", "init-model", "--lora_enable", "eval score", "eval describe", "eval baseline",
-                 "cdflow train", "eval compare", "report.md", "--fresh", "--device"):
+    for word in (
+        "data synth",
+        "init-model",
+        "--lora_enable",
+        "eval score",
+        "eval describe",
+        "eval baseline",
+        "cdflow train",
+        "eval compare",
+        "report.md",
+        "--fresh",
+        "--device",
+    ):
         assert word in help_text, word

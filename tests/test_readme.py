@@ -69,7 +69,7 @@ def _command(line: str) -> tuple[tuple[str, ...], list[str]] | None:
         return None
     for key in PARSERS:
         if tuple(rest[: len(key)]) == key:  # ("data",) keeps its sub-command: its parser has sub-parsers
-            return key, rest[len(key):]
+            return key, rest[len(key) :]
     raise AssertionError(f"README command {line!r}: unknown cdreasoning command")
 
 
@@ -96,9 +96,20 @@ COMMANDS = [(line, found) for line in _bash_lines() if (found := _command(line))
 
 def test_readme_has_the_commands_users_need():
     keys = {key for _, (key, _) in COMMANDS}
-    for needed in [("quickstart",), ("score",), ("describe",), ("export",), ("eval", "score"), ("eval", "describe"),
-                   ("eval", "baseline"), ("eval", "compare"), ("cdflow", "train"), ("cdflow", "test"),
-                   ("init-model",), ("data",)]:
+    for needed in [
+        ("quickstart",),
+        ("score",),
+        ("describe",),
+        ("export",),
+        ("eval", "score"),
+        ("eval", "describe"),
+        ("eval", "baseline"),
+        ("eval", "compare"),
+        ("cdflow", "train"),
+        ("cdflow", "test"),
+        ("init-model",),
+        ("data",),
+    ]:
         assert needed in keys, needed
 
 

@@ -29,8 +29,17 @@ def test_boundaries_are_two_decimal_delta_v_of_integer_grades():
 
 @pytest.mark.parametrize(
     "dv, level",
-    [(0.93, "negligible"), (1.4599, "negligible"), (1.46, "slight"), (3.419, "slight"), (4.4, "moderate"),
-     (6.7876, "moderate"), (6.79, "significant"), (12.56, "severe"), (16.2, "severe")],
+    [
+        (0.93, "negligible"),
+        (1.4599, "negligible"),
+        (1.46, "slight"),
+        (3.419, "slight"),
+        (4.4, "moderate"),
+        (6.7876, "moderate"),
+        (6.79, "significant"),
+        (12.56, "severe"),
+        (16.2, "severe"),
+    ],
 )
 def test_levels(dv, level):
     assert level_from_delta_v(dv) == level
@@ -47,8 +56,11 @@ def test_invalid_delta_v_raises():
 @pytest.mark.parametrize("name", ["test_aligned_data.json", "test_notaligned_data.json"])
 def test_levels_reproduce_every_real_m_spcd_label(name):
     records = json.loads(shared_path("data", "m-spcd", "score_task", name).read_text())
-    wrong = [r["id"] for r in records
-             if r["conversations"][1]["value"].rsplit(" ", 1)[1].rstrip(".") != level_from_delta_v(r["gt_score"])]
+    wrong = [
+        r["id"]
+        for r in records
+        if r["conversations"][1]["value"].rsplit(" ", 1)[1].rstrip(".") != level_from_delta_v(r["gt_score"])
+    ]
     assert wrong == []
     questions = {r["conversations"][0]["value"].split("\n", 1)[1] for r in records}
     assert questions == set(SCORE_QUESTIONS)

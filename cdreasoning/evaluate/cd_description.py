@@ -28,20 +28,35 @@ DEFAULT_IMAGES = "playground/data/spcd/images"
 def build_parser() -> argparse.ArgumentParser:
     from cdreasoning.inference.cli_common import add_batch_arguments, add_model_arguments
 
-    parser = argparse.ArgumentParser(prog="cdreasoning eval describe", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="cdreasoning eval describe",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data", default=DEFAULT_DATA, help=f"depict test JSON (default {DEFAULT_DATA})")
-    parser.add_argument("--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})")
-    parser.add_argument("--out", default=None, help="result folder (default runs/eval/<model folder name>/describe)")
-    parser.add_argument("--name", default=None, help="method name in the report (default: the model folder name)")
-    parser.add_argument("--describe-question", default=None,
-                        help="ask this instead of each record's own question (its `text`)")
+    parser.add_argument(
+        "--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})"
+    )
+    parser.add_argument(
+        "--out", default=None, help="result folder (default runs/eval/<model folder name>/describe)"
+    )
+    parser.add_argument(
+        "--name", default=None, help="method name in the report (default: the model folder name)"
+    )
+    parser.add_argument(
+        "--describe-question",
+        default=None,
+        help="ask this instead of each record's own question (its `text`)",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=256, help="longest description in tokens")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
     parser.add_argument("--seed", type=int, default=None, help="random seed when sampling")
-    parser.add_argument("--allow-failures", action="store_true",
-                        help="report on the pairs that were described even if some images could not be read")
+    parser.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="report on the pairs that were described even if some images could not be read",
+    )
     add_model_arguments(parser)
     add_batch_arguments(parser, default_batch=8)
     return parser
@@ -59,18 +74,31 @@ def main(argv: list[str] | None = None) -> int:
     records = read_depict_tests(args.data)
     for record in records:
         if len(record.images) != 2:
-            raise SystemExit(f"{record.source}: record {record.question_id} has {len(record.images)} images, not 2")
-    pairs = [PairSpec(i, r.images[0], r.images[1], None, str(r.question_id), f"{args.data}#{i}")
-             for i, r in enumerate(records)]
+            raise SystemExit(
+                f"{record.source}: record {record.question_id} has {len(record.images)} images, not 2"
+            )
+    pairs = [
+        PairSpec(i, r.images[0], r.images[1], None, str(r.question_id), f"{args.data}#{i}")
+        for i, r in enumerate(records)
+    ]
     scorer = load_scorer(args)
-    generation = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                      seed=args.seed)
+    generation = dict(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+    )
     log = ResultLog(out / "generations.jsonl", pairs)
 
     # Pairs asked the same question share prompts and batches; one scorer per distinct question.
     questions = [args.describe_question or r.text for r in records]
-    scorers = {q: type(scorer)(scorer.model, scorer.tokenizer, scorer.image_processor,
-                               replace(scorer.prompt, describe_question=q), scorer.levels) for q in set(questions)}
+    scorers = {
+        q: type(scorer)(
+            scorer.model,
+            scorer.tokenizer,
+            scorer.image_processor,
+            replace(scorer.prompt, describe_question=q),
+            scorer.levels,
+        )
+        for q in set(questions)
+    }
 
     def results(todo):
         by_question: dict[str, list[int]] = {}
@@ -79,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         for question, positions in by_question.items():
             chunk = [(todo[p].image_a, todo[p].image_b) for p in positions]
             for local, description, error in scorers[question].iter_descriptions(
-                    chunk, args.batch_size, workers(args, scorer), args.image_folder, **generation):
+                chunk, args.batch_size, workers(args, scorer), args.image_folder, **generation
+            ):
                 yield positions[local], description, error
 
     def to_row(pair, description):
@@ -90,12 +119,22 @@ def main(argv: list[str] | None = None) -> int:
 
     status = run_over_pairs(pairs, log, results, to_row, "describing")
     if status and not args.allow_failures:
-        print("not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
-              "--allow-failures", file=sys.stderr)
+        print(
+            "not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
+            "--allow-failures",
+            file=sys.stderr,
+        )
         return status
-    done = [(records[p.index], log.rows[p.index]["text"]) for p in pairs if not log.rows[p.index].get("error")]
-    config = {"model_path": str(args.model_path), "data": str(args.data), "conv_template": args.conv_template,
-              **generation, "failed_pairs": len(pairs) - len(done)}
+    done = [
+        (records[p.index], log.rows[p.index]["text"]) for p in pairs if not log.rows[p.index].get("error")
+    ]
+    config = {
+        "model_path": str(args.model_path),
+        "data": str(args.data),
+        "conv_template": args.conv_template,
+        **generation,
+        "failed_pairs": len(pairs) - len(done),
+    }
     write_description_report_from_records(done, out, method_name=name, config=config)
     print(f"report: {out}/metrics.json, descriptions.jsonl, confusion.png", file=sys.stderr)
     return status

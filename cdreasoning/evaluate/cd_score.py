@@ -28,16 +28,31 @@ DEFAULT_IMAGES = "playground/data/spcd/images"
 def build_parser() -> argparse.ArgumentParser:
     from cdreasoning.inference.cli_common import add_batch_arguments, add_model_arguments
 
-    parser = argparse.ArgumentParser(prog="cdreasoning eval score", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=DEFAULT_DATA,
-                        help=f"M-SPCD score JSON or SPCD CSV with human ΔV (default {DEFAULT_DATA})")
-    parser.add_argument("--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})")
-    parser.add_argument("--out", default=None, help="result folder (default runs/eval/<model folder name>/score)")
-    parser.add_argument("--name", default=None, help="method name in the report (default: the model folder name)")
-    parser.add_argument("--allow-failures", action="store_true",
-                        help="report on the pairs that were scored even if some images could not be read "
-                        "(otherwise the run stops with the list of failed pairs and no metrics)")
+    parser = argparse.ArgumentParser(
+        prog="cdreasoning eval score",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--data",
+        default=DEFAULT_DATA,
+        help=f"M-SPCD score JSON or SPCD CSV with human ΔV (default {DEFAULT_DATA})",
+    )
+    parser.add_argument(
+        "--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})"
+    )
+    parser.add_argument(
+        "--out", default=None, help="result folder (default runs/eval/<model folder name>/score)"
+    )
+    parser.add_argument(
+        "--name", default=None, help="method name in the report (default: the model folder name)"
+    )
+    parser.add_argument(
+        "--allow-failures",
+        action="store_true",
+        help="report on the pairs that were scored even if some images could not be read "
+        "(otherwise the run stops with the list of failed pairs and no metrics)",
+    )
     add_model_arguments(parser)
     add_batch_arguments(parser, default_batch=16)
     return parser
@@ -55,26 +70,41 @@ def main(argv: list[str] | None = None) -> int:
     pairs = read_pairs(args.data)
     missing = [p.source for p in pairs if p.delta_v is None]
     if missing:
-        raise SystemExit(f"{args.data}: {len(missing)} pair(s) have no human ΔV to evaluate against, e.g. {missing[0]}")
+        raise SystemExit(
+            f"{args.data}: {len(missing)} pair(s) have no human ΔV to evaluate against, e.g. {missing[0]}"
+        )
     scorer = load_scorer(args)
     words = scorer.levels.words
-    log = ResultLog(out / "scores.csv", pairs, ["human_delta_v", "score", "level", "delta_v",
-                                                *[f"p_{w}" for w in words]])
+    log = ResultLog(
+        out / "scores.csv", pairs, ["human_delta_v", "score", "level", "delta_v", *[f"p_{w}" for w in words]]
+    )
 
     def to_row(pair, result):
         row = {"human_delta_v": pair.delta_v}
         if result is not None:
-            row.update(score=result.score, level=result.level, delta_v=result.delta_v,
-                       **{f"p_{w}": result.probabilities[w] for w in words})
+            row.update(
+                score=result.score,
+                level=result.level,
+                delta_v=result.delta_v,
+                **{f"p_{w}": result.probabilities[w] for w in words},
+            )
         return row
 
     status = run_over_pairs(
-        pairs, log, lambda todo: scorer.iter_scores(image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder),
-        to_row, "scoring",
+        pairs,
+        log,
+        lambda todo: scorer.iter_scores(
+            image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder
+        ),
+        to_row,
+        "scoring",
     )
     if status and not args.allow_failures:
-        print("not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
-              "--allow-failures", file=sys.stderr)
+        print(
+            "not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
+            "--allow-failures",
+            file=sys.stderr,
+        )
         return status
 
     rows = []
@@ -87,13 +117,23 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             aligned = None  # not SPCD names: counted in "all" only
         probabilities = tuple(float(row[f"p_{w}"]) for w in words) if tuple(words) == CD_LEVELS else None
-        rows.append(ScoreRow(pair.image_a, pair.image_b, pair.delta_v, float(row["score"]), aligned, probabilities))
-    config = {"model_path": str(args.model_path), "data": str(args.data), "conv_template": args.conv_template,
-              "image_position": args.image_position, "question": scorer.prompt.question, "levels": list(words),
-              "weights": list(scorer.levels.weights), "failed_pairs": len(pairs) - len(rows)}
+        rows.append(
+            ScoreRow(pair.image_a, pair.image_b, pair.delta_v, float(row["score"]), aligned, probabilities)
+        )
+    config = {
+        "model_path": str(args.model_path),
+        "data": str(args.data),
+        "conv_template": args.conv_template,
+        "image_position": args.image_position,
+        "question": scorer.prompt.question,
+        "levels": list(words),
+        "weights": list(scorer.levels.weights),
+        "failed_pairs": len(pairs) - len(rows),
+    }
     write_score_report(rows, out, prediction_space="grade", method_name=name, config=config)
     print(f"report: {out}/metrics.json, predictions.csv, scatter.png", file=sys.stderr)
     return status
+
 
 if __name__ == "__main__":
     sys.exit(main())

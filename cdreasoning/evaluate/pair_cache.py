@@ -41,5 +41,7 @@ def read_pair_cache(path: str | Path, kind: str) -> dict[tuple[str, str], float]
             image_a, image_b, value = row
             cache[(image_a, image_b)] = float(value)
         except ValueError:
-            raise DataError(f"{path}:{line_no}: bad cache row {row!r}; delete the file to recompute") from None
+            raise DataError(
+                f"{path}:{line_no}: bad cache row {row!r}; delete the file to recompute"
+            ) from None
     return cache

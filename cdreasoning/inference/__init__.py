@@ -4,5 +4,13 @@ from cdreasoning.inference.levels import LevelScale
 from cdreasoning.inference.pairs import PairSpec, ResultLog, read_pairs
 from cdreasoning.inference.scorer import CDScorer, Description, PromptConfig, ScoreResult
 
-__all__ = ["CDScorer", "Description", "LevelScale", "PairSpec", "PromptConfig", "ResultLog", "ScoreResult",
-           "read_pairs"]
+__all__ = [
+    "CDScorer",
+    "Description",
+    "LevelScale",
+    "PairSpec",
+    "PromptConfig",
+    "ResultLog",
+    "ScoreResult",
+    "read_pairs",
+]

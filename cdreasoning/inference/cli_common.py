@@ -15,37 +15,67 @@ from cdreasoning.inference.pairs import PairSpec, ResultLog
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model-path", required=True,
-                       help="checkpoint folder in the mPLUG-Owl2 layout (config.json, weights, tokenizer)")
+    group.add_argument(
+        "--model-path",
+        required=True,
+        help="checkpoint folder in the mPLUG-Owl2 layout (config.json, weights, tokenizer)",
+    )
     group.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
-    group.add_argument("--dtype", default="auto",
-                       help="auto (bf16/fp16 on GPU, fp32 on CPU), float32, bfloat16 or float16")
-    group.add_argument("--attention", default="auto",
-                       help="auto (flash-attn 2 on CUDA if installed, else SDPA), sdpa, eager, flash_attention_2")
-    group.add_argument("--load-8bit", action="store_true", help="8-bit LLM weights via bitsandbytes (CUDA only)")
-    group.add_argument("--load-4bit", action="store_true", help="4-bit NF4 LLM weights via bitsandbytes (CUDA only)")
+    group.add_argument(
+        "--dtype", default="auto", help="auto (bf16/fp16 on GPU, fp32 on CPU), float32, bfloat16 or float16"
+    )
+    group.add_argument(
+        "--attention",
+        default="auto",
+        help="auto (flash-attn 2 on CUDA if installed, else SDPA), sdpa, eager, flash_attention_2",
+    )
+    group.add_argument(
+        "--load-8bit", action="store_true", help="8-bit LLM weights via bitsandbytes (CUDA only)"
+    )
+    group.add_argument(
+        "--load-4bit", action="store_true", help="4-bit NF4 LLM weights via bitsandbytes (CUDA only)"
+    )
     prompt = parser.add_argument_group("prompt")
-    prompt.add_argument("--conv-template", default="v1", choices=["v1", "mplug_owl2"],
-                        help="conversation template the model was trained with: v1 (vicuna with system prompt; "
-                        "cdreasoning's training default) or mplug_owl2 (no system prompt; the originals' inference)")
-    prompt.add_argument("--image-position", default="before", choices=["before", "after"],
-                        help="image placeholders before the question (M-SPCD / training format) or after it "
-                        "(the original evaluation prompt)")
+    prompt.add_argument(
+        "--conv-template",
+        default="v1",
+        choices=["v1", "mplug_owl2"],
+        help="conversation template the model was trained with: v1 (vicuna with system prompt; "
+        "cdreasoning's training default) or mplug_owl2 (no system prompt; the originals' inference)",
+    )
+    prompt.add_argument(
+        "--image-position",
+        default="before",
+        choices=["before", "after"],
+        help="image placeholders before the question (M-SPCD / training format) or after it "
+        "(the original evaluation prompt)",
+    )
     prompt.add_argument("--question", default=None, help="the question asked (default: an M-SPCD phrasing)")
     levels = parser.add_argument_group("levels (scoring)")
-    levels.add_argument("--levels", default=None,
-                        help="comma-separated level words (default negligible,slight,moderate,significant,severe)")
+    levels.add_argument(
+        "--levels",
+        default=None,
+        help="comma-separated level words (default negligible,slight,moderate,significant,severe)",
+    )
     levels.add_argument("--weights", default=None, help="comma-separated weights (default 0,1.25,2.5,3.75,5)")
-    levels.add_argument("--answer-prefix", default=None,
-                        help="answer text before the level word (default 'The color difference between these "
-                        "two images is')")
+    levels.add_argument(
+        "--answer-prefix",
+        default=None,
+        help="answer text before the level word (default 'The color difference between these two images is')",
+    )
 
 
 def add_batch_arguments(parser: argparse.ArgumentParser, default_batch: int) -> None:
     group = parser.add_argument_group("batching")
-    group.add_argument("--batch-size", type=int, default=default_batch, help=f"pairs per forward (default {default_batch})")
-    group.add_argument("--num-workers", type=int, default=None,
-                       help="DataLoader workers decoding images (default: 4 on CUDA, 0 on CPU)")
+    group.add_argument(
+        "--batch-size", type=int, default=default_batch, help=f"pairs per forward (default {default_batch})"
+    )
+    group.add_argument(
+        "--num-workers",
+        type=int,
+        default=None,
+        help="DataLoader workers decoding images (default: 4 on CUDA, 0 on CPU)",
+    )
 
 
 def level_scale(args) -> LevelScale | None:
@@ -61,9 +91,16 @@ def load_scorer(args):
     from cdreasoning.inference.scorer import CDScorer
 
     return CDScorer.from_pretrained(
-        args.model_path, device=args.device, dtype=args.dtype, conv_template=args.conv_template,
-        question=args.question, image_position=args.image_position, attention=args.attention,
-        load_8bit=args.load_8bit, load_4bit=args.load_4bit, levels=level_scale(args),
+        args.model_path,
+        device=args.device,
+        dtype=args.dtype,
+        conv_template=args.conv_template,
+        question=args.question,
+        image_position=args.image_position,
+        attention=args.attention,
+        load_8bit=args.load_8bit,
+        load_4bit=args.load_4bit,
+        levels=level_scale(args),
     )
 
 
@@ -73,8 +110,13 @@ def workers(args, scorer) -> int:
     return 4 if scorer.device.type == "cuda" else 0
 
 
-def run_over_pairs(pairs: list[PairSpec], log: ResultLog, results: Callable[[list[PairSpec]], Iterator[tuple]],
-                   to_row: Callable, description: str) -> int:
+def run_over_pairs(
+    pairs: list[PairSpec],
+    log: ResultLog,
+    results: Callable[[list[PairSpec]], Iterator[tuple]],
+    to_row: Callable,
+    description: str,
+) -> int:
     """Give the pairs not yet done to `results` (which yields (position in that list, result, error)), write
     rows as they come; return the exit status (1 if any pair failed)."""
     todo = [p for p in pairs if not log.done(p.index)]
@@ -93,8 +135,10 @@ def run_over_pairs(pairs: list[PairSpec], log: ResultLog, results: Callable[[lis
     ok = len(pairs) - len(failures)
     print(f"{ok} of {len(pairs)} pairs done, {len(failures)} failed → {log.path}", file=sys.stderr)
     for row in failures[:20]:
-        print(f"  failed pair {row['pair_index']} ({row['image_a']}, {row['image_b']}): {row['error']}",
-              file=sys.stderr)
+        print(
+            f"  failed pair {row['pair_index']} ({row['image_a']}, {row['image_b']}): {row['error']}",
+            file=sys.stderr,
+        )
     if len(failures) > 20:
         print(f"  … and {len(failures) - 20} more (see the error column)", file=sys.stderr)
     return 1 if failures else 0

@@ -32,13 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="two images to compare (prints JSON)")
     parser.add_argument("--pairs", help="pair list (CSV or M-SPCD JSON) instead of two images")
-    parser.add_argument("--image-folder", default=None, help="folder the pair list's image names are relative to")
+    parser.add_argument(
+        "--image-folder", default=None, help="folder the pair list's image names are relative to"
+    )
     parser.add_argument("--out", help="output JSONL for --pairs (resumed if it exists)")
-    parser.add_argument("--describe-question", default=DEPICT_QUESTION,
-                        help="the question asked (default: the M-SPCD depict question over the seven attributes)")
+    parser.add_argument(
+        "--describe-question",
+        default=DEPICT_QUESTION,
+        help="the question asked (default: the M-SPCD depict question over the seven attributes)",
+    )
     generation = parser.add_argument_group("generation")
     generation.add_argument("--max-new-tokens", type=int, default=256, help="longest description in tokens")
-    generation.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples")
+    generation.add_argument(
+        "--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples"
+    )
     generation.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
     generation.add_argument("--seed", type=int, default=None, help="random seed when sampling")
     add_model_arguments(parser)
@@ -59,13 +66,23 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--pairs needs --out and no positional images")
     scorer = load_scorer(args)
     if args.describe_question != scorer.prompt.describe_question:
-        scorer = type(scorer)(scorer.model, scorer.tokenizer, scorer.image_processor,
-                              replace(scorer.prompt, describe_question=args.describe_question), scorer.levels)
-    generation = dict(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
-                      seed=args.seed)
+        scorer = type(scorer)(
+            scorer.model,
+            scorer.tokenizer,
+            scorer.image_processor,
+            replace(scorer.prompt, describe_question=args.describe_question),
+            scorer.levels,
+        )
+    generation = dict(
+        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+    )
     if args.pairs is None:
         description = scorer.describe(*args.images, **generation)
-        print(json.dumps({"image_a": args.images[0], "image_b": args.images[1], **description.to_dict()}, indent=2))
+        print(
+            json.dumps(
+                {"image_a": args.images[0], "image_b": args.images[1], **description.to_dict()}, indent=2
+            )
+        )
         return 0
 
     pairs = read_pairs(args.pairs)
@@ -78,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         return row
 
     def results(todo):
-        return scorer.iter_descriptions(image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder,
-                                        **generation)
+        return scorer.iter_descriptions(
+            image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder, **generation
+        )
 
     return run_over_pairs(pairs, log, results, to_row, "describing")
 

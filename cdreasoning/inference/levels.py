@@ -33,7 +33,9 @@ class LevelScale:
             raise ValueError(f"level words must be distinct: {self.words}")
 
 
-def level_token_ids(tokenizer, prompt_ids: list[int], prompt_text: str, scale: LevelScale, encode) -> list[int]:
+def level_token_ids(
+    tokenizer, prompt_ids: list[int], prompt_text: str, scale: LevelScale, encode
+) -> list[int]:
     """Token id of each level word's first sub-token *in context*: where it follows `prompt_text` after a space.
 
     `encode(text) -> ids` must be the same function that produced `prompt_ids` from `prompt_text`. Raises if a

@@ -95,7 +95,9 @@ def _read_json(path: Path) -> list[PairSpec]:
         if not isinstance(record, dict):
             raise DataError(f"{where}: a record must be an object")
         images = record.get("image")
-        if not (isinstance(images, list) and len(images) == 2 and all(isinstance(i, str) and i for i in images)):
+        if not (
+            isinstance(images, list) and len(images) == 2 and all(isinstance(i, str) and i for i in images)
+        ):
             raise DataError(f"{where}: 'image' must be a list of two image names, got {images!r}")
         dv = _float(record.get("gt_score"), where) if "gt_score" in record else None
         pairs.append(PairSpec(number, images[0], images[1], dv, None if rid is None else str(rid), where))
@@ -174,8 +176,13 @@ class ResultLog:
         return row is not None and not row.get("error")
 
     def write(self, pair: PairSpec, values: dict, error: str | None = None) -> None:
-        row = {"pair_index": pair.index, "image_a": pair.image_a, "image_b": pair.image_b, **values,
-               "error": error or ""}
+        row = {
+            "pair_index": pair.index,
+            "image_a": pair.image_a,
+            "image_b": pair.image_b,
+            **values,
+            "error": error or "",
+        }
         self.rows[pair.index] = row
         if self.jsonl:
             self._handle.write(json.dumps(row) + "\n")

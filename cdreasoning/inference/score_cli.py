@@ -32,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="two images to compare (prints JSON)")
     parser.add_argument("--pairs", help="pair list to score (CSV or M-SPCD JSON) instead of two images")
-    parser.add_argument("--image-folder", default=None, help="folder the pair list's image names are relative to")
+    parser.add_argument(
+        "--image-folder", default=None, help="folder the pair list's image names are relative to"
+    )
     parser.add_argument("--out", help="output CSV for --pairs (resumed if it exists)")
     add_model_arguments(parser)
     add_batch_arguments(parser, default_batch=16)
@@ -51,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     scorer = load_scorer(args)
     if args.pairs is None:
         result = scorer.score(*args.images)
-        print(json.dumps({"image_a": args.images[0], "image_b": args.images[1], **result.to_dict()}, indent=2))
+        print(
+            json.dumps({"image_a": args.images[0], "image_b": args.images[1], **result.to_dict()}, indent=2)
+        )
         return 0
 
     pairs = read_pairs(args.pairs)
@@ -62,12 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     def to_row(pair, result):
         row = {"human_delta_v": "" if pair.delta_v is None else pair.delta_v}
         if result is not None:
-            row.update(score=result.score, level=result.level, delta_v=result.delta_v,
-                       **{f"p_{w}": result.probabilities[w] for w in words})
+            row.update(
+                score=result.score,
+                level=result.level,
+                delta_v=result.delta_v,
+                **{f"p_{w}": result.probabilities[w] for w in words},
+            )
         return row
 
     def results(todo):
-        return scorer.iter_scores(image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder)
+        return scorer.iter_scores(
+            image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder
+        )
 
     return run_over_pairs(pairs, log, results, to_row, "scoring")
 

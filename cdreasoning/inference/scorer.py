@@ -45,8 +45,12 @@ class ScoreResult:
     delta_v: float
 
     def to_dict(self) -> dict:
-        return {"score": self.score, "level": self.level, "delta_v": self.delta_v,
-                "probabilities": dict(self.probabilities)}
+        return {
+            "score": self.score,
+            "level": self.level,
+            "delta_v": self.delta_v,
+            "probabilities": dict(self.probabilities),
+        }
 
 
 @dataclass(frozen=True)
@@ -104,8 +108,14 @@ def _collate(items):
 
 
 class CDScorer:
-    def __init__(self, model, tokenizer, image_processor: ImageProcessor, prompt: PromptConfig | None = None,
-                 levels: LevelScale | None = None):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        image_processor: ImageProcessor,
+        prompt: PromptConfig | None = None,
+        levels: LevelScale | None = None,
+    ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.image_processor = image_processor
@@ -115,18 +125,28 @@ class CDScorer:
         turns = [template.user_turn(self.prompt.user_message(self.prompt.question))]
         score_text = template.render_prompt(turns, self.levels.answer_prefix)
         self._score_ids = tokenize_prompt(tokenizer, score_text)
-        self._level_ids = level_token_ids(tokenizer, self._score_ids, score_text, self.levels,
-                                          lambda text: tokenize_prompt(tokenizer, text))
+        self._level_ids = level_token_ids(
+            tokenizer, self._score_ids, score_text, self.levels, lambda text: tokenize_prompt(tokenizer, text)
+        )
         describe_turns = [template.user_turn(self.prompt.user_message(self.prompt.describe_question))]
         self._describe_ids = tokenize_prompt(tokenizer, template.render_prompt(describe_turns))
         self._weights = torch.tensor(self.levels.weights, dtype=torch.float32)
 
     # -- construction -----------------------------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str = "auto", dtype: str | torch.dtype = "auto",
-                        conv_template: str = "v1", question: str | None = None, image_position: str = "before",
-                        attention: str = "auto", load_8bit: bool = False, load_4bit: bool = False,
-                        levels: LevelScale | None = None) -> CDScorer:
+    def from_pretrained(
+        cls,
+        path: str | Path,
+        device: str = "auto",
+        dtype: str | torch.dtype = "auto",
+        conv_template: str = "v1",
+        question: str | None = None,
+        image_position: str = "before",
+        attention: str = "auto",
+        load_8bit: bool = False,
+        load_4bit: bool = False,
+        levels: LevelScale | None = None,
+    ) -> CDScorer:
         """Model, tokenizer and image preprocessing from one checkpoint folder."""
         from cdreasoning.model import load_pretrained
         from cdreasoning.model.loading import read_config
@@ -141,9 +161,14 @@ class CDScorer:
         tokenizer = load_tokenizer(path)
         processor = ImageProcessor.from_pretrained(path, default_size=config.vision.image_size)
         if processor.size != config.vision.image_size:
-            raise ValueError(f"{path}: preprocessor size {processor.size} != model image_size {config.vision.image_size}")
-        prompt = PromptConfig(conv_template=conv_template, question=question or DEFAULT_SCORE_QUESTION,
-                              image_position=image_position)
+            raise ValueError(
+                f"{path}: preprocessor size {processor.size} != model image_size {config.vision.image_size}"
+            )
+        prompt = PromptConfig(
+            conv_template=conv_template,
+            question=question or DEFAULT_SCORE_QUESTION,
+            image_position=image_position,
+        )
         return cls(model, tokenizer, processor, prompt, levels)
 
     @property
@@ -160,8 +185,9 @@ class CDScorer:
         """pixel_values [2B, 3, S, S] (pairs in order) → level probabilities [B, n_levels] (float32)."""
         pairs = pixel_values.shape[0] // 2
         input_ids = torch.tensor([self._score_ids] * pairs, device=self.device)
-        logits = self.model(input_ids=input_ids, pixel_values=pixel_values.to(self.device, self.dtype),
-                            logits_to_keep=1).logits[:, -1]
+        logits = self.model(
+            input_ids=input_ids, pixel_values=pixel_values.to(self.device, self.dtype), logits_to_keep=1
+        ).logits[:, -1]
         return logits[:, self._level_ids].float().softmax(-1).cpu()
 
     def _results(self, probabilities: torch.Tensor) -> list[ScoreResult]:
@@ -169,39 +195,65 @@ class CDScorer:
         out = []
         for probs, score in zip(probabilities.tolist(), scores.tolist()):
             best = max(range(len(probs)), key=probs.__getitem__)
-            out.append(ScoreResult(score=score, level=self.levels.words[best],
-                                   probabilities=dict(zip(self.levels.words, probs)),
-                                   delta_v=float(delta_v_from_grade(score))))
+            out.append(
+                ScoreResult(
+                    score=score,
+                    level=self.levels.words[best],
+                    probabilities=dict(zip(self.levels.words, probs)),
+                    delta_v=float(delta_v_from_grade(score)),
+                )
+            )
         return out
 
     def score(self, image_a, image_b) -> ScoreResult:
         """One pair (paths, PIL images or arrays)."""
         return self._results(self.level_probabilities(self.image_processor([image_a, image_b])))[0]
 
-    def iter_batches(self, pairs: Sequence[tuple], batch_size: int = 16, num_workers: int = 0,
-                     image_folder: str | Path | None = None) -> Iterator[tuple[list[int], torch.Tensor | None, list]]:
+    def iter_batches(
+        self,
+        pairs: Sequence[tuple],
+        batch_size: int = 16,
+        num_workers: int = 0,
+        image_folder: str | Path | None = None,
+    ) -> Iterator[tuple[list[int], torch.Tensor | None, list]]:
         """Preprocessed batches: (indices that loaded, pixel_values [2k, 3, S, S] or None, [(index, error)])."""
         if batch_size < 1:
             raise ValueError("batch_size must be ≥ 1")
-        loader = DataLoader(_PairImages(pairs, self.image_processor, image_folder), batch_size=batch_size,
-                            num_workers=num_workers, collate_fn=_collate,
-                            pin_memory=self.device.type == "cuda")
+        loader = DataLoader(
+            _PairImages(pairs, self.image_processor, image_folder),
+            batch_size=batch_size,
+            num_workers=num_workers,
+            collate_fn=_collate,
+            pin_memory=self.device.type == "cuda",
+        )
         for items in loader:
             ok = [(i, px) for i, px, err in items if err is None]
             failed = [(i, err) for i, _, err in items if err is not None]
             pixels = torch.cat([px for _, px in ok]) if ok else None
             yield [i for i, _ in ok], pixels, failed
 
-    def iter_scores(self, pairs: Sequence[tuple], batch_size: int = 16, num_workers: int = 0,
-                    image_folder: str | Path | None = None) -> Iterator[tuple[int, ScoreResult | None, str | None]]:
+    def iter_scores(
+        self,
+        pairs: Sequence[tuple],
+        batch_size: int = 16,
+        num_workers: int = 0,
+        image_folder: str | Path | None = None,
+    ) -> Iterator[tuple[int, ScoreResult | None, str | None]]:
         """(index, result, None) or (index, None, error) for every pair, batch by batch."""
         for indices, pixels, failed in self.iter_batches(pairs, batch_size, num_workers, image_folder):
             yield from ((i, None, err) for i, err in failed)
             if indices:
-                yield from ((i, r, None) for i, r in zip(indices, self._results(self.level_probabilities(pixels))))
+                yield from (
+                    (i, r, None) for i, r in zip(indices, self._results(self.level_probabilities(pixels)))
+                )
 
-    def score_pairs(self, pairs: Iterable[tuple], batch_size: int = 16, num_workers: int = 0,
-                    image_folder: str | Path | None = None) -> list[ScoreResult]:
+    def score_pairs(
+        self,
+        pairs: Iterable[tuple],
+        batch_size: int = 16,
+        num_workers: int = 0,
+        image_folder: str | Path | None = None,
+    ) -> list[ScoreResult]:
         """Results in input order; raises ImageError naming the pair if an image cannot be read."""
         pairs = list(pairs)
         results: list[ScoreResult | None] = [None] * len(pairs)
@@ -213,8 +265,14 @@ class CDScorer:
 
     # -- description -----------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def generate_descriptions(self, pixel_values: torch.Tensor, max_new_tokens: int = 256,
-                              temperature: float = 0.0, top_p: float = 1.0, seed: int | None = None) -> list[str]:
+    def generate_descriptions(
+        self,
+        pixel_values: torch.Tensor,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> list[str]:
         """pixel_values [2B, 3, S, S] → B generated texts (greedy when temperature is 0)."""
         pairs = pixel_values.shape[0] // 2
         input_ids = torch.tensor([self._describe_ids] * pairs, device=self.device)
@@ -222,9 +280,15 @@ class CDScorer:
         if seed is not None:
             generator = torch.Generator(device=self.device).manual_seed(seed)
         tokens = self.model.generate(
-            input_ids, pixel_values=pixel_values.to(self.device, self.dtype), max_new_tokens=max_new_tokens,
-            do_sample=temperature > 0, temperature=temperature if temperature > 0 else 1.0, top_p=top_p,
-            eos_token_id=self.tokenizer.eos_token_id, pad_token_id=self.tokenizer.pad_token_id, generator=generator,
+            input_ids,
+            pixel_values=pixel_values.to(self.device, self.dtype),
+            max_new_tokens=max_new_tokens,
+            do_sample=temperature > 0,
+            temperature=temperature if temperature > 0 else 1.0,
+            top_p=top_p,
+            eos_token_id=self.tokenizer.eos_token_id,
+            pad_token_id=self.tokenizer.pad_token_id,
+            generator=generator,
         )
         texts = []
         for row in tokens.tolist():
@@ -239,14 +303,29 @@ class CDScorer:
 
         return Description(text=text, severities=parse_severities(text))
 
-    def describe(self, image_a, image_b, max_new_tokens: int = 256, temperature: float = 0.0, top_p: float = 1.0,
-                 seed: int | None = None) -> Description:
+    def describe(
+        self,
+        image_a,
+        image_b,
+        max_new_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float = 1.0,
+        seed: int | None = None,
+    ) -> Description:
         """Generate a description of one pair and parse its per-attribute severities."""
         pixels = self.image_processor([image_a, image_b])
-        return self._describe_result(self.generate_descriptions(pixels, max_new_tokens, temperature, top_p, seed)[0])
+        return self._describe_result(
+            self.generate_descriptions(pixels, max_new_tokens, temperature, top_p, seed)[0]
+        )
 
-    def iter_descriptions(self, pairs: Sequence[tuple], batch_size: int = 8, num_workers: int = 0,
-                          image_folder: str | Path | None = None, **generation) -> Iterator[tuple]:
+    def iter_descriptions(
+        self,
+        pairs: Sequence[tuple],
+        batch_size: int = 8,
+        num_workers: int = 0,
+        image_folder: str | Path | None = None,
+        **generation,
+    ) -> Iterator[tuple]:
         """(index, Description, None) or (index, None, error) for every pair."""
         for indices, pixels, failed in self.iter_batches(pairs, batch_size, num_workers, image_folder):
             yield from ((i, None, err) for i, err in failed)
@@ -258,8 +337,10 @@ class CDScorer:
 def _load_quantized(path, bits: int, device: torch.device, dtype: torch.dtype):
     """8/4-bit weights through bitsandbytes (CUDA only), via transformers' quantised loading."""
     if device.type != "cuda":
-        raise RuntimeError(f"--load-{bits}bit needs a CUDA GPU (bitsandbytes); on {device.type} load the model in "
-                           "float32 / bfloat16 instead")
+        raise RuntimeError(
+            f"--load-{bits}bit needs a CUDA GPU (bitsandbytes); on {device.type} load the model in "
+            "float32 / bfloat16 instead"
+        )
     try:
         import bitsandbytes  # noqa: F401
     except ImportError as exc:
@@ -269,9 +350,18 @@ def _load_quantized(path, bits: int, device: torch.device, dtype: torch.dtype):
     from cdreasoning.model import MPLUGOwl2ForCausalLM
 
     quantization = BitsAndBytesConfig(
-        load_in_8bit=bits == 8, load_in_4bit=bits == 4, bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_type="nf4",
-        bnb_4bit_use_double_quant=True, llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
+        load_in_8bit=bits == 8,
+        load_in_4bit=bits == 4,
+        bnb_4bit_compute_dtype=dtype,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
     )
-    model = MPLUGOwl2ForCausalLM.from_pretrained(str(path), quantization_config=quantization, dtype=dtype,
-                                                 device_map={"": device.index or 0}, local_files_only=True)
+    model = MPLUGOwl2ForCausalLM.from_pretrained(
+        str(path),
+        quantization_config=quantization,
+        dtype=dtype,
+        device_map={"": device.index or 0},
+        local_files_only=True,
+    )
     return model.eval()

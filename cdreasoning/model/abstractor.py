@@ -93,7 +93,11 @@ class AbstractorAttention(nn.Module):
         key = self._heads(self.key(keys_values + kv_pos))
         value = self._heads(self.value(keys_values))
         out = attend(
-            query, key, value, AttentionMask.full(), self.attention_implementation,
+            query,
+            key,
+            value,
+            AttentionMask.full(),
+            self.attention_implementation,
             dropout=self.dropout if self.training else 0.0,
         )
         return out.transpose(1, 2).reshape(queries.shape)

@@ -117,7 +117,9 @@ def _flash(query, key, value, mask: AttentionMask, dropout: float) -> torch.Tens
     except ImportError as exc:  # pragma: no cover - GPU-only path
         raise RuntimeError("flash_attention_2 needs the flash-attn package (pip install flash-attn)") from exc
     if query.dtype not in (torch.float16, torch.bfloat16):
-        raise RuntimeError(f"flash_attention_2 runs in float16/bfloat16, not {query.dtype}; use attention='sdpa'")
+        raise RuntimeError(
+            f"flash_attention_2 runs in float16/bfloat16, not {query.dtype}; use attention='sdpa'"
+        )
     # flash-attn wants [b, len, h, d]
     q, k, v = (t.transpose(1, 2) for t in (query, key, value))
     if mask.key_valid is None:

@@ -47,7 +47,9 @@ class VisionConfig:
 class AbstractorConfig:
     """The visual abstractor (`model.visual_abstractor`): learned queries cross-attending to ViT tokens."""
 
-    num_learnable_queries: int = field(default=64, metadata={"help": "queries → LLM tokens per image (+1 eos)"})
+    num_learnable_queries: int = field(
+        default=64, metadata={"help": "queries → LLM tokens per image (+1 eos)"}
+    )
     hidden_size: int = field(default=1024, metadata={"help": "width; must equal encoder_hidden_size"})
     num_hidden_layers: int = field(default=6, metadata={"help": "cross-attention layers"})
     num_attention_heads: int = field(default=16, metadata={"help": "attention heads"})
@@ -71,7 +73,9 @@ def _rope_parameters(theta: float, scaling: dict | None, given: dict | None) -> 
     kind = scaling.get("type", scaling.get("rope_type"))
     factor = scaling.get("factor")
     if kind != "linear" or not isinstance(factor, (int, float)) or factor <= 1:
-        raise ValueError(f"rope_scaling {scaling!r} is not supported: use null or {{'type': 'linear', 'factor' > 1}}")
+        raise ValueError(
+            f"rope_scaling {scaling!r} is not supported: use null or {{'type': 'linear', 'factor' > 1}}"
+        )
     return {"rope_type": "linear", "rope_theta": float(theta), "factor": float(factor)}
 
 
@@ -157,7 +161,9 @@ class MPLUGOwl2Config(PreTrainedConfig):
         params = out.pop("rope_parameters", None) or self.rope_parameters
         out["rope_theta"] = float(params["rope_theta"])
         out["rope_scaling"] = (
-            {"type": "linear", "factor": float(params["factor"])} if params.get("rope_type") == "linear" else None
+            {"type": "linear", "factor": float(params["factor"])}
+            if params.get("rope_type") == "linear"
+            else None
         )
         return out
 
@@ -178,7 +184,9 @@ class MPLUGOwl2Config(PreTrainedConfig):
 
     @property
     def abstractor(self) -> AbstractorConfig:
-        return _parse(AbstractorConfig, self.visual_config.get("visual_abstractor"), "visual_config.visual_abstractor")
+        return _parse(
+            AbstractorConfig, self.visual_config.get("visual_abstractor"), "visual_config.visual_abstractor"
+        )
 
     @property
     def head_dim(self) -> int:
@@ -198,7 +206,9 @@ class MPLUGOwl2Config(PreTrainedConfig):
         ):
             problems.append("visual_config must hold 'visual_model' and 'visual_abstractor' dicts")
         if self.hidden_size % self.num_attention_heads:
-            problems.append(f"hidden_size {self.hidden_size} is not a multiple of {self.num_attention_heads} heads")
+            problems.append(
+                f"hidden_size {self.hidden_size} is not a multiple of {self.num_attention_heads} heads"
+            )
         if self.num_attention_heads % self.num_key_value_heads:
             problems.append(
                 f"num_attention_heads {self.num_attention_heads} not a multiple of "
@@ -211,7 +221,9 @@ class MPLUGOwl2Config(PreTrainedConfig):
         if self.rope_parameters.get("rope_type") not in ("default", "linear"):
             problems.append(f"RoPE {self.rope_parameters!r}: only no scaling or linear scaling is supported")
         if vision.image_size % vision.patch_size:
-            problems.append(f"image_size {vision.image_size} is not a multiple of patch_size {vision.patch_size}")
+            problems.append(
+                f"image_size {vision.image_size} is not a multiple of patch_size {vision.patch_size}"
+            )
         if vision.hidden_size % vision.num_attention_heads:
             problems.append("visual_model.hidden_size is not a multiple of its attention heads")
         if vision.hidden_act != "quick_gelu":
@@ -222,7 +234,9 @@ class MPLUGOwl2Config(PreTrainedConfig):
                 f"visual_model.hidden_size {vision.hidden_size}"
             )
         if abstractor.hidden_size != abstractor.encoder_hidden_size:
-            problems.append("visual_abstractor.hidden_size must equal its encoder_hidden_size (shared key/value)")
+            problems.append(
+                "visual_abstractor.hidden_size must equal its encoder_hidden_size (shared key/value)"
+            )
         if abstractor.hidden_size % abstractor.num_attention_heads:
             problems.append("visual_abstractor.hidden_size is not a multiple of its attention heads")
         if abstractor.hidden_size % 4:

@@ -127,10 +127,14 @@ class DecoderAttention(nn.Module):
         bias = config.attention_bias
         kv_width = self.num_kv_heads * self.head_dim
         self.q_proj = nn.Linear(config.hidden_size, self.num_heads * self.head_dim, bias=bias)
-        self.k_proj = Multiway(nn.Linear(config.hidden_size, kv_width, bias=bias),
-                               nn.Linear(config.hidden_size, kv_width, bias=bias))
-        self.v_proj = Multiway(nn.Linear(config.hidden_size, kv_width, bias=bias),
-                               nn.Linear(config.hidden_size, kv_width, bias=bias))
+        self.k_proj = Multiway(
+            nn.Linear(config.hidden_size, kv_width, bias=bias),
+            nn.Linear(config.hidden_size, kv_width, bias=bias),
+        )
+        self.v_proj = Multiway(
+            nn.Linear(config.hidden_size, kv_width, bias=bias),
+            nn.Linear(config.hidden_size, kv_width, bias=bias),
+        )
         self.o_proj = nn.Linear(self.num_heads * self.head_dim, config.hidden_size, bias=bias)
         self.attention_implementation = "sdpa"
 
@@ -143,8 +147,14 @@ class DecoderAttention(nn.Module):
         query, key = apply_rotary(query, cos, sin), apply_rotary(key, cos, sin)
         if cache is not None:
             key, value = cache.update(self.layer_index, key, value)
-        out = attend(query, key, value, mask, self.attention_implementation,
-                     dropout=self.dropout if self.training else 0.0)
+        out = attend(
+            query,
+            key,
+            value,
+            mask,
+            self.attention_implementation,
+            dropout=self.dropout if self.training else 0.0,
+        )
         return self.o_proj(out.transpose(1, 2).reshape(b, length, self.num_heads * self.head_dim))
 
 
@@ -168,7 +178,9 @@ class DecoderLayer(GradientCheckpointingLayer):
         self.self_attn = DecoderAttention(config, layer_index)
         self.mlp = DecoderMLP(config)
         self.input_layernorm = Multiway(RMSNorm(config.hidden_size, eps), RMSNorm(config.hidden_size, eps))
-        self.post_attention_layernorm = Multiway(RMSNorm(config.hidden_size, eps), RMSNorm(config.hidden_size, eps))
+        self.post_attention_layernorm = Multiway(
+            RMSNorm(config.hidden_size, eps), RMSNorm(config.hidden_size, eps)
+        )
 
     def forward(self, hidden, routing, rotary, mask, cache=None) -> torch.Tensor:
         hidden = hidden + self.self_attn(self.input_layernorm(hidden, routing), routing, rotary, mask, cache)

@@ -62,7 +62,11 @@ def generate(
         raise ValueError("max_new_tokens must be ≥ 1")
     config = model.config
     eos_token_id = config.eos_token_id if eos_token_id is None else eos_token_id
-    pad_token_id = (config.pad_token_id if config.pad_token_id is not None else 0) if pad_token_id is None else pad_token_id
+    pad_token_id = (
+        (config.pad_token_id if config.pad_token_id is not None else 0)
+        if pad_token_id is None
+        else pad_token_id
+    )
     if attention_mask is None:
         attention_mask = torch.ones_like(input_ids)
     if input_ids.shape[0] > 1 and not bool(attention_mask[:, -1].all()):
@@ -89,8 +93,14 @@ def generate(
     images_per_row = (input_ids == IMAGE_TOKEN_INDEX).sum(1)
     prompt_length = int((input_ids.shape[1] + images_per_row * (config.image_tokens - 1)).max())
     cache = KVCache(config.num_hidden_layers, capacity=prompt_length + max_new_tokens)
-    out = model(input_ids=input_ids, attention_mask=attention_mask, pixel_values=pixel_values,
-                past_key_values=cache, use_cache=True, logits_to_keep=1)
+    out = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        pixel_values=pixel_values,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
     key_valid = out.attention_mask
     if b > 1 and key_valid.shape[1] and not bool(key_valid[:, -1].all()) and not is_left_padded(key_valid):
         raise AssertionError("expanded prompt lost its left padding")  # pragma: no cover - merge invariant
@@ -105,7 +115,12 @@ def generate(
             break
         key_valid = torch.cat([key_valid, key_valid.new_ones(b, 1)], dim=1)
         positions = positions + 1
-        out = model(input_ids=token[:, None], attention_mask=key_valid, position_ids=positions[:, None],
-                    past_key_values=cache, use_cache=True)
+        out = model(
+            input_ids=token[:, None],
+            attention_mask=key_valid,
+            position_ids=positions[:, None],
+            past_key_values=cache,
+            use_cache=True,
+        )
         logits = out.logits[:, -1]
     return torch.stack(produced, dim=1)

@@ -21,16 +21,29 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a randomly initialised mPLUG-Owl2 checkpoint folder (config, weights, tokenizer, "
         "image preprocessor config).",
     )
-    parser.add_argument("--preset", required=True, choices=["tiny", "owl2-7b"],
-                        help="tiny: ~1.2 M parameters, 64-px images, trains on a CPU in minutes; "
-                        "owl2-7b: the real 8.2 B mPLUG-Owl2 / Q-Align sizes (33 GB in float32, 16 GB in bfloat16)")
-    parser.add_argument("--out", required=True, help="output folder (created; must be empty unless --overwrite)")
+    parser.add_argument(
+        "--preset",
+        required=True,
+        choices=["tiny", "owl2-7b"],
+        help="tiny: ~1.2 M parameters, 64-px images, trains on a CPU in minutes; "
+        "owl2-7b: the real 8.2 B mPLUG-Owl2 / Q-Align sizes (33 GB in float32, 16 GB in bfloat16)",
+    )
+    parser.add_argument(
+        "--out", required=True, help="output folder (created; must be empty unless --overwrite)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the initialisation (default 0)")
-    parser.add_argument("--dtype", default="float32", help="weight dtype to write: float32, bfloat16 or float16")
-    parser.add_argument("--tokenizer", default=None,
-                        help="folder with a LLaMA tokenizer (tokenizer.model + tokenizer_config.json) to copy in; "
-                        "default: build the project's small SentencePiece tokenizer")
-    parser.add_argument("--overwrite", action="store_true", help="replace the output folder if it is not empty")
+    parser.add_argument(
+        "--dtype", default="float32", help="weight dtype to write: float32, bfloat16 or float16"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        default=None,
+        help="folder with a LLaMA tokenizer (tokenizer.model + tokenizer_config.json) to copy in; "
+        "default: build the project's small SentencePiece tokenizer",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the output folder if it is not empty"
+    )
     return parser
 
 
@@ -42,8 +55,14 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     dtype = resolve_dtype(args.dtype, torch.device("cpu"))
-    out = write_checkpoint(args.preset, args.out, seed=args.seed, dtype=dtype, tokenizer_from=args.tokenizer,
-                           overwrite=args.overwrite)
+    out = write_checkpoint(
+        args.preset,
+        args.out,
+        seed=args.seed,
+        dtype=dtype,
+        tokenizer_from=args.tokenizer,
+        overwrite=args.overwrite,
+    )
     if args.preset == "tiny":
         counts = parameter_counts(load_pretrained(out))  # proves the folder loads strictly
         print(f"wrote {out} ({counts['total']:,} parameters)")

@@ -76,7 +76,9 @@ def iter_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
             try:
                 state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
             except Exception as exc:
-                raise CheckpointError(f"{file}: cannot read with torch.load(weights_only=True) ({exc})") from exc
+                raise CheckpointError(
+                    f"{file}: cannot read with torch.load(weights_only=True) ({exc})"
+                ) from exc
             if not isinstance(state, dict):
                 raise CheckpointError(f"{file}: expected a state dict, got {type(state).__name__}")
             yield from state.items()
@@ -176,10 +178,15 @@ def load_pretrained(
         target = dtype if tensor.is_floating_point() else tensor.dtype
         state[name] = tensor.to(device=device, dtype=target)
     reference = model.state_dict()
-    wrong_shape = [f"{k} {list(v.shape)} (expected {list(reference[k].shape)})"
-                   for k, v in state.items() if v.shape != reference[k].shape]
+    wrong_shape = [
+        f"{k} {list(v.shape)} (expected {list(reference[k].shape)})"
+        for k, v in state.items()
+        if v.shape != reference[k].shape
+    ]
     if wrong_shape:
-        raise CheckpointError(f"{folder}: weights with the wrong shape for its config.json: {wrong_shape[:_LISTED]}")
+        raise CheckpointError(
+            f"{folder}: weights with the wrong shape for its config.json: {wrong_shape[:_LISTED]}"
+        )
     model.load_state_dict(state, strict=True, assign=True)
     model.set_attention_implementation(attention)
     model.eval()

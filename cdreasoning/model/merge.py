@@ -61,15 +61,24 @@ def merge_images(
             "image(s) in pixel_values; each image needs exactly one placeholder, in order"
         )
     if labels is not None and labels.shape != input_ids.shape:
-        raise ValueError(f"labels {list(labels.shape)} must have the shape of input_ids {list(input_ids.shape)}")
+        raise ValueError(
+            f"labels {list(labels.shape)} must have the shape of input_ids {list(input_ids.shape)}"
+        )
     if n_images and bool((attention_mask[is_image] == 0).any()):
-        raise ValueError("an image placeholder is masked out by attention_mask (padding cannot hold an image)")
+        raise ValueError(
+            "an image placeholder is masked out by attention_mask (padding cannot hold an image)"
+        )
 
     text_embeds = embed_tokens(input_ids.masked_fill(is_image, 0))  # [b, t, H]
     if n_images == 0:
         visual = torch.zeros(b, t, dtype=torch.bool, device=device)
-        return MergedInputs(text_embeds, attention_mask, positions_from_mask(attention_mask), visual,
-                            labels.masked_fill(attention_mask == 0, IGNORE_INDEX) if labels is not None else None)
+        return MergedInputs(
+            text_embeds,
+            attention_mask,
+            positions_from_mask(attention_mask),
+            visual,
+            labels.masked_fill(attention_mask == 0, IGNORE_INDEX) if labels is not None else None,
+        )
 
     k = image_features.shape[1]
     span = torch.where(is_image, k, 1)  # tokens each input position becomes

@@ -89,7 +89,9 @@ def _flatten_pixel_values(pixel_values) -> torch.Tensor | None:
     if pixel_values.dim() == 5:
         return pixel_values.flatten(0, 1)
     if pixel_values.dim() != 4:
-        raise ValueError(f"pixel_values must be [n, 3, S, S] or [b, n, 3, S, S]; got {list(pixel_values.shape)}")
+        raise ValueError(
+            f"pixel_values must be [n, 3, S, S] or [b, n, 3, S, S]; got {list(pixel_values.shape)}"
+        )
     return pixel_values
 
 
@@ -149,7 +151,7 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             init.copy_(module.k_pos_embed, k_pos.to(module.k_pos_embed.device, module.k_pos_embed.dtype))
 
     def set_attention_implementation(self, implementation: str) -> None:
-        """"sdpa" (default), "eager" or "flash_attention_2" for every attention module (see runtime)."""
+        """ "sdpa" (default), "eager" or "flash_attention_2" for every attention module (see runtime)."""
         if implementation not in ATTENTION_IMPLEMENTATIONS:
             raise ValueError(f"unknown attention {implementation!r}; use one of {ATTENTION_IMPLEMENTATIONS}")
         self.attention_implementation = implementation
@@ -200,13 +202,20 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         if cached:
             # Continuing after a prompt: text tokens only, attention_mask covers cache + new tokens.
             if bool((input_ids == IMAGE_TOKEN_INDEX).any()) or pixel_values is not None:
-                raise ValueError("images can only be given with the prompt, not in steps that continue a cache")
+                raise ValueError(
+                    "images can only be given with the prompt, not in steps that continue a cache"
+                )
             new = input_ids.shape[1]
             if attention_mask is None:
                 attention_mask = input_ids.new_ones(input_ids.shape[0], past_key_values.length + new)
             if position_ids is None:
                 position_ids = positions_from_mask(attention_mask)[:, -new:]
-            embeds, visual, key_valid, expanded_labels = self.model.embed_tokens(input_ids), None, attention_mask, None
+            embeds, visual, key_valid, expanded_labels = (
+                self.model.embed_tokens(input_ids),
+                None,
+                attention_mask,
+                None,
+            )
         else:
             features = None
             if pixel_values is not None:
@@ -218,7 +227,11 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             expanded_labels = merged.labels
 
         hidden = self.model.decode(
-            embeds, visual, key_valid, position_ids, past_key_values if use_cache or cached else None,
+            embeds,
+            visual,
+            key_valid,
+            position_ids,
+            past_key_values if use_cache or cached else None,
             self.attention_implementation,
         )
         if logits_to_keep:
@@ -249,7 +262,9 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         shift_labels = labels[:, 1:].reshape(-1).to(shift_logits.device)
         if num_items_in_batch is None:
             return nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE_INDEX)
-        total = nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE_INDEX, reduction="sum")
+        total = nn.functional.cross_entropy(
+            shift_logits, shift_labels, ignore_index=IGNORE_INDEX, reduction="sum"
+        )
         if torch.is_tensor(num_items_in_batch):
             num_items_in_batch = num_items_in_batch.to(total.device)
         return total / num_items_in_batch

@@ -29,16 +29,35 @@ PRESETS = ("tiny", "owl2-7b")
 def preset_config(name: str, vocab_size: int | None = None) -> MPLUGOwl2Config:
     """The MPLUGOwl2Config of a preset. `vocab_size` overrides the preset's (tiny: the tokenizer's size)."""
     if name == "tiny":
-        vision = VisionConfig(hidden_size=96, intermediate_size=384, num_hidden_layers=2, num_attention_heads=4,
-                              image_size=64, patch_size=8)
-        abstractor = AbstractorConfig(num_learnable_queries=8, hidden_size=96, num_hidden_layers=2,
-                                      num_attention_heads=4, intermediate_size=256, encoder_hidden_size=96,
-                                      grid_size=vision.grid_size)
+        vision = VisionConfig(
+            hidden_size=96,
+            intermediate_size=384,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            image_size=64,
+            patch_size=8,
+        )
+        abstractor = AbstractorConfig(
+            num_learnable_queries=8,
+            hidden_size=96,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=256,
+            encoder_hidden_size=96,
+            grid_size=vision.grid_size,
+        )
         config = MPLUGOwl2Config(
-            vocab_size=vocab_size or 1024, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
-            num_attention_heads=4, max_position_embeddings=1024, pad_token_id=0,
-            visual_config={"visual_model": dataclasses.asdict(vision),
-                           "visual_abstractor": dataclasses.asdict(abstractor)},
+            vocab_size=vocab_size or 1024,
+            hidden_size=128,
+            intermediate_size=352,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=1024,
+            pad_token_id=0,
+            visual_config={
+                "visual_model": dataclasses.asdict(vision),
+                "visual_abstractor": dataclasses.asdict(abstractor),
+            },
         )
     elif name == "owl2-7b":
         config = MPLUGOwl2Config(vocab_size=vocab_size or 32000, pad_token_id=0)
@@ -86,15 +105,24 @@ def write_checkpoint(
     model = MPLUGOwl2ForCausalLM(config).to(dtype)
     model.save_pretrained(out)
     ImageProcessor(size=config.vision.image_size).save_pretrained(out)
-    generation = {"bos_token_id": config.bos_token_id, "eos_token_id": config.eos_token_id,
-                  "pad_token_id": config.pad_token_id}
+    generation = {
+        "bos_token_id": config.bos_token_id,
+        "eos_token_id": config.eos_token_id,
+        "pad_token_id": config.pad_token_id,
+    }
     (out / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
     return out
 
 
 def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
     """Total parameters and the parts users ask about (works on the meta device)."""
-    counts = {"total": 0, "vision_model": 0, "visual_abstractor": 0, "language_model": 0, "visual_multiway": 0}
+    counts = {
+        "total": 0,
+        "vision_model": 0,
+        "visual_abstractor": 0,
+        "language_model": 0,
+        "visual_multiway": 0,
+    }
     for name, param in model.named_parameters():
         n = param.numel()
         counts["total"] += n

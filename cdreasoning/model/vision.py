@@ -68,7 +68,11 @@ class VisionAttention(nn.Module):
         qkv = self.query_key_value(hidden).view(n, length, self.num_heads, 3, self.head_dim)
         query, key, value = qkv.permute(3, 0, 2, 1, 4).unbind(0)  # each [n, heads, L, d]
         out = attend(
-            query, key, value, AttentionMask.full(), self.attention_implementation,
+            query,
+            key,
+            value,
+            AttentionMask.full(),
+            self.attention_implementation,
             dropout=self.dropout if self.training else 0.0,
         )
         return self.dense(out.transpose(1, 2).reshape(n, length, width))

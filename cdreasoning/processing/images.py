@@ -113,9 +113,15 @@ class ImageProcessor:
         if not isinstance(size, int):
             raise ImageError(f"{path}: cannot read the image size (crop_size/size) from {raw!r}")
         if raw.get("resample", 3) != 3:
-            raise ImageError(f"{path}: resample {raw.get('resample')} is not bicubic (3), which these models use")
-        return cls(size=size, mean=tuple(raw.get("image_mean", CLIP_MEAN)), std=tuple(raw.get("image_std", CLIP_STD)),
-                   aspect_ratio=aspect_ratio)
+            raise ImageError(
+                f"{path}: resample {raw.get('resample')} is not bicubic (3), which these models use"
+            )
+        return cls(
+            size=size,
+            mean=tuple(raw.get("image_mean", CLIP_MEAN)),
+            std=tuple(raw.get("image_std", CLIP_STD)),
+            aspect_ratio=aspect_ratio,
+        )
 
     def to_config_dict(self) -> dict:
         """`preprocessor_config.json` content in the CLIP processor format the original code reads."""
@@ -133,7 +139,9 @@ class ImageProcessor:
         }
 
     def save_pretrained(self, folder: str | Path) -> None:
-        Path(folder, "preprocessor_config.json").write_text(json.dumps(self.to_config_dict(), indent=2) + "\n")
+        Path(folder, "preprocessor_config.json").write_text(
+            json.dumps(self.to_config_dict(), indent=2) + "\n"
+        )
 
     @property
     def background(self) -> tuple[int, int, int]:

@@ -73,7 +73,9 @@ class TokenizedConversation:
     num_images: int
 
 
-def tokenize_conversation(tokenizer, template: ConversationTemplate, turns: list[tuple[str, str]]) -> TokenizedConversation:
+def tokenize_conversation(
+    tokenizer, template: ConversationTemplate, turns: list[tuple[str, str]]
+) -> TokenizedConversation:
     """input_ids and labels of a full conversation; labels are IGNORE_INDEX except on the answers (+ `</s>`)."""
     text, spans = template.render_with_spans(turns)
     ids: list[int] = []

@@ -41,8 +41,17 @@ TOKENIZER_CONFIG = {
     "clean_up_tokenization_spaces": False,
 }
 
-_NOUNS = ("variations", "differences", "disparities", "distinctions", "discrepancies", "contrasts", "deviations",
-          "changes", "shifts")
+_NOUNS = (
+    "variations",
+    "differences",
+    "disparities",
+    "distinctions",
+    "discrepancies",
+    "contrasts",
+    "deviations",
+    "changes",
+    "shifts",
+)
 
 
 def tokenizer_corpus() -> list[str]:
@@ -50,15 +59,25 @@ def tokenizer_corpus() -> list[str]:
     lines = [VICUNA_SYSTEM, DEPICT_QUESTION, "USER: ASSISTANT:", *SCORE_QUESTIONS]
     lines += [ANSWER_TEMPLATE.format(level=level) for level in CD_LEVELS]
     lines += [ANSWER_TEMPLATE.format(level=level.capitalize()) for level in CD_LEVELS]
-    labels = list(ATTRIBUTE_LABELS.values()) + ["brightness contrast", "light details", "shadow details",
-                                                "highlight details", "colour contrast", "overall colour"]
+    labels = list(ATTRIBUTE_LABELS.values()) + [
+        "brightness contrast",
+        "light details",
+        "shadow details",
+        "highlight details",
+        "colour contrast",
+        "overall colour",
+    ]
     for i, label in enumerate(labels):
         for j, severity in enumerate(SEVERITIES):
             noun = _NOUNS[(i + j) % len(_NOUNS)]
             lines.append(f"The two images exhibit {severity} {noun} in {label}.")
-            lines.append(f"{label.capitalize()} show {severity} {noun}, while the {label} also differs {severity}ly.")
-    lines.append("The white balance, exposure, tone curve, saturation, hue, shadows and highlights of the second "
-                 "image differ from the first one; the camera, the lens and the scene are the same.")
+            lines.append(
+                f"{label.capitalize()} show {severity} {noun}, while the {label} also differs {severity}ly."
+            )
+    lines.append(
+        "The white balance, exposure, tone curve, saturation, hue, shadows and highlights of the second "
+        "image differ from the first one; the camera, the lens and the scene are the same."
+    )
     return lines * 8
 
 

@@ -25,40 +25,57 @@ class ModelArguments:
     model_name_or_path: str = field(
         default=None, metadata={"help": "checkpoint folder in the mPLUG-Owl2 layout to start from (required)"}
     )
-    version: str = field(default="v1", metadata={"help": "conversation template: v1 (vicuna, with system prompt) "
-                                                           "or mplug_owl2 (without)"})
+    version: str = field(
+        default="v1",
+        metadata={"help": "conversation template: v1 (vicuna, with system prompt) or mplug_owl2 (without)"},
+    )
     attention: str = field(default="auto", metadata={"help": "auto, sdpa, eager or flash_attention_2"})
 
 
 @dataclass
 class DataArguments:
     data_path: list[str] = field(
-        default=None, metadata={"help": "one or more conversation JSON files (M-SPCD / LLaVA style), concatenated",
-                                "nargs": "+"}
+        default=None,
+        metadata={
+            "help": "one or more conversation JSON files (M-SPCD / LLaVA style), concatenated",
+            "nargs": "+",
+        },
     )
-    image_folder: str = field(default=None, metadata={"help": "folder the records' image names are relative to"})
-    image_aspect_ratio: str = field(default="pad", metadata={"help": "pad (mean-colour borders, as trained) or "
-                                                                       "resize (squash) non-square images"})
+    image_folder: str = field(
+        default=None, metadata={"help": "folder the records' image names are relative to"}
+    )
+    image_aspect_ratio: str = field(
+        default="pad",
+        metadata={"help": "pad (mean-colour borders, as trained) or resize (squash) non-square images"},
+    )
     lazy_preprocess: bool = field(
-        default=True, metadata={"help": "tokenise each record when it is used (True) or all records before training "
-                                        "starts, which also validates every one up front (False)"}
+        default=True,
+        metadata={
+            "help": "tokenise each record when it is used (True) or all records before training "
+            "starts, which also validates every one up front (False)"
+        },
     )
 
 
 @dataclass
 class TrainingArguments(transformers.TrainingArguments):
     model_max_length: int = field(
-        default=2048, metadata={"help": "longest tokenised sample (images expanded); longer ones are an error"}
+        default=2048,
+        metadata={"help": "longest tokenised sample (images expanded); longer ones are an error"},
     )
     tune_visual_abstractor: bool = field(default=True, metadata={"help": "train the visual abstractor"})
     freeze_vision_model: bool = field(default=True, metadata={"help": "keep the vision tower frozen"})
     freeze_llm: bool = field(default=False, metadata={"help": "keep the language model frozen (full mode)"})
-    visual_abstractor_lr: float = field(default=None, metadata={"help": "learning rate of the abstractor "
-                                                                          "(default: --learning_rate)"})
-    group_by_modality_length: bool = field(
-        default=False, metadata={"help": "batch samples of similar length together (all CD samples have images)"}
+    visual_abstractor_lr: float = field(
+        default=None, metadata={"help": "learning rate of the abstractor (default: --learning_rate)"}
     )
-    lora_enable: bool = field(default=False, metadata={"help": "train LoRA adapters instead of the LLM weights"})
+    group_by_modality_length: bool = field(
+        default=False,
+        metadata={"help": "batch samples of similar length together (all CD samples have images)"},
+    )
+    lora_enable: bool = field(
+        default=False, metadata={"help": "train LoRA adapters instead of the LLM weights"}
+    )
     lora_r: int = field(default=128, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=256, metadata={"help": "LoRA alpha (scale = alpha / r)"})
     lora_dropout: float = field(default=0.05, metadata={"help": "dropout on the LoRA input"})
@@ -70,7 +87,9 @@ class TrainingArguments(transformers.TrainingArguments):
     bits: int = field(default=16, metadata={"help": "16, or 8 / 4 for QLoRA (CUDA + bitsandbytes)"})
     remove_unused_columns: bool = field(default=False, metadata={"help": "keep pixel_values in batches"})
     # Flags of the original scripts that newer transformers renamed; accepted and mapped so their command lines run.
-    warmup_ratio: float = field(default=None, metadata={"help": "fraction of steps for LR warmup (→ --warmup_steps)"})
+    warmup_ratio: float = field(
+        default=None, metadata={"help": "fraction of steps for LR warmup (→ --warmup_steps)"}
+    )
     evaluation_strategy: str = field(default=None, metadata={"help": "old name of --eval_strategy"})
 
     def __post_init__(self):
@@ -91,4 +110,6 @@ class TrainingArguments(transformers.TrainingArguments):
         if self.lora_bias not in ("none", "all", "lora_only"):
             raise ValueError(f"--lora_bias must be none, all or lora_only, not {self.lora_bias!r}")
         if self.lora_enable and self.freeze_llm:
-            raise ValueError("--freeze_llm has no meaning with --lora_enable (the LLM weights are frozen already)")
+            raise ValueError(
+                "--freeze_llm has no meaning with --lora_enable (the LLM weights are frozen already)"
+            )

@@ -27,9 +27,17 @@ _ROLES = {"human": 0, "gpt": 1}
 
 
 class ConversationDataset(Dataset):
-    def __init__(self, paths: list[str | Path], tokenizer, template: ConversationTemplate,
-                 image_processor: ImageProcessor, image_folder: str | Path | None, max_length: int,
-                 image_tokens: int, lazy: bool = True):
+    def __init__(
+        self,
+        paths: list[str | Path],
+        tokenizer,
+        template: ConversationTemplate,
+        image_processor: ImageProcessor,
+        image_folder: str | Path | None,
+        max_length: int,
+        image_tokens: int,
+        lazy: bool = True,
+    ):
         self.tokenizer, self.template, self.processor = tokenizer, template, image_processor
         self.image_folder = Path(image_folder) if image_folder else None
         self.max_length, self.image_tokens = max_length, image_tokens
@@ -46,8 +54,10 @@ class ConversationDataset(Dataset):
     @property
     def lengths(self) -> list[int]:
         """Cheap length estimate per record (words + image tokens), for length-grouped batching."""
-        return [sum(len(turn.value.split()) for turn in record.turns) + self.image_tokens * len(record.images)
-                for record in self.items]
+        return [
+            sum(len(turn.value.split()) for turn in record.turns) + self.image_tokens * len(record.images)
+            for record in self.items
+        ]
 
     def _tokenize(self, index: int):
         record = self.items[index]
@@ -58,11 +68,15 @@ class ConversationDataset(Dataset):
             raise DataError(f"{record.where}: {exc}") from None
         images = record.images
         if tokens.num_images != len(images):
-            raise DataError(f"{record.where}: {tokens.num_images} image placeholder(s) for {len(images)} image(s)")
+            raise DataError(
+                f"{record.where}: {tokens.num_images} image placeholder(s) for {len(images)} image(s)"
+            )
         expanded = len(tokens.input_ids) + (self.image_tokens - 1) * len(images)
         if expanded > self.max_length:
-            raise DataError(f"{record.where}: {expanded} tokens (images expanded) exceed --model_max_length "
-                            f"{self.max_length}; shorten the record or raise the limit")
+            raise DataError(
+                f"{record.where}: {expanded} tokens (images expanded) exceed --model_max_length "
+                f"{self.max_length}; shorten the record or raise the limit"
+            )
         if all(label == IGNORE_INDEX for label in tokens.labels):
             raise DataError(f"{record.where}: no assistant answer to learn from")
         return tokens

@@ -15,7 +15,9 @@ import shutil
 from pathlib import Path
 
 
-def merge_lora(adapter_dir: str | Path, out_dir: str | Path, base: str | Path | None = None, dtype: str = "float32"):
+def merge_lora(
+    adapter_dir: str | Path, out_dir: str | Path, base: str | Path | None = None, dtype: str = "float32"
+):
     import torch
     from peft import PeftModel
 
@@ -25,7 +27,9 @@ def merge_lora(adapter_dir: str | Path, out_dir: str | Path, base: str | Path | 
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     config_file = adapter_dir / "adapter_config.json"
     if not config_file.is_file():
-        raise FileNotFoundError(f"{adapter_dir}: no adapter_config.json (is this a LoRA run's output folder?)")
+        raise FileNotFoundError(
+            f"{adapter_dir}: no adapter_config.json (is this a LoRA run's output folder?)"
+        )
     base = Path(base or json.loads(config_file.read_text()).get("base_model_name_or_path") or "")
     if not base.is_dir():
         raise FileNotFoundError(f"base model {base} not found; pass --base")
@@ -39,21 +43,32 @@ def merge_lora(adapter_dir: str | Path, out_dir: str | Path, base: str | Path | 
     tokenizer_source = adapter_dir if (adapter_dir / "tokenizer_config.json").is_file() else base
     load_tokenizer(tokenizer_source).save_pretrained(out_dir)
     processor_source = adapter_dir if (adapter_dir / "preprocessor_config.json").is_file() else base
-    ImageProcessor.from_pretrained(processor_source, default_size=merged.config.vision.image_size).save_pretrained(out_dir)
+    ImageProcessor.from_pretrained(
+        processor_source, default_size=merged.config.vision.image_size
+    ).save_pretrained(out_dir)
     if (base / "generation_config.json").is_file():
         shutil.copy(base / "generation_config.json", out_dir / "generation_config.json")
     return out_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cdreasoning export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--merge-lora", required=True, metavar="ADAPTER_DIR",
-                        help="a LoRA run's output folder (or one of its checkpoint-* folders)")
+    parser = argparse.ArgumentParser(
+        prog="cdreasoning export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--merge-lora",
+        required=True,
+        metavar="ADAPTER_DIR",
+        help="a LoRA run's output folder (or one of its checkpoint-* folders)",
+    )
     parser.add_argument("--out", required=True, help="folder for the standalone checkpoint")
     parser.add_argument("--base", default=None, help="base checkpoint (default: from adapter_config.json)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
-                        help="dtype of the written weights (merging itself runs in this dtype on the CPU)")
+    parser.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "bfloat16", "float16"],
+        help="dtype of the written weights (merging itself runs in this dtype on the CPU)",
+    )
     return parser
 
 

@@ -27,7 +27,11 @@ import torch
 
 def _newest_checkpoint(output_dir: str) -> str | None:
     folder = Path(output_dir)
-    found = [(int(m.group(1)), p) for p in folder.glob("checkpoint-*") if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))]
+    found = [
+        (int(m.group(1)), p)
+        for p in folder.glob("checkpoint-*")
+        if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))
+    ]
     return str(max(found)[1]) if found else None
 
 
@@ -55,8 +59,10 @@ def _cpu_deepspeed_state() -> None:
     (plain DDP), and without it it finds no backend and reports a world size of 1, so every rank would train on
     the whole dataset. Creating its process state with the gloo backend first gives a real DeepSpeed run."""
     if "LOCAL_RANK" not in os.environ:
-        raise RuntimeError("--deepspeed on a machine without GPU needs a launcher: use `deepspeed --num_gpus N "
-                           "cdreasoning/train/finetune.py …` (or NUM_GPUS=N sh scripts/finetune.sh)")
+        raise RuntimeError(
+            "--deepspeed on a machine without GPU needs a launcher: use `deepspeed --num_gpus N "
+            "cdreasoning/train/finetune.py …` (or NUM_GPUS=N sh scripts/finetune.sh)"
+        )
     from accelerate import PartialState
 
     os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
@@ -80,8 +86,11 @@ def load_model_for_training(path: str, training_args, attention: str):
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=training_args.bits == 4, load_in_8bit=training_args.bits == 8,
-            bnb_4bit_compute_dtype=dtype, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            load_in_4bit=training_args.bits == 4,
+            load_in_8bit=training_args.bits == 8,
+            bnb_4bit_compute_dtype=dtype,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
             llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
         )
         kwargs["device_map"] = {"": training_args.local_process_index}
@@ -135,16 +144,29 @@ def main(argv: list[str] | None = None) -> int:
 
     tokenizer = load_tokenizer(model_args.model_name_or_path)
     tokenizer.model_max_length = training_args.model_max_length
-    processor = ImageProcessor.from_pretrained(model_args.model_name_or_path, default_size=config.vision.image_size,
-                                               aspect_ratio=data_args.image_aspect_ratio)
+    processor = ImageProcessor.from_pretrained(
+        model_args.model_name_or_path,
+        default_size=config.vision.image_size,
+        aspect_ratio=data_args.image_aspect_ratio,
+    )
     dataset = ConversationDataset(
-        data_args.data_path, tokenizer, get_template(model_args.version), processor, data_args.image_folder,
-        training_args.model_max_length, config.image_tokens, lazy=data_args.lazy_preprocess,
+        data_args.data_path,
+        tokenizer,
+        get_template(model_args.version),
+        processor,
+        data_args.image_folder,
+        training_args.model_max_length,
+        config.image_tokens,
+        lazy=data_args.lazy_preprocess,
     )
     trainer = CDTrainer(
-        model=model, args=training_args, train_dataset=dataset,
-        data_collator=DataCollator(tokenizer.pad_token_id), processing_class=tokenizer,
-        image_processor=processor, image_tokens=config.image_tokens,
+        model=model,
+        args=training_args,
+        train_dataset=dataset,
+        data_collator=DataCollator(tokenizer.pad_token_id),
+        processing_class=tokenizer,
+        image_processor=processor,
+        image_tokens=config.image_tokens,
     )
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_state()

@@ -58,8 +58,11 @@ def configure_tuning(model, args):
     if not args.freeze_vision_model:
         modules_to_save.append("vision_model")
     config = LoraConfig(
-        r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-        target_modules=list(args.lora_target_modules), bias=args.lora_bias,
+        r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        target_modules=list(args.lora_target_modules),
+        bias=args.lora_bias,
         modules_to_save=modules_to_save or None,
     )
     peft_model = get_peft_model(model, config)

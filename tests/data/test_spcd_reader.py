@@ -41,6 +41,8 @@ def test_missing_file(tmp_path):
 
 
 def test_real_split_sizes():
-    sizes = {name: len(read_spcd_csv(shared_path("data", "spcd", f"{name}.csv")))
-             for name in ("train", "val", "test", "test_aligned", "test_notaligned")}
+    sizes = {
+        name: len(read_spcd_csv(shared_path("data", "spcd", f"{name}.csv")))
+        for name in ("train", "val", "test", "test_aligned", "test_notaligned")
+    }
     assert sizes == {"train": 28025, "val": 3005, "test": 5975, "test_aligned": 3980, "test_notaligned": 1995}

@@ -21,13 +21,30 @@ def synth_set(tmp_path_factory):
 
 def test_cd_score_reports_all_subsets_and_resumes(tiny_checkpoint, synth_set, tmp_path, capsys):
     out = tmp_path / "score"
-    args = ["eval", "score", "--model-path", str(tiny_checkpoint), "--device", "cpu",
-            "--data", str(synth_set / "score_task" / "test_data.json"), "--image-folder", str(synth_set / "images"),
-            "--out", str(out), "--batch-size", "4", "--name", "tiny"]
+    args = [
+        "eval",
+        "score",
+        "--model-path",
+        str(tiny_checkpoint),
+        "--device",
+        "cpu",
+        "--data",
+        str(synth_set / "score_task" / "test_data.json"),
+        "--image-folder",
+        str(synth_set / "images"),
+        "--out",
+        str(out),
+        "--batch-size",
+        "4",
+        "--name",
+        "tiny",
+    ]
     assert main(args) == 0
     report = json.loads((out / "metrics.json").read_text())
     records = json.loads((synth_set / "score_task" / "test_data.json").read_text())
-    assert report["kind"] == "score_report" and report["method"] == "tiny" and report["n_pairs"] == len(records)
+    assert (
+        report["kind"] == "score_report" and report["method"] == "tiny" and report["n_pairs"] == len(records)
+    )
     subsets = report["subsets"]
     assert set(subsets) == {"all", "aligned", "not_aligned"}
     assert subsets["aligned"]["n_pairs"] + subsets["not_aligned"]["n_pairs"] == len(records)
@@ -47,8 +64,20 @@ def test_cd_score_stops_on_missing_images_unless_allowed(tiny_checkpoint, synth_
     rows = [line for line in (synth_set / "test.csv").read_text().splitlines()[:6]]
     rows.append("I0001_01_01.png,absent.png,3.0")
     data.write_text("\n".join(rows) + "\n")
-    args = ["eval", "score", "--model-path", str(tiny_checkpoint), "--device", "cpu", "--data", str(data),
-            "--image-folder", str(synth_set / "images"), "--out", str(tmp_path / "out")]
+    args = [
+        "eval",
+        "score",
+        "--model-path",
+        str(tiny_checkpoint),
+        "--device",
+        "cpu",
+        "--data",
+        str(data),
+        "--image-folder",
+        str(synth_set / "images"),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert main(args) == 1
     assert "not reporting metrics" in capsys.readouterr().err
     assert not (tmp_path / "out" / "metrics.json").exists()
@@ -62,10 +91,26 @@ def test_cd_description_as_a_script_with_the_seed_flags(tiny_checkpoint, synth_s
     data.write_text(json.dumps(json.loads((synth_set / "depict_task" / "depict_test.json").read_text())[:3]))
     out = tmp_path / "describe"
     result = subprocess.run(
-        [sys.executable, "cdreasoning/evaluate/cd_description.py", "--model-path", str(tiny_checkpoint),
-         "--device", "cpu", "--data", str(data), "--image-folder", str(synth_set / "images"), "--out", str(out),
-         "--max-new-tokens", "24"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "cdreasoning/evaluate/cd_description.py",
+            "--model-path",
+            str(tiny_checkpoint),
+            "--device",
+            "cpu",
+            "--data",
+            str(data),
+            "--image-folder",
+            str(synth_set / "images"),
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "24",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((out / "metrics.json").read_text())
@@ -76,6 +121,10 @@ def test_cd_description_as_a_script_with_the_seed_flags(tiny_checkpoint, synth_s
 
 
 def test_cd_score_script_help():
-    result = subprocess.run([sys.executable, "cdreasoning/evaluate/cd_score.py", "--help"], cwd=REPO_ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "cdreasoning/evaluate/cd_score.py", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0 and "--model-path" in result.stdout and "--device" in result.stdout

@@ -14,8 +14,17 @@ def _read_rows(path):
 
 
 def test_score_one_pair_prints_json(tiny_checkpoint, pair_folder, capsys):
-    code = main(["score", "--model-path", str(tiny_checkpoint), "--device", "cpu",
-                 str(pair_folder / "img0.png"), str(pair_folder / "img1.png")])
+    code = main(
+        [
+            "score",
+            "--model-path",
+            str(tiny_checkpoint),
+            "--device",
+            "cpu",
+            str(pair_folder / "img0.png"),
+            str(pair_folder / "img1.png"),
+        ]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["image_a"].endswith("img0.png") and 0 <= result["score"] <= 5
@@ -27,8 +36,21 @@ def test_score_list_reports_failures_and_resumes(tiny_checkpoint, pair_folder, t
     rows = [f"img{i}.png,img{(i + 2) % 8}.png,{1.5 + i}" for i in range(6)] + ["img0.png,absent.png,2.0"]
     pairs.write_text("\n".join(rows) + "\n")
     out = tmp_path / "scores.csv"
-    args = ["score", "--model-path", str(tiny_checkpoint), "--device", "cpu", "--pairs", str(pairs),
-            "--image-folder", str(pair_folder), "--out", str(out), "--batch-size", "4"]
+    args = [
+        "score",
+        "--model-path",
+        str(tiny_checkpoint),
+        "--device",
+        "cpu",
+        "--pairs",
+        str(pairs),
+        "--image-folder",
+        str(pair_folder),
+        "--out",
+        str(out),
+        "--batch-size",
+        "4",
+    ]
     assert main(args) == 1  # one pair failed
     err = capsys.readouterr().err
     assert "6 of 7 pairs done, 1 failed" in err and "absent.png" in err
@@ -58,8 +80,19 @@ def test_resume_refuses_an_output_of_another_list(tiny_checkpoint, pair_folder, 
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("img0.png,img1.png\nimg2.png,img3.png\n")
     out = tmp_path / "scores.csv"
-    args = ["score", "--model-path", str(tiny_checkpoint), "--device", "cpu", "--pairs", str(pairs),
-            "--image-folder", str(pair_folder), "--out", str(out)]
+    args = [
+        "score",
+        "--model-path",
+        str(tiny_checkpoint),
+        "--device",
+        "cpu",
+        "--pairs",
+        str(pairs),
+        "--image-folder",
+        str(pair_folder),
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     pairs.write_text("img4.png,img5.png\nimg2.png,img3.png\n")
     with pytest.raises(Exception, match="written for another list"):
@@ -74,11 +107,32 @@ def test_score_argument_errors(tiny_checkpoint, capsys):
 
 def test_describe_list_to_jsonl(tiny_checkpoint, pair_folder, tmp_path):
     pairs = tmp_path / "pairs.json"
-    pairs.write_text(json.dumps([{"question_id": "q1", "image": ["img0.png", "img1.png"]},
-                                 {"question_id": "q2", "image": ["img2.png", "missing.png"]}]))
+    pairs.write_text(
+        json.dumps(
+            [
+                {"question_id": "q1", "image": ["img0.png", "img1.png"]},
+                {"question_id": "q2", "image": ["img2.png", "missing.png"]},
+            ]
+        )
+    )
     out = tmp_path / "descriptions.jsonl"
-    code = main(["describe", "--model-path", str(tiny_checkpoint), "--device", "cpu", "--pairs", str(pairs),
-                 "--image-folder", str(pair_folder), "--out", str(out), "--max-new-tokens", "8"])
+    code = main(
+        [
+            "describe",
+            "--model-path",
+            str(tiny_checkpoint),
+            "--device",
+            "cpu",
+            "--pairs",
+            str(pairs),
+            "--image-folder",
+            str(pair_folder),
+            "--out",
+            str(out),
+            "--max-new-tokens",
+            "8",
+        ]
+    )
     assert code == 1
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert [line["record_id"] for line in lines] == ["q1", "q2"]

@@ -49,15 +49,22 @@ def test_the_logits_used_are_the_level_tokens_after_the_answer_prefix(scorer, pa
 
 
 def test_custom_levels_qalign_quality_words(scorer, tiny_checkpoint):
-    levels = LevelScale(words=("excellent", "good", "fair", "poor", "bad"), weights=(5, 4, 3, 2, 1),
-                        answer_prefix="The quality of the image is")
+    levels = LevelScale(
+        words=("excellent", "good", "fair", "poor", "bad"),
+        weights=(5, 4, 3, 2, 1),
+        answer_prefix="The quality of the image is",
+    )
     custom = CDScorer(scorer.model, scorer.tokenizer, scorer.image_processor, levels=levels)
     assert len(set(custom._level_ids)) == 5
     result = custom.score(torch.zeros(3, 8, 8).numpy().transpose(1, 2, 0), torch.ones(8, 8, 3).numpy())
     assert set(result.probabilities) == set(levels.words) and 1 <= result.score <= 5
     with pytest.raises(ValueError, match="share first sub-tokens"):
-        CDScorer(scorer.model, scorer.tokenizer, scorer.image_processor,
-                 levels=LevelScale(words=("slightest", "slight"), weights=(0, 1)))
+        CDScorer(
+            scorer.model,
+            scorer.tokenizer,
+            scorer.image_processor,
+            levels=LevelScale(words=("slightest", "slight"), weights=(0, 1)),
+        )
 
 
 def _segments(scorer, ids):
@@ -70,20 +77,27 @@ def _segments(scorer, ids):
 
 def test_template_and_image_position_select_the_prompt(tiny_checkpoint, scorer):
     question = "How would you rate the color difference of these two images?"
-    original = CDScorer.from_pretrained(tiny_checkpoint, device="cpu", conv_template="mplug_owl2",
-                                        image_position="after", question=question)
+    original = CDScorer.from_pretrained(
+        tiny_checkpoint, device="cpu", conv_template="mplug_owl2", image_position="after", question=question
+    )
     before, after = _segments(original, original._score_ids)
     assert before.strip() == f"USER: {question}"
     assert after.strip() == "ASSISTANT: The color difference between these two images is"
     before, after = _segments(scorer, scorer._score_ids)
     assert before.startswith("A chat between a curious user") and before.rstrip().endswith("USER:")
-    assert after.strip().startswith("How would you describe the color difference in these two images? ASSISTANT:")
+    assert after.strip().startswith(
+        "How would you describe the color difference in these two images? ASSISTANT:"
+    )
 
 
 def test_unreadable_image_names_the_pair(scorer, pair_folder, tmp_path):
     with pytest.raises(ImageError, match=r"pair 1 .*missing.png"):
-        scorer.score_pairs([(pair_folder / "img0.png", pair_folder / "img1.png"),
-                            (pair_folder / "img0.png", tmp_path / "missing.png")])
+        scorer.score_pairs(
+            [
+                (pair_folder / "img0.png", pair_folder / "img1.png"),
+                (pair_folder / "img0.png", tmp_path / "missing.png"),
+            ]
+        )
 
 
 def test_quantised_loading_needs_cuda(tiny_checkpoint):

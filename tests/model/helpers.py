@@ -7,18 +7,49 @@ import torch
 from cdreasoning.model import MPLUGOwl2Config, MPLUGOwl2ForCausalLM
 
 
-def small_config(*, layers=2, hidden=64, heads=4, kv_heads=None, vocab=300, image=32, patch=8, queries=4,
-                 vit_layers=2, abstractor_layers=2, vit_hidden=48, theta=10000.0) -> MPLUGOwl2Config:
+def small_config(
+    *,
+    layers=2,
+    hidden=64,
+    heads=4,
+    kv_heads=None,
+    vocab=300,
+    image=32,
+    patch=8,
+    queries=4,
+    vit_layers=2,
+    abstractor_layers=2,
+    vit_hidden=48,
+    theta=10000.0,
+) -> MPLUGOwl2Config:
     grid = image // patch
     return MPLUGOwl2Config(
-        vocab_size=vocab, hidden_size=hidden, intermediate_size=2 * hidden + 8, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=kv_heads, rope_theta=theta, pad_token_id=0,
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden + 8,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        rope_theta=theta,
+        pad_token_id=0,
         visual_config={
-            "visual_model": {"hidden_size": vit_hidden, "intermediate_size": 2 * vit_hidden, "num_hidden_layers":
-                             vit_layers, "num_attention_heads": 4, "image_size": image, "patch_size": patch},
-            "visual_abstractor": {"hidden_size": vit_hidden, "encoder_hidden_size": vit_hidden, "intermediate_size":
-                                  3 * vit_hidden, "num_hidden_layers": abstractor_layers, "num_attention_heads": 4,
-                                  "num_learnable_queries": queries, "grid_size": grid},
+            "visual_model": {
+                "hidden_size": vit_hidden,
+                "intermediate_size": 2 * vit_hidden,
+                "num_hidden_layers": vit_layers,
+                "num_attention_heads": 4,
+                "image_size": image,
+                "patch_size": patch,
+            },
+            "visual_abstractor": {
+                "hidden_size": vit_hidden,
+                "encoder_hidden_size": vit_hidden,
+                "intermediate_size": 3 * vit_hidden,
+                "num_hidden_layers": abstractor_layers,
+                "num_attention_heads": 4,
+                "num_learnable_queries": queries,
+                "grid_size": grid,
+            },
         },
     )
 

@@ -135,13 +135,25 @@ def logits_one(sd, config: dict, input_ids: list[int], images: list[torch.Tensor
     causal = torch.full((length, length), float("-inf"), dtype=torch.float64).triu(1)
     for i in range(config["num_hidden_layers"]):
         lp = f"model.layers.{i}."
-        h = _multiway(x, modality, lambda t: _rms(t, sd[lp + "input_layernorm.multiway.0.weight"], eps),
-                      lambda t: _rms(t, sd[lp + "input_layernorm.multiway.1.weight"], eps))
+        h = _multiway(
+            x,
+            modality,
+            lambda t: _rms(t, sd[lp + "input_layernorm.multiway.0.weight"], eps),
+            lambda t: _rms(t, sd[lp + "input_layernorm.multiway.1.weight"], eps),
+        )
         q = _lin(h, sd, lp + "self_attn.q_proj", bias=False)
-        k = _multiway(h, modality, lambda t: _lin(t, sd, lp + "self_attn.k_proj.multiway.0", bias=False),
-                      lambda t: _lin(t, sd, lp + "self_attn.k_proj.multiway.1", bias=False))
-        v = _multiway(h, modality, lambda t: _lin(t, sd, lp + "self_attn.v_proj.multiway.0", bias=False),
-                      lambda t: _lin(t, sd, lp + "self_attn.v_proj.multiway.1", bias=False))
+        k = _multiway(
+            h,
+            modality,
+            lambda t: _lin(t, sd, lp + "self_attn.k_proj.multiway.0", bias=False),
+            lambda t: _lin(t, sd, lp + "self_attn.k_proj.multiway.1", bias=False),
+        )
+        v = _multiway(
+            h,
+            modality,
+            lambda t: _lin(t, sd, lp + "self_attn.v_proj.multiway.0", bias=False),
+            lambda t: _lin(t, sd, lp + "self_attn.v_proj.multiway.1", bias=False),
+        )
         out = torch.zeros(length, heads * hd, dtype=torch.float64)
         for head in range(heads):
             kvh = head // (heads // kv_heads)
@@ -151,9 +163,15 @@ def logits_one(sd, config: dict, input_ids: list[int], images: list[torch.Tensor
             a = torch.softmax(qh @ kh.T / math.sqrt(hd) + causal, -1)
             out[:, head * hd : (head + 1) * hd] = a @ vh
         x = x + _lin(out, sd, lp + "self_attn.o_proj", bias=False)
-        h = _multiway(x, modality, lambda t: _rms(t, sd[lp + "post_attention_layernorm.multiway.0.weight"], eps),
-                      lambda t: _rms(t, sd[lp + "post_attention_layernorm.multiway.1.weight"], eps))
-        h = torch.nn.functional.silu(_lin(h, sd, lp + "mlp.gate_proj", False)) * _lin(h, sd, lp + "mlp.up_proj", False)
+        h = _multiway(
+            x,
+            modality,
+            lambda t: _rms(t, sd[lp + "post_attention_layernorm.multiway.0.weight"], eps),
+            lambda t: _rms(t, sd[lp + "post_attention_layernorm.multiway.1.weight"], eps),
+        )
+        h = torch.nn.functional.silu(_lin(h, sd, lp + "mlp.gate_proj", False)) * _lin(
+            h, sd, lp + "mlp.up_proj", False
+        )
         x = x + _lin(h, sd, lp + "mlp.down_proj", bias=False)
     x = _rms(x, sd["model.norm.weight"], eps)
     return _lin(x, sd, "lm_head", bias=False)

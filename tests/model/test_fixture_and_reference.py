@@ -25,8 +25,11 @@ def test_reproduces_original_logits(fixture_dir, attention):
     inputs = load_file(fixture_dir / "inputs.safetensors")
     expected = load_file(fixture_dir / "expected.safetensors")
     with torch.no_grad():
-        out = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"],
-                    pixel_values=inputs["pixel_values"])
+        out = model(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs["attention_mask"],
+            pixel_values=inputs["pixel_values"],
+        )
     assert out.logits.shape == expected["logits"].shape
     assert int(expected["lengths"][0]) == out.logits.shape[1]
     assert (out.logits - expected["logits"]).abs().max() <= 1e-4
@@ -37,7 +40,9 @@ def test_fixture_loads_through_automodel(fixture_dir):
 
     config = AutoConfig.from_pretrained(fixture_dir, local_files_only=True)
     assert config.model_type == "mplug_owl2"
-    model = AutoModelForCausalLM.from_pretrained(fixture_dir, local_files_only=True, dtype=torch.float32).eval()
+    model = AutoModelForCausalLM.from_pretrained(
+        fixture_dir, local_files_only=True, dtype=torch.float32
+    ).eval()
     assert isinstance(model, MPLUGOwl2ForCausalLM)
     inputs = load_file(fixture_dir / "inputs.safetensors")
     expected = load_file(fixture_dir / "expected.safetensors")
@@ -50,8 +55,12 @@ def test_reference_agrees_with_original(fixture_dir):
     inputs = load_file(fixture_dir / "inputs.safetensors")
     expected = load_file(fixture_dir / "expected.safetensors")
     config = json.loads((fixture_dir / "config.json").read_text())
-    ref = logits_one(load_file(fixture_dir / "model.safetensors"), config, inputs["input_ids"][0].tolist(),
-                     list(inputs["pixel_values"]))
+    ref = logits_one(
+        load_file(fixture_dir / "model.safetensors"),
+        config,
+        inputs["input_ids"][0].tolist(),
+        list(inputs["pixel_values"]),
+    )
     assert (ref.float() - expected["logits"][0]).abs().max() <= 1e-4
 
 

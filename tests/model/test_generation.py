@@ -13,10 +13,12 @@ def model():
 
 
 def test_greedy_with_cache_equals_cache_free_loop(model):
-    (ids, images), = sample_inputs(model.config, lengths=[(4, 3)], seed=1)
+    ((ids, images),) = sample_inputs(model.config, lengths=[(4, 3)], seed=1)
     input_ids, pixels = torch.tensor([ids]), torch.stack(images)
     cached = model.generate(input_ids, pixel_values=pixels, max_new_tokens=12, eos_token_id=-1)
-    plain = model.generate(input_ids, pixel_values=pixels, max_new_tokens=12, eos_token_id=-1, use_cache=False)
+    plain = model.generate(
+        input_ids, pixel_values=pixels, max_new_tokens=12, eos_token_id=-1, use_cache=False
+    )
     assert cached.shape == (1, 12)
     assert torch.equal(cached, plain)
     # and the cache-free loop is the argmax of the full forward at each step
@@ -33,8 +35,9 @@ def test_batched_left_padded_generation_matches_single(model):
     input_ids, mask, pixels = pad_batch(samples, side="left")
     batched = model.generate(input_ids, mask, pixels, max_new_tokens=8, eos_token_id=-1)
     for row, (ids, images) in enumerate(samples):
-        alone = model.generate(torch.tensor([ids]), pixel_values=torch.stack(images), max_new_tokens=8,
-                               eos_token_id=-1)
+        alone = model.generate(
+            torch.tensor([ids]), pixel_values=torch.stack(images), max_new_tokens=8, eos_token_id=-1
+        )
         assert torch.equal(batched[row], alone[0])
 
 
@@ -46,7 +49,7 @@ def test_right_padded_batches_are_refused(model):
 
 
 def test_eos_stops_rows_and_pads_them(model):
-    (ids, images), = sample_inputs(model.config, seed=4)
+    ((ids, images),) = sample_inputs(model.config, seed=4)
     input_ids, pixels = torch.tensor([ids]), torch.stack(images)
     free = model.generate(input_ids, pixel_values=pixels, max_new_tokens=6, eos_token_id=-1)
     eos = int(free[0, 2])  # pretend the third generated token is EOS
@@ -56,13 +59,16 @@ def test_eos_stops_rows_and_pads_them(model):
 
 
 def test_sampling_is_seeded_and_respects_top_k(model):
-    (ids, images), = sample_inputs(model.config, seed=5)
-    kwargs = dict(pixel_values=torch.stack(images), max_new_tokens=10, do_sample=True, temperature=1.5,
-                  eos_token_id=-1)
+    ((ids, images),) = sample_inputs(model.config, seed=5)
+    kwargs = dict(
+        pixel_values=torch.stack(images), max_new_tokens=10, do_sample=True, temperature=1.5, eos_token_id=-1
+    )
     a = model.generate(torch.tensor([ids]), generator=torch.Generator().manual_seed(0), **kwargs)
     b = model.generate(torch.tensor([ids]), generator=torch.Generator().manual_seed(0), **kwargs)
     assert torch.equal(a, b)
-    greedy = model.generate(torch.tensor([ids]), pixel_values=torch.stack(images), max_new_tokens=10, eos_token_id=-1)
+    greedy = model.generate(
+        torch.tensor([ids]), pixel_values=torch.stack(images), max_new_tokens=10, eos_token_id=-1
+    )
     top1 = model.generate(torch.tensor([ids]), generator=torch.Generator().manual_seed(1), top_k=1, **kwargs)
     assert torch.equal(top1, greedy)
     with pytest.raises(ValueError, match="temperature"):
@@ -84,7 +90,7 @@ def test_cache_capacity_and_growth():
 def test_the_cache_is_returned_and_taken_under_both_names(model):
     """transformers ≥ 5.24 renames ModelOutput's `past_key_values` to `cache`: the output field is `cache`, and
     forward takes the cache as `cache=` or `past_key_values=` with the same result."""
-    (ids, images), = sample_inputs(model.config, lengths=[(4, 3)], seed=4)
+    ((ids, images),) = sample_inputs(model.config, lengths=[(4, 3)], seed=4)
     input_ids, pixels = torch.tensor([ids]), torch.stack(images)
     with torch.no_grad():
         prompt = model(input_ids=input_ids, pixel_values=pixels, use_cache=True)
@@ -93,7 +99,9 @@ def test_the_cache_is_returned_and_taken_under_both_names(model):
         mask = torch.ones(1, prompt.cache.length + 1, dtype=torch.long)
         by_new_name = model(input_ids=token, attention_mask=mask, cache=prompt.cache, use_cache=False).logits
         again = model(input_ids=input_ids, pixel_values=pixels, use_cache=True).cache
-        by_old_name = model(input_ids=token, attention_mask=mask, past_key_values=again, use_cache=False).logits
+        by_old_name = model(
+            input_ids=token, attention_mask=mask, past_key_values=again, use_cache=False
+        ).logits
     assert torch.equal(by_new_name, by_old_name)
     with pytest.raises(ValueError, match="not both"):
         model(input_ids=token, cache=prompt.cache, past_key_values=again)

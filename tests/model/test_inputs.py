@@ -13,7 +13,7 @@ def model():
 
 
 def test_placeholder_count_mismatch_names_both_counts(model):
-    (ids, images), = sample_inputs(model.config, images_per_sample=2)
+    ((ids, images),) = sample_inputs(model.config, images_per_sample=2)
     with pytest.raises(ValueError, match=r"2 image placeholder\(s\) .* but 3 image\(s\)"):
         model(input_ids=torch.tensor([ids]), pixel_values=torch.stack(images + images[:1]))
     with pytest.raises(ValueError, match=r"2 image placeholder\(s\) .* but 0 image\(s\)"):
@@ -25,7 +25,9 @@ def test_pixel_value_layouts_are_equivalent(model):
     input_ids, mask, flat = pad_batch(samples)
     with torch.no_grad():
         reference = model(input_ids=input_ids, attention_mask=mask, pixel_values=flat).logits
-        five_d = model(input_ids=input_ids, attention_mask=mask, pixel_values=flat.view(2, 2, *flat.shape[1:])).logits
+        five_d = model(
+            input_ids=input_ids, attention_mask=mask, pixel_values=flat.view(2, 2, *flat.shape[1:])
+        ).logits
         as_list = model(input_ids=input_ids, attention_mask=mask, pixel_values=[flat[:2], flat[2:]]).logits
         alias = model(input_ids=input_ids, attention_mask=mask, images=flat).logits
     for other in (five_d, as_list, alias):
@@ -33,7 +35,7 @@ def test_pixel_value_layouts_are_equivalent(model):
 
 
 def test_image_order_matters(model):
-    (ids, images), = sample_inputs(model.config, seed=2)
+    ((ids, images),) = sample_inputs(model.config, seed=2)
     with torch.no_grad():
         ab = model(input_ids=torch.tensor([ids]), pixel_values=torch.stack(images)).logits
         ba = model(input_ids=torch.tensor([ids]), pixel_values=torch.stack(images[::-1])).logits
@@ -41,7 +43,7 @@ def test_image_order_matters(model):
 
 
 def test_expanded_sequence_layout(model):
-    (ids, images), = sample_inputs(model.config, lengths=[(3, 2)], seed=3)
+    ((ids, images),) = sample_inputs(model.config, lengths=[(3, 2)], seed=3)
     labels = torch.tensor([ids]).clamp(min=0)
     with torch.no_grad():
         out = model(input_ids=torch.tensor([ids]), pixel_values=torch.stack(images), labels=labels)
@@ -62,8 +64,9 @@ def test_loss_ignores_padding_and_images_and_supports_token_normalisation(model)
     with torch.no_grad():
         out = model(input_ids=input_ids, attention_mask=mask, pixel_values=pixels, labels=labels)
         tokens = int((out.labels[:, 1:] != IGNORE_INDEX).sum())
-        summed = model(input_ids=input_ids, attention_mask=mask, pixel_values=pixels, labels=labels,
-                       num_items_in_batch=1).loss
+        summed = model(
+            input_ids=input_ids, attention_mask=mask, pixel_values=pixels, labels=labels, num_items_in_batch=1
+        ).loss
     assert out.labels[out.attention_mask == 0].eq(IGNORE_INDEX).all()
     assert torch.allclose(summed / tokens, out.loss, atol=1e-6)
 
@@ -85,7 +88,7 @@ def test_sdpa_and_eager_agree_on_padded_batches(model):
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_half_precision_forward(dtype):
     model = random_model(small_config(), seed=8)
-    (ids, images), = sample_inputs(model.config, seed=6)
+    ((ids, images),) = sample_inputs(model.config, seed=6)
     with torch.no_grad():
         reference = model(input_ids=torch.tensor([ids]), pixel_values=torch.stack(images)).logits
         low = model.to(dtype)(input_ids=torch.tensor([ids]), pixel_values=torch.stack(images)).logits
@@ -96,7 +99,7 @@ def test_half_precision_forward(dtype):
 
 def test_gradient_checkpointing_gives_same_gradients():
     config = small_config()
-    (ids, images), = sample_inputs(config, seed=9)
+    ((ids, images),) = sample_inputs(config, seed=9)
     labels = torch.tensor([ids]).masked_fill(torch.tensor([ids]) < 0, IGNORE_INDEX)
     grads = []
     for checkpointing in (False, True):
@@ -107,7 +110,11 @@ def test_gradient_checkpointing_gives_same_gradients():
                 enable(activation_checkpointing_kwargs={"use_reentrant": False})
             else:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            layers = [m for m in model.modules() if hasattr(m, "gradient_checkpointing") and m.gradient_checkpointing]
+            layers = [
+                m
+                for m in model.modules()
+                if hasattr(m, "gradient_checkpointing") and m.gradient_checkpointing
+            ]
             # decoder, vision and abstractor layers are all checkpointed
             assert {type(m).__name__ for m in layers} >= {"DecoderLayer", "VisionLayer", "AbstractorLayer"}
         out = model(input_ids=torch.tensor([ids]), pixel_values=torch.stack(images), labels=labels)

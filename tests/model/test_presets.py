@@ -20,7 +20,11 @@ def test_owl2_7b_parameter_counts_on_meta_device():
     assert counts["vision_model"] == 303_966_208  # CLIP ViT-L/14 at 448 px (no projection head)
     config = model.config
     assert (config.hidden_size, config.num_hidden_layers, config.intermediate_size, config.vocab_size) == (
-        4096, 32, 11008, 32000)
+        4096,
+        32,
+        11008,
+        32000,
+    )
     assert config.image_tokens == 65
 
 
@@ -29,8 +33,14 @@ def test_init_model_cli_writes_a_loadable_tiny_checkpoint(tmp_path, capsys):
     assert cli_main(["init-model", "--preset", "tiny", "--out", str(out), "--seed", "3"]) == 0
     assert "parameters" in capsys.readouterr().out
     names = {p.name for p in out.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.model", "tokenizer_config.json",
-            "preprocessor_config.json", "generation_config.json"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.model",
+        "tokenizer_config.json",
+        "preprocessor_config.json",
+        "generation_config.json",
+    } <= names
     config = json.loads((out / "config.json").read_text())
     assert config["model_type"] == "mplug_owl2"
     model = load_pretrained(out)
@@ -42,7 +52,10 @@ def test_init_model_cli_writes_a_loadable_tiny_checkpoint(tmp_path, capsys):
         cli_main(["init-model", "--preset", "tiny", "--out", str(out)])
     again = tmp_path / "again"
     cli_main(["init-model", "--preset", "tiny", "--out", str(again), "--seed", "3"])
-    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), load_pretrained(again).state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), load_pretrained(again).state_dict().values())
+    )
 
 
 def test_init_model_help(capsys):

@@ -76,8 +76,17 @@ def test_pad_to_square_with_mean_colour_then_normalise():
 
 
 def test_reads_clip_preprocessor_config(tmp_path):
-    (tmp_path / "preprocessor_config.json").write_text(json.dumps(
-        {"crop_size": 448, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.25, 0.25, 0.25], "resample": 3, "size": 448}))
+    (tmp_path / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "crop_size": 448,
+                "image_mean": [0.5, 0.5, 0.5],
+                "image_std": [0.25, 0.25, 0.25],
+                "resample": 3,
+                "size": 448,
+            }
+        )
+    )
     processor = ImageProcessor.from_pretrained(tmp_path)
     assert (processor.size, processor.mean, processor.std) == (448, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
     (tmp_path / "preprocessor_config.json").write_text(json.dumps({"size": {"shortest_edge": 336}}))

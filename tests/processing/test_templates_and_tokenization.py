@@ -12,8 +12,10 @@ from cdreasoning.processing import (
     tokenize_prompt,
 )
 
-SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
-          "detailed, and polite answers to the user's questions.")
+SYSTEM = (
+    "A chat between a curious user and an artificial intelligence assistant. The assistant gives helpful, "
+    "detailed, and polite answers to the user's questions."
+)
 QUESTION = "<|image|><|image|>\nHow do you perceive the color difference between these two images?"
 ANSWER = "The color difference between these two images is moderate."
 
@@ -27,7 +29,10 @@ def test_v1_renders_vicuna_with_system_prompt():
 
 def test_mplug_owl2_renders_without_system_prompt():
     t = get_template("mplug_owl2")
-    assert t.render([t.user_turn(QUESTION), t.assistant_turn(ANSWER)]) == f"USER: {QUESTION} ASSISTANT: {ANSWER}</s>"
+    assert (
+        t.render([t.user_turn(QUESTION), t.assistant_turn(ANSWER)])
+        == f"USER: {QUESTION} ASSISTANT: {ANSWER}</s>"
+    )
     assert t.render_prompt([t.user_turn(QUESTION)]) == f"USER: {QUESTION} ASSISTANT:"
 
 
@@ -41,7 +46,12 @@ def test_prompt_with_answer_prefix_is_a_prefix_of_the_training_text():
 
 def test_multi_turn_spans_cover_each_answer_and_its_eos():
     t = get_template("v1")
-    turns = [t.user_turn("<|image|>\nA?"), t.assistant_turn("one"), t.user_turn("B?"), t.assistant_turn("two")]
+    turns = [
+        t.user_turn("<|image|>\nA?"),
+        t.assistant_turn("one"),
+        t.user_turn("B?"),
+        t.assistant_turn("two"),
+    ]
     text, spans = t.render_with_spans(turns)
     assert [text[s:e] for s, e in spans] == ["one</s>", "two</s>"]
     with pytest.raises(ValueError, match="alternate"):
@@ -98,8 +108,14 @@ def test_labels_supervise_exactly_the_answer_and_eos(tokenizer, name):
 
 def test_multi_turn_labels(tokenizer):
     t = get_template("v1")
-    turns = [t.user_turn("<|image|><|image|>\nFirst?"), t.assistant_turn("slight"),
-             t.user_turn("Second?"), t.assistant_turn("severe")]
+    turns = [
+        t.user_turn("<|image|><|image|>\nFirst?"),
+        t.assistant_turn("slight"),
+        t.user_turn("Second?"),
+        t.assistant_turn("severe"),
+    ]
     result = tokenize_conversation(tokenizer, t, turns)
-    supervised_text = tokenizer.decode([i for i, l in zip(result.input_ids, result.labels) if l != IGNORE_INDEX])
+    supervised_text = tokenizer.decode(
+        [i for i, l in zip(result.input_ids, result.labels) if l != IGNORE_INDEX]
+    )
     assert supervised_text.replace(" ", "") == "slight</s>severe</s>"

@@ -18,13 +18,23 @@ from cdreasoning.train.tuning import configure_tuning, trainable_parameter_summa
 
 def _dataset(tiny_checkpoint, paths, image_folder, template="v1", max_length=512, lazy=True):
     tokenizer = load_tokenizer(tiny_checkpoint)
-    return ConversationDataset(paths, tokenizer, get_template(template), ImageProcessor(size=64), image_folder,
-                               max_length, image_tokens=9, lazy=lazy), tokenizer
+    return ConversationDataset(
+        paths,
+        tokenizer,
+        get_template(template),
+        ImageProcessor(size=64),
+        image_folder,
+        max_length,
+        image_tokens=9,
+        lazy=lazy,
+    ), tokenizer
 
 
 @pytest.mark.parametrize("template", ["v1", "mplug_owl2"])
 def test_batches_supervise_only_answers_and_eos(tiny_checkpoint, synth_set, template):
-    dataset, tokenizer = _dataset(tiny_checkpoint, [synth_set / "train_mix.json"], synth_set / "images", template)
+    dataset, tokenizer = _dataset(
+        tiny_checkpoint, [synth_set / "train_mix.json"], synth_set / "images", template
+    )
     samples = [dataset[i] for i in range(4)]
     batch = DataCollator(tokenizer.pad_token_id)(samples)
     assert batch["pixel_values"].shape == (8, 3, 64, 64)
@@ -55,9 +65,19 @@ def test_unusable_records_raise_naming_the_record(tiny_checkpoint, synth_set, tm
 
 
 def _args(**overrides):
-    base = dict(lora_enable=False, freeze_llm=False, tune_visual_abstractor=True, freeze_vision_model=True,
-                lora_r=8, lora_alpha=16, lora_dropout=0.0, lora_target_modules=["q_proj", "v_proj.multiway.1"],
-                lora_bias="none", bits=16, gradient_checkpointing=False)
+    base = dict(
+        lora_enable=False,
+        freeze_llm=False,
+        tune_visual_abstractor=True,
+        freeze_vision_model=True,
+        lora_r=8,
+        lora_alpha=16,
+        lora_dropout=0.0,
+        lora_target_modules=["q_proj", "v_proj.multiway.1"],
+        lora_bias="none",
+        bits=16,
+        gradient_checkpointing=False,
+    )
     base.update(overrides)
     return SimpleNamespace(**base)
 
@@ -76,32 +96,57 @@ def test_full_tuning_modes(tiny_checkpoint, flags, trains):
     summary = trainable_parameter_summary(model)
     assert {part for part in ("llm", "visual_abstractor", "vision_model") if summary[part]} == trains
     for name, param in model.named_parameters():  # whole parts, nothing half-frozen
-        part = "vision_model" if "vision_model" in name else "visual_abstractor" if "visual_abstractor" in name else "llm"
+        part = (
+            "vision_model"
+            if "vision_model" in name
+            else "visual_abstractor"
+            if "visual_abstractor" in name
+            else "llm"
+        )
         assert param.requires_grad == (part in trains), name
 
 
 def test_everything_frozen_is_an_error(tiny_checkpoint):
     with pytest.raises(ValueError, match="nothing to train"):
-        configure_tuning(load_pretrained(tiny_checkpoint), _args(freeze_llm=True, tune_visual_abstractor=False))
+        configure_tuning(
+            load_pretrained(tiny_checkpoint), _args(freeze_llm=True, tune_visual_abstractor=False)
+        )
 
 
 def test_lora_trains_only_adapters_on_the_targets(tiny_checkpoint):
-    model = configure_tuning(load_pretrained(tiny_checkpoint), _args(lora_enable=True, tune_visual_abstractor=False))
+    model = configure_tuning(
+        load_pretrained(tiny_checkpoint), _args(lora_enable=True, tune_visual_abstractor=False)
+    )
     trainable = [n for n, p in model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     targets = {n.split(".lora_")[0].split("base_model.model.")[1] for n in trainable}
-    assert targets == {f"model.layers.{i}.self_attn.{m}" for i in range(2) for m in ("q_proj", "v_proj.multiway.1")}
+    assert targets == {
+        f"model.layers.{i}.self_attn.{m}" for i in range(2) for m in ("q_proj", "v_proj.multiway.1")
+    }
 
 
 def test_lora_with_abstractor_saves_it_with_the_adapter(tiny_checkpoint):
     model = configure_tuning(load_pretrained(tiny_checkpoint), _args(lora_enable=True))
     summary = trainable_parameter_summary(model)
-    assert summary["lora"] > 0 and summary["visual_abstractor"] > 0 and summary["llm"] == summary["vision_model"] == 0
+    assert (
+        summary["lora"] > 0
+        and summary["visual_abstractor"] > 0
+        and summary["llm"] == summary["vision_model"] == 0
+    )
 
 
 def test_lora_on_7b_preset_is_exactly_the_recipe_size():
     with torch.device("meta"):
         model = MPLUGOwl2ForCausalLM(preset_config("owl2-7b"))
-    model = configure_tuning(model, _args(lora_enable=True, lora_r=128, lora_alpha=256, lora_dropout=0.05,
-                                          tune_visual_abstractor=False, freeze_vision_model=True))
+    model = configure_tuning(
+        model,
+        _args(
+            lora_enable=True,
+            lora_r=128,
+            lora_alpha=256,
+            lora_dropout=0.05,
+            tune_visual_abstractor=False,
+            freeze_vision_model=True,
+        ),
+    )
     assert trainable_parameter_summary(model)["total"] == 67_108_864

@@ -28,13 +28,39 @@ def _free_port() -> int:
 
 
 def _launch(script, tiny_checkpoint, synth_set, out, config, *extra):
-    env = dict(os.environ, NUM_GPUS="2", DEEPSPEED_CONFIG=config, MODEL_PATH=str(tiny_checkpoint),
-               DATA_PATH=str(synth_set / "score_task" / "train_data.json"), IMAGE_FOLDER=str(synth_set / "images"),
-               OUTPUT_DIR=str(out), MASTER_PORT=str(_free_port()), PYTHON=sys.executable, WORKERS="0")
+    env = dict(
+        os.environ,
+        NUM_GPUS="2",
+        DEEPSPEED_CONFIG=config,
+        MODEL_PATH=str(tiny_checkpoint),
+        DATA_PATH=str(synth_set / "score_task" / "train_data.json"),
+        IMAGE_FOLDER=str(synth_set / "images"),
+        OUTPUT_DIR=str(out),
+        MASTER_PORT=str(_free_port()),
+        PYTHON=sys.executable,
+        WORKERS="0",
+    )
     result = subprocess.run(
-        ["sh", f"scripts/{script}", "--max_steps", "3", "--per_device_train_batch_size", "2", "--save_steps", "2",
-         "--report_to", "none", "--logging_steps", "1", *extra],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600,
+        [
+            "sh",
+            f"scripts/{script}",
+            "--max_steps",
+            "3",
+            "--per_device_train_batch_size",
+            "2",
+            "--save_steps",
+            "2",
+            "--report_to",
+            "none",
+            "--logging_steps",
+            "1",
+            *extra,
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -51,7 +77,10 @@ def test_zero3_full_finetune_on_two_cpu_ranks(tiny_checkpoint, synth_set, tmp_pa
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 3
     assert state["epoch"] == pytest.approx(3 * 2 * 2 / _train_records(synth_set), rel=1e-3)
-    trained, initial = load_pretrained(out), load_pretrained(tiny_checkpoint)  # gathered 16-bit weights, strict
+    trained, initial = (
+        load_pretrained(out),
+        load_pretrained(tiny_checkpoint),
+    )  # gathered 16-bit weights, strict
     changed = {n for n, p in trained.state_dict().items() if not torch.equal(p, initial.state_dict()[n])}
     assert any(".layers." in n for n in changed) and any("visual_abstractor" in n for n in changed)
     assert not any("vision_model" in n for n in changed)  # frozen in the full recipe
@@ -59,8 +88,17 @@ def test_zero3_full_finetune_on_two_cpu_ranks(tiny_checkpoint, synth_set, tmp_pa
 
 def test_zero2_lora_on_two_cpu_ranks(tiny_checkpoint, synth_set, tmp_path):
     out = tmp_path / "zero2"
-    _launch("finetune_lora.sh", tiny_checkpoint, synth_set, out, "scripts/zero2.json",
-            "--lora_r", "4", "--lora_alpha", "8")
+    _launch(
+        "finetune_lora.sh",
+        tiny_checkpoint,
+        synth_set,
+        out,
+        "scripts/zero2.json",
+        "--lora_r",
+        "4",
+        "--lora_alpha",
+        "8",
+    )
     assert (out / "checkpoint-2" / "global_step2").is_dir()
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["epoch"] == pytest.approx(3 * 2 * 2 / _train_records(synth_set), rel=1e-3)

@@ -31,9 +31,23 @@ def test_deepspeed_configs(name):
 
 @pytest.mark.parametrize("script", ["finetune.sh", "finetune_lora.sh"])
 def test_launcher_help(script):
-    result = subprocess.run(["sh", f"scripts/{script}", "--help"], cwd=REPO_ROOT, capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, "HF_HUB_OFFLINE": "1"})
+    result = subprocess.run(
+        ["sh", f"scripts/{script}", "--help"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, "HF_HUB_OFFLINE": "1"},
+    )
     assert result.returncode == 0, result.stderr
-    for setting in ("MODEL_PATH", "DATA_PATH", "IMAGE_FOLDER", "OUTPUT_DIR", "NUM_GPUS", "HOSTFILE",
-                    "DEEPSPEED_CONFIG", "--lora_enable", "--deepspeed"):
+    for setting in (
+        "MODEL_PATH",
+        "DATA_PATH",
+        "IMAGE_FOLDER",
+        "OUTPUT_DIR",
+        "NUM_GPUS",
+        "HOSTFILE",
+        "DEEPSPEED_CONFIG",
+        "--lora_enable",
+        "--deepspeed",
+    ):
         assert setting in result.stdout

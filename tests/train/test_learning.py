@@ -21,8 +21,9 @@ pytestmark = pytest.mark.slow
 def _held_out_srcc(model_dir, data) -> float:
     pairs = read_spcd_csv(data / "test.csv")
     scorer = CDScorer.from_pretrained(model_dir, device="cpu")
-    results = scorer.score_pairs([(data / "images" / p.image_a, data / "images" / p.image_b) for p in pairs],
-                                 batch_size=32)
+    results = scorer.score_pairs(
+        [(data / "images" / p.image_a, data / "images" / p.image_b) for p in pairs], batch_size=32
+    )
     return srcc([r.score for r in results], [p.delta_v for p in pairs])
 
 
@@ -32,15 +33,52 @@ def test_full_fine_tuning_raises_held_out_srcc(tiny_checkpoint, tmp_path):
     before = _held_out_srcc(tiny_checkpoint, data)
 
     out = tmp_path / "run"
-    assert finetune([
-        "--model_name_or_path", str(tiny_checkpoint), "--data_path", str(data / "train_mix.json"),
-        "--image_folder", str(data / "images"), "--output_dir", str(out), "--report_to", "none",
-        "--max_steps", "300", "--per_device_train_batch_size", "16", "--learning_rate", "1e-3",
-        "--lr_scheduler_type", "cosine", "--warmup_ratio", "0.05", "--weight_decay", "0",
-        "--tune_visual_abstractor", "True", "--freeze_vision_model", "False", "--model_max_length", "512",
-        "--logging_steps", "50", "--save_strategy", "no", "--dataloader_num_workers", "0", "--seed", "0",
-    ]) == 0
-    losses = [e["loss"] for e in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in e]
+    assert (
+        finetune(
+            [
+                "--model_name_or_path",
+                str(tiny_checkpoint),
+                "--data_path",
+                str(data / "train_mix.json"),
+                "--image_folder",
+                str(data / "images"),
+                "--output_dir",
+                str(out),
+                "--report_to",
+                "none",
+                "--max_steps",
+                "300",
+                "--per_device_train_batch_size",
+                "16",
+                "--learning_rate",
+                "1e-3",
+                "--lr_scheduler_type",
+                "cosine",
+                "--warmup_ratio",
+                "0.05",
+                "--weight_decay",
+                "0",
+                "--tune_visual_abstractor",
+                "True",
+                "--freeze_vision_model",
+                "False",
+                "--model_max_length",
+                "512",
+                "--logging_steps",
+                "50",
+                "--save_strategy",
+                "no",
+                "--dataloader_num_workers",
+                "0",
+                "--seed",
+                "0",
+            ]
+        )
+        == 0
+    )
+    losses = [
+        e["loss"] for e in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in e
+    ]
     after = _held_out_srcc(out, data)
 
     assert losses[-1] < losses[0] / 4, losses
