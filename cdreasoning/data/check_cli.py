@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("json", type=Path, help="the JSON file to check")
     parser.add_argument(
         "--image-folder",
+        "--image_folder",
+        dest="image_folder",
         type=Path,
         default=None,
         help="folder the records' image paths are relative to (required unless --no-images)",

@@ -33,9 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", default=DEFAULT_DATA, help=f"depict test JSON (default {DEFAULT_DATA})")
     parser.add_argument(
-        "--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})"
+        "--pairs",
+        "--data",
+        dest="data",
+        default=DEFAULT_DATA,
+        help=f"depict test JSON (default {DEFAULT_DATA})",
+    )
+    parser.add_argument(
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=DEFAULT_IMAGES,
+        help=f"image folder (default {DEFAULT_IMAGES})",
     )
     parser.add_argument(
         "--out", default=None, help="result folder (default runs/eval/<model folder name>/describe)"

@@ -34,12 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
+        "--pairs",
         "--data",
+        dest="data",
         default=DEFAULT_DATA,
         help=f"M-SPCD score JSON or SPCD CSV with human ΔV (default {DEFAULT_DATA})",
     )
     parser.add_argument(
-        "--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})"
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=DEFAULT_IMAGES,
+        help=f"image folder (default {DEFAULT_IMAGES})",
     )
     parser.add_argument(
         "--out", default=None, help="result folder (default runs/eval/<model folder name>/score)"
