@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, DEFAULT_SCORE_QUESTION, DEPICT_QUESTION
 from cdreasoning.errors import ImageError
 from cdreasoning.inference.levels import LevelScale, level_token_ids
-from cdreasoning.processing import ImageProcessor, get_template, load_tokenizer, tokenize_prompt
+from cdreasoning.processing import ImageProcessor, get_template, tokenize_prompt
 from cdreasoning.runtime import resolve_device, resolve_dtype
 from cdreasoning.scale import delta_v_from_grade
 
@@ -149,22 +149,17 @@ class CDScorer:
         levels: LevelScale | None = None,
     ) -> CDScorer:
         """Model, tokenizer and image preprocessing from one checkpoint folder."""
-        from cdreasoning.model import load_pretrained
-        from cdreasoning.model.loading import read_config
+        from cdreasoning.model import CheckpointFolder
 
-        config = read_config(path)
+        checkpoint = CheckpointFolder.open(path)  # config.json read once, for every loader below
         torch_device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, torch_device)
         if load_8bit or load_4bit:
-            model = _load_quantized(path, 8 if load_8bit else 4, torch_device, torch_dtype)
+            model = _load_quantized(checkpoint, 8 if load_8bit else 4, torch_device, torch_dtype)
         else:
-            model = load_pretrained(path, device=torch_device, dtype=torch_dtype, attention=attention)
-        tokenizer = load_tokenizer(path)
-        processor = ImageProcessor.from_pretrained(path, default_size=config.vision.image_size)
-        if processor.size != config.vision.image_size:
-            raise ValueError(
-                f"{path}: preprocessor size {processor.size} != model image_size {config.vision.image_size}"
-            )
+            model = checkpoint.load_model(device=torch_device, dtype=torch_dtype, attention=attention)
+        tokenizer = checkpoint.load_tokenizer()
+        processor = checkpoint.image_processor()
         prompt = PromptConfig(
             conv_template=conv_template,
             question=question or DEFAULT_SCORE_QUESTION,
@@ -335,7 +330,7 @@ class CDScorer:
                 yield from ((i, self._describe_result(t), None) for i, t in zip(indices, texts))
 
 
-def _load_quantized(path, bits: int, device: torch.device, dtype: torch.dtype):
+def _load_quantized(checkpoint, bits: int, device: torch.device, dtype: torch.dtype):
     """8/4-bit weights through bitsandbytes (CUDA only), via transformers' quantised loading."""
     if device.type != "cuda":
         raise RuntimeError(
@@ -359,7 +354,8 @@ def _load_quantized(path, bits: int, device: torch.device, dtype: torch.dtype):
         llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
     )
     model = MPLUGOwl2ForCausalLM.from_pretrained(
-        str(path),
+        str(checkpoint.path),
+        config=checkpoint.config,  # already read: transformers does not open config.json again
         quantization_config=quantization,
         dtype=dtype,
         device_map={"": device.index or 0},

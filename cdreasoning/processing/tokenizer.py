@@ -110,8 +110,10 @@ def build_tokenizer(folder: str | Path, vocab_size: int = 1024) -> Path:
     return folder
 
 
-def load_tokenizer(folder: str | Path, padding_side: str = "right"):
-    """The checkpoint's tokenizer (offline). Raises FileNotFoundError naming the folder if it has none."""
+def load_tokenizer(folder: str | Path, padding_side: str = "right", config=None):
+    """The checkpoint's tokenizer (offline). Raises FileNotFoundError naming the folder if it has none.
+    `config`: the checkpoint's config when the caller has it (`CheckpointFolder`), so config.json is not read
+    again (AutoTokenizer reads it otherwise)."""
     offline_hub()
     from transformers import AutoTokenizer
 
@@ -120,7 +122,7 @@ def load_tokenizer(folder: str | Path, padding_side: str = "right"):
         raise FileNotFoundError(f"tokenizer folder {folder} does not exist")
     if not any((folder / name).is_file() for name in ("tokenizer.model", "tokenizer.json")):
         raise FileNotFoundError(f"{folder}: no tokenizer.model or tokenizer.json")
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, config=config)
     if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError(f"{folder}: the tokenizer must define BOS and EOS tokens")
     if not getattr(tokenizer, "add_bos_token", True):
