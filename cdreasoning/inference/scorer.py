@@ -67,6 +67,9 @@ class Description:
 
 @dataclass(frozen=True)
 class PromptConfig:
+    """How the questions are put to the model: conversation template, score and describe questions, and
+    whether the two images come before or after the question."""
+
     conv_template: str = "v1"
     question: str = DEFAULT_SCORE_QUESTION
     describe_question: str = DEPICT_QUESTION
@@ -109,6 +112,9 @@ def _collate(items):
 
 
 class CDScorer:
+    """Scores and describes the colour difference of image pairs with one loaded model (Python API of
+    `cdreasoning score|describe`); build it with `CDScorer.from_pretrained(folder)`."""
+
     def __init__(
         self,
         model,
@@ -184,6 +190,8 @@ class CDScorer:
         logits = self.model(
             input_ids=input_ids, pixel_values=pixel_values.to(self.device, self.dtype), logits_to_keep=1
         ).logits[:, -1]
+        # Q-Align's trick: a softmax over the level words' logits only (renormalised among them; the mass the
+        # model puts on any other token is ignored), in float32 so fp16/bf16 logits do not saturate it.
         return logits[:, self._level_ids].float().softmax(-1).cpu()
 
     def _results(self, probabilities: torch.Tensor) -> list[ScoreResult]:

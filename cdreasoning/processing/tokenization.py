@@ -68,6 +68,9 @@ def tokenize_prompt(tokenizer, text: str) -> list[int]:
 
 @dataclass
 class TokenizedConversation:
+    """Token ids of a whole conversation with image sentinels, the training labels (IGNORE_INDEX except
+    on assistant answers) and how many images it holds."""
+
     input_ids: list[int]
     labels: list[int]
     num_images: int

@@ -17,6 +17,9 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 
 class CDTrainer(Trainer):
+    """Hugging Face `Trainer` with the abstractor's own learning rate, the image processor saved with every
+    checkpoint, and throughput (samples, tokens) in the logs."""
+
     def __init__(self, *args, image_processor=None, image_tokens: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         self.image_processor = image_processor
