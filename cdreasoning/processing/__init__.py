@@ -2,14 +2,14 @@
 
 from cdreasoning.processing.images import ImageError, ImageProcessor, load_image
 from cdreasoning.processing.templates import TEMPLATES, ConversationTemplate, get_template
-from cdreasoning.processing.tokenization import (
+from cdreasoning.processing.prompt_tokens import (
     TokenizedConversation,
     count_image_placeholders,
     normalize_image_placeholders,
     tokenize_conversation,
     tokenize_prompt,
 )
-from cdreasoning.processing.tokenizer import build_tokenizer, load_tokenizer
+from cdreasoning.processing.tokenizer_files import build_tokenizer, load_tokenizer
 
 __all__ = [
     "TEMPLATES",
