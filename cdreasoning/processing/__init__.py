@@ -1,7 +1,6 @@
 """Turning conversations and images into model inputs: templates, tokenisation with image sentinels, images."""
 
 from cdreasoning.processing.images import ImageError, ImageProcessor, load_image
-from cdreasoning.processing.templates import TEMPLATES, ConversationTemplate, get_template
 from cdreasoning.processing.prompt_tokens import (
     TokenizedConversation,
     count_image_placeholders,
@@ -9,6 +8,7 @@ from cdreasoning.processing.prompt_tokens import (
     tokenize_conversation,
     tokenize_prompt,
 )
+from cdreasoning.processing.templates import TEMPLATES, ConversationTemplate, get_template
 from cdreasoning.processing.tokenizer_files import build_tokenizer, load_tokenizer
 
 __all__ = [

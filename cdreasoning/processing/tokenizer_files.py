@@ -4,10 +4,14 @@
 `AutoTokenizer` — the same code path for a released LLaMA-2 tokenizer and for ours — offline, with BOS on and
 the pad token set to `<unk>` (id 0) when the checkpoint defines none, as the original training did.
 
-`build_tokenizer(folder)` trains a byte-fallback BPE SentencePiece model (LLaMA-2's kind: unk 0, bos 1, eos 2,
-no pad) on the project's own text — the questions, answers, level words and attribute phrasings of the task —
-so every word the tiny model must produce is a single token and any other text still encodes (byte fallback).
-It is deterministic and takes well under a second.
+`build_tokenizer(folder)` trains a byte-fallback BPE SentencePiece model on the project's own text — the
+questions, answers, level words and attribute phrasings of the task — so every word the tiny model must produce
+is a single token and any other text still encodes (byte fallback). It is built like LLaMA-2's tokenizer, so
+that tests exercise what real checkpoints do: unk 0, bos 1, eos 2, no pad, `identity` normalisation (no NFKC),
+whitespace kept as it is (no trimming or collapsing, so "\n" and double spaces survive), a dummy-prefix "▁"
+before every encoded text, digits split, byte fallback. It is deterministic and takes well under a second.
+`normalization="nmt_nfkc"` gives SentencePiece's default instead (NFKC, whitespace trimmed and collapsed), which
+some tests use as a tokenizer *without* the leading-space quirk of LLaMA's.
 """
 
 from __future__ import annotations
@@ -81,15 +85,30 @@ def tokenizer_corpus() -> list[str]:
     return lines * 8
 
 
-def build_tokenizer(folder: str | Path, vocab_size: int = 1024) -> Path:
-    """Train the tiny tokenizer and save `tokenizer.model`, `tokenizer_config.json`, `special_tokens_map.json`."""
+def build_tokenizer(
+    folder: str | Path,
+    vocab_size: int = 1024,
+    normalization: str = "identity",
+    corpus: list[str] | None = None,
+    legacy: bool = True,
+) -> Path:
+    """Train the tiny tokenizer and save `tokenizer.model`, `tokenizer_config.json`, `special_tokens_map.json`.
+
+    normalization: "identity" (LLaMA's: text kept as it is) or "nmt_nfkc" (SentencePiece's default, which also
+    trims and collapses whitespace). corpus: training sentences (default `tokenizer_corpus()`). legacy: the
+    `legacy` flag written to tokenizer_config.json (how transformers' slow LLaMA tokenizer treats text after
+    special tokens; LLaMA-2 checkpoints trained with mPLUG-Owl2 / Q-Align used the legacy behaviour).
+    """
     import sentencepiece as spm
 
+    if normalization not in ("identity", "nmt_nfkc"):
+        raise ValueError(f"normalization must be 'identity' or 'nmt_nfkc', got {normalization!r}")
+    llama_like = normalization == "identity"
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(tokenizer_corpus()),
+        sentence_iterator=iter(corpus if corpus is not None else tokenizer_corpus()),
         model_writer=model,
         vocab_size=vocab_size,
         model_type="bpe",
@@ -100,11 +119,16 @@ def build_tokenizer(folder: str | Path, vocab_size: int = 1024) -> Path:
         pad_id=-1,
         character_coverage=1.0,
         split_digits=True,
+        normalization_rule_name=normalization,
+        remove_extra_whitespaces=not llama_like,
+        add_dummy_prefix=True,
+        allow_whitespace_only_pieces=llama_like,
         num_threads=1,
         minloglevel=2,
     )
     (folder / "tokenizer.model").write_bytes(model.getvalue())
-    (folder / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2) + "\n")
+    config = {**TOKENIZER_CONFIG, "legacy": legacy}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2) + "\n")
     special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<unk>"}
     (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
     return folder
