@@ -91,6 +91,7 @@ def build_tokenizer(
     normalization: str = "identity",
     corpus: list[str] | None = None,
     legacy: bool = True,
+    trim_whitespace: bool | None = None,
 ) -> Path:
     """Train the tiny tokenizer and save `tokenizer.model`, `tokenizer_config.json`, `special_tokens_map.json`.
 
@@ -98,12 +99,16 @@ def build_tokenizer(
     trims and collapses whitespace). corpus: training sentences (default `tokenizer_corpus()`). legacy: the
     `legacy` flag written to tokenizer_config.json (how transformers' slow LLaMA tokenizer treats text after
     special tokens; LLaMA-2 checkpoints trained with mPLUG-Owl2 / Q-Align used the legacy behaviour).
+    trim_whitespace: remove leading/trailing and collapse repeated whitespace before encoding (default: only
+    with "nmt_nfkc"); a trimming tokenizer has no leading-space quirk between image placeholders.
     """
     import sentencepiece as spm
 
     if normalization not in ("identity", "nmt_nfkc"):
         raise ValueError(f"normalization must be 'identity' or 'nmt_nfkc', got {normalization!r}")
     llama_like = normalization == "identity"
+    if trim_whitespace is None:
+        trim_whitespace = not llama_like
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     model = io.BytesIO()
@@ -120,9 +125,9 @@ def build_tokenizer(
         character_coverage=1.0,
         split_digits=True,
         normalization_rule_name=normalization,
-        remove_extra_whitespaces=not llama_like,
+        remove_extra_whitespaces=trim_whitespace,
         add_dummy_prefix=True,
-        allow_whitespace_only_pieces=llama_like,
+        allow_whitespace_only_pieces=not trim_whitespace,
         num_threads=1,
         minloglevel=2,
     )
