@@ -78,6 +78,13 @@ class ChunkEncoder:
         """Token ids of `text` (no BOS), as the slow tokenizer's `tokenizer(text).input_ids[1:]`."""
         return self.encode_with_offsets(text)[0]
 
+    def decode(self, ids: list[int]) -> str:
+        """Text of `ids` with the special tokens skipped, as the slow tokenizer's
+        `decode(ids, skip_special_tokens=True)`: SentencePiece's own decoding, so an invalid byte-fallback
+        sequence becomes one "�" per bad byte, as in the original (transformers 5 may differ there)."""
+        special = set(self.special_tokens.values())
+        return self._sp.decode([i for i in ids if i not in special])
+
     def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
         """(ids, [(start, end) character span of each token in `text`]). A byte-fallback character split over
         several tokens gives the first ones an empty span at its start; the dummy prefix has no span."""
