@@ -45,6 +45,11 @@ VOCAB = 1024
 MAX_NEW_TOKENS = 24
 TRAIN_QUESTION = "How do you perceive the color difference between these two images?"
 TRAIN_ANSWER = "The color difference between these two images is moderate."
+HUMAN_ANSWER = (
+    "The two images exhibit slight differences in white balance, moderate differences in brightness/contrast, "
+    "slight differences in color contrast, severe differences in overall brightness, slight differences in "
+    "overall color, moderate differences in dark details and slight differences in bright details."
+)
 # A second round: after its `</s>`, legacy and non-legacy tokenizers differ.
 TRAIN_FOLLOW_UP = ("Which image is warmer?", "The second one, slightly.")
 
@@ -109,7 +114,7 @@ def build(out: Path) -> None:
     rows = [f"{a},{b},{1.5 + i}" for i, (a, b) in enumerate(PAIRS)]
     (out / "pairs.csv").write_text("\n".join(rows) + "\n")
     records = [
-        {"question_id": f"{i:04d}", "image": [a, b], "text": "Describe them.", "human_answer": "Slight."}
+        {"question_id": f"{i:04d}", "image": [a, b], "text": "Describe them.", "human_answer": HUMAN_ANSWER}
         for i, (a, b) in enumerate(PAIRS)
     ]
     (out / "depict.json").write_text(json.dumps(records, indent=1) + "\n")
