@@ -13,11 +13,16 @@ The expected values come from the ORIGINAL code, not from ours, in three stages:
 2. reference (`--orig-python`, a venv with transformers==4.36.1, sentencepiece, torch, pillow): for every
    tokenizer, the slow tokenizer (`AutoTokenizer.from_pretrained(folder, use_fast=False)`, as
    `load_pretrained_model` loads it) and `CLIPImageProcessor.from_pretrained(folder)` run the prompt, level-id,
-   image and `tokenizer_image_token` lines of `cd_score.py` / `cd_description.py` and Q-Align's
-   `preprocess_multimodal` + `preprocess_v1` (training) taken verbatim from the originals. `--orig-src` is a
-   folder with a package `orig` holding those excerpts — `constants.py`, `conversation.py` (Conversation,
-   conv_templates), `mm_utils.py` (expand2square, tokenizer_image_token) and `eval_scripts.py` (the lines of the
-   two scripts) — copied from LongYu-LY/CD-Reasoning; it is not part of this repository.
+   image and `tokenizer_image_token` lines of `cd_score.py` / `cd_description.py`, taken verbatim from the
+   originals; for training, Q-Align's `preprocess_multimodal` rule (restated below: all placeholders moved to the
+   front, one kept) and `preprocess_v1`'s `conv_vicuna_v1.get_prompt()` + `tokenizer_image_token`. `--orig-src`
+   is a folder with a package `orig` holding those excerpts, copied from LongYu-LY/CD-Reasoning (commit 972761b)
+   and not part of this repository: `constants.py` (IMAGE_TOKEN_INDEX = -200, DEFAULT_IMAGE_TOKEN = "<|image|>"),
+   `conversation.py` (Conversation with get_prompt/append_message/copy, conv_templates "v1" and "mplug_owl2"),
+   `mm_utils.py` (expand2square, tokenizer_image_token) and `eval_scripts.py` — the scripts' lines wrapped as
+   `cd_score_prompt_and_ids(tokenizer)`, `cd_score_images(processor, files)`,
+   `cd_description_prompt_and_ids(tokenizer)`, `cd_description_images(processor, files)` and
+   `cd_description_text(tokenizer, output_ids, prompt_length)`.
 3. model (this venv): the ORIGINAL ids and pixels go straight into our model (no prompt code of ours): the score
    is `wa5` over the logits at the original level ids, and the greedy description is a plain argmax loop over
    full forward passes (no KV cache), decoded in stage 4 by the original's `batch_decode(...).strip()`.
