@@ -6,9 +6,11 @@ import csv
 import json
 
 import pytest
+import torch
 
 from cdreasoning import CDScorer
 from cdreasoning.cli import main
+from cdreasoning.processing.original_prompt import original_prompts
 from tests.original_eval import EXPECTED, FIXTURE, IMAGES, PAIRS, TOKENIZERS, checkpoint
 
 MAX_NEW = str(EXPECTED["max_new_tokens"])
@@ -45,9 +47,11 @@ def test_scores_equal_the_original_script(scorers, name):
 def test_greedy_descriptions_are_token_identical(scorers, name):
     reference = EXPECTED["tokenizers"][name]
     scorer = scorers[name]
+    prompt = original_prompts(scorer.tokenizer).describe_ids
+    assert prompt == reference["describe_ids"]
     pixels = scorer.describe_image_processor([p for pair in _pairs() for p in pair])
     tokens = scorer.model.generate(
-        __import__("torch").tensor([scorer._describe_ids] * len(PAIRS)),
+        torch.tensor([prompt] * len(PAIRS)),
         pixel_values=pixels,
         max_new_tokens=EXPECTED["max_new_tokens"],
         do_sample=False,
