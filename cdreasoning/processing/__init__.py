@@ -9,7 +9,7 @@ from cdreasoning.processing.prompt_tokens import (
     tokenize_prompt,
 )
 from cdreasoning.processing.templates import TEMPLATES, ConversationTemplate, get_template
-from cdreasoning.processing.tokenizer_files import build_tokenizer, load_tokenizer
+from cdreasoning.processing.tokenizer_files import build_tokenizer, load_tokenizer, save_tokenizer
 
 __all__ = [
     "TEMPLATES",
@@ -23,6 +23,7 @@ __all__ = [
     "load_image",
     "load_tokenizer",
     "normalize_image_placeholders",
+    "save_tokenizer",
     "tokenize_conversation",
     "tokenize_prompt",
 ]

@@ -1,5 +1,9 @@
 """Tokenizers: load a checkpoint's LLaMA tokenizer, or build the small one of the `tiny` preset.
 
+`save_tokenizer(tokenizer, folder)` saves one so that it stays complete: transformers 5 writes only
+`tokenizer.json`, so the SentencePiece `tokenizer.model` and its `legacy` flag, which prompt encoding reads
+(`chunk_encoding`), are copied from the folder the tokenizer was loaded from.
+
 `load_tokenizer(folder)` loads `tokenizer.model` (+ `tokenizer_config.json`) through transformers'
 `AutoTokenizer` — the same code path for a released LLaMA-2 tokenizer and for ours — offline, with BOS on and
 the pad token set to `<unk>` (id 0) when the checkpoint defines none, as the original training did.
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 from cdreasoning.constants import (
@@ -28,6 +33,7 @@ from cdreasoning.constants import (
     SCORE_QUESTIONS,
     SEVERITIES,
 )
+from cdreasoning.processing.chunk_encoding import read_legacy_flag
 from cdreasoning.processing.templates import VICUNA_SYSTEM
 from cdreasoning.runtime import offline_hub
 
@@ -158,3 +164,27 @@ def load_tokenizer(folder: str | Path, padding_side: str = "right"):
         tokenizer.pad_token = tokenizer.unk_token
     tokenizer.padding_side = padding_side
     return tokenizer
+
+
+def save_tokenizer(tokenizer, folder: str | Path) -> Path:
+    """`tokenizer.save_pretrained(folder)` plus the source folder's `tokenizer.model` and `legacy` flag."""
+    folder = Path(folder)
+    tokenizer.save_pretrained(str(folder))
+    copy_sentencepiece_files(getattr(tokenizer, "name_or_path", ""), folder)
+    return folder
+
+
+def copy_sentencepiece_files(source: str | Path, folder: str | Path) -> None:
+    """Copy `tokenizer.model` from `source` into `folder` (if `source` has one and they differ) and write its
+    `legacy` flag into `folder`'s tokenizer_config.json, which transformers 5 drops when saving."""
+    source, folder = Path(source), Path(folder)
+    model = source / "tokenizer.model"
+    if not str(source) or not model.is_file():
+        return
+    target = folder / "tokenizer.model"
+    if not target.exists() or not target.samefile(model):
+        shutil.copyfile(model, target)
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    config["legacy"] = read_legacy_flag(source)
+    config_path.write_text(json.dumps(config, indent=2) + "\n")

@@ -38,3 +38,20 @@ def test_training_dataset_gives_the_original_ids(tmp_path, name):
     sample = dataset[0]
     assert sample["input_ids"] == for_model(EXPECTED["tokenizers"][name]["train_two_rounds_ids"], 2)
     assert sample["pixel_values"].shape == (2, 3, 32, 32)
+
+
+def test_saved_tokenizers_keep_their_sentencepiece_model(tmp_path):
+    """transformers 5 saves tokenizer.json only; checkpoints we write keep tokenizer.model and its legacy flag,
+    so a trained or exported model encodes prompts as it was trained."""
+    from cdreasoning.processing import save_tokenizer, tokenize_prompt
+    from cdreasoning.processing.chunk_encoding import read_legacy_flag
+    from cdreasoning.processing.original_prompt import original_score_text
+
+    for name in ("llama_legacy", "llama_nonlegacy"):
+        source = checkpoint(name, tmp_path)
+        tokenizer = load_tokenizer(source)
+        saved = save_tokenizer(tokenizer, tmp_path / f"saved_{name}")
+        assert (saved / "tokenizer.model").read_bytes() == (source / "tokenizer.model").read_bytes()
+        assert read_legacy_flag(saved) == read_legacy_flag(source)
+        text = original_score_text()
+        assert tokenize_prompt(load_tokenizer(saved), text) == tokenize_prompt(tokenizer, text)
