@@ -1,6 +1,6 @@
 """Turning conversations and images into model inputs: templates, tokenisation with image sentinels, images."""
 
-from cdreasoning.processing.images import ImageError, ImageProcessor, load_image
+from cdreasoning.processing.images import ImageProcessor
 from cdreasoning.processing.prompt_tokens import (
     TokenizedConversation,
     count_image_placeholders,
@@ -14,13 +14,11 @@ from cdreasoning.processing.tokenizer_files import build_tokenizer, load_tokeniz
 __all__ = [
     "TEMPLATES",
     "ConversationTemplate",
-    "ImageError",
     "ImageProcessor",
     "TokenizedConversation",
     "build_tokenizer",
     "count_image_placeholders",
     "get_template",
-    "load_image",
     "load_tokenizer",
     "normalize_image_placeholders",
     "save_tokenizer",
