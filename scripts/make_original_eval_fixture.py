@@ -103,10 +103,10 @@ def build(out: Path) -> None:
     images = out / "images"
     images.mkdir(parents=True)
     sizes = {
-        "square_a.png": (40, 40),
-        "square_b.png": (40, 40),
-        "wide_a.png": (48, 30),
-        "tall_b.png": (30, 44),
+        "square_a.png": (48, 48),
+        "square_b.png": (48, 48),
+        "wide_a.png": (64, 40),
+        "tall_b.png": (40, 60),
     }
     for name, (width, height) in sizes.items():
         y, x = np.mgrid[0:height, 0:width] / max(width, height)
