@@ -212,7 +212,7 @@ class CDScorer:
             raise ValueError(
                 f"{path}: preprocessor size {processor.size} != model image_size {config.vision.image_size}"
             )
-        config = PromptConfig(
+        prompt_config = PromptConfig(
             conv_template="mplug_owl2" if original else conv_template,
             question=question or DEFAULT_SCORE_QUESTION,
             image_position="after" if original else image_position,
@@ -224,10 +224,10 @@ class CDScorer:
                 ORIGINAL_SCORE_QUESTION,
             )
 
-            config = replace(
-                config, question=ORIGINAL_SCORE_QUESTION, describe_question=ORIGINAL_DESCRIBE_QUESTION
+            prompt_config = replace(
+                prompt_config, question=ORIGINAL_SCORE_QUESTION, describe_question=ORIGINAL_DESCRIBE_QUESTION
             )
-        return cls(model, tokenizer, processor, config, levels)
+        return cls(model, tokenizer, processor, prompt_config, levels)
 
     @property
     def device(self) -> torch.device:
