@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from cdreasoning.errors import report_errors
+
 # command → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "quickstart": (
@@ -78,6 +80,7 @@ def dispatch_subcommand(argv: list[str], subcommands: dict[str, tuple[str, str]]
     return 2
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cdreasoning.errors import report_errors
+
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": (
         "cdreasoning.cdflow.train",
@@ -37,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.cli import dispatch_subcommand
 

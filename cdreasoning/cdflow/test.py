@@ -45,6 +45,7 @@ from cdreasoning.cdflow.options import (
 from cdreasoning.cdflow.predict import predict_pairs
 from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
+from cdreasoning.errors import report_errors
 from cdreasoning.evaluate.pair_cache import CACHE_FIELDS, read_pair_cache
 from cdreasoning.runtime import resolve_device
 
@@ -218,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     checkpoint = args.checkpoint or Path(args.work_path) / "best.pt"

@@ -62,6 +62,7 @@ from cdreasoning.cdflow.options import (
 from cdreasoning.cdflow.predict import predict_pairs
 from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
+from cdreasoning.errors import report_errors
 from cdreasoning.runtime import resolve_device
 
 __all__ = ["build_parser", "main", "train"]
@@ -780,6 +781,7 @@ def _print_epoch(entry: dict[str, Any], epochs: int) -> None:
     )
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from cdreasoning.data.errors import DataError
+from cdreasoning.errors import report_errors
 
 
 def _build_score(args: argparse.Namespace) -> int:
@@ -240,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -1,7 +1,11 @@
-"""The one exception type for bad data files: it always names the file and the line or record."""
+"""The one exception type for bad data files: it always names the file and the line or record.
+
+It is `cdreasoning.errors.DataError` (the project's error types live in the lowest layer); this module keeps the
+name importable from `cdreasoning.data`, which must stay importable without torch.
+"""
 
 from __future__ import annotations
 
+from cdreasoning.errors import DataError
 
-class DataError(ValueError):
-    """A data file is malformed. The message names the file, the line/record and what is wrong."""
+__all__ = ["DataError"]

@@ -34,6 +34,7 @@ from typing import Any
 
 from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
+from cdreasoning.errors import report_errors
 from cdreasoning.evaluate.colour_difference import DELTA_E_METHODS
 from cdreasoning.evaluate.pair_cache import CACHE_FIELDS, read_pair_cache
 from cdreasoning.evaluate.scielab import ViewingConditions
@@ -340,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -5,7 +5,7 @@
 
 For every record of `--data` (M-SPCD depict test format: `question_id`, `image: [a, b]`, `text` = the question,
 `human_answer`) the model describes the pair (greedy by default), asked the record's own question unless
-`--question` is given. The seven attribute severities are parsed from the generated and the human texts and
+`--describe-question` is given. The seven attribute severities are parsed from the generated and the human texts and
 compared: per-attribute accuracy, macro-F1, mean absolute severity error, a confusion matrix (PNG), the fraction
 of attributes mentioned, and BLEU / ROUGE-L against the human answers. Outputs in `--out`: `generations.jsonl`
 (written as it goes; a rerun resumes), `metrics.json`, `descriptions.jsonl`, `confusion.png`, the printed table.
@@ -20,6 +20,8 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+
+from cdreasoning.errors import report_errors
 
 DEFAULT_DATA = "playground/data/m-spcd/depict_task/depict_align_test.json"
 DEFAULT_IMAGES = "playground/data/spcd/images"
@@ -57,24 +59,34 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="report on the pairs that were described even if some images could not be read",
     )
-    add_model_arguments(parser)
+    add_model_arguments(parser, describe=True)
     add_batch_arguments(parser, default_batch=8)
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data import read_depict_tests
+    from cdreasoning.errors import DataError, PartialFailure
     from cdreasoning.evaluate.description_metrics import write_description_report_from_records
-    from cdreasoning.inference.cli_common import load_scorer, run_over_pairs, workers
+    from cdreasoning.inference.cli_common import (
+        check_default_data,
+        load_scorer,
+        reject_score_question,
+        run_over_pairs,
+        workers,
+    )
     from cdreasoning.inference.pairs import PairSpec, ResultLog
 
     args = build_parser().parse_args(argv)
+    reject_score_question(args)
     name = args.name or Path(args.model_path.rstrip("/")).name
     out = Path(args.out or f"runs/eval/{name}/describe")
+    check_default_data(args.data, DEFAULT_DATA)
     records = read_depict_tests(args.data)
     for record in records:
         if len(record.images) != 2:
-            raise SystemExit(
+            raise DataError(
                 f"{record.source}: record {record.question_id} has {len(record.images)} images, not 2"
             )
     pairs = [
@@ -119,12 +131,10 @@ def main(argv: list[str] | None = None) -> int:
 
     status = run_over_pairs(pairs, log, results, to_row, "describing")
     if status and not args.allow_failures:
-        print(
-            "not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
-            "--allow-failures",
-            file=sys.stderr,
+        raise PartialFailure(
+            "not reporting metrics: some pairs failed (listed above)",
+            hint="fix or remove the failed pairs and rerun (done pairs are kept), or pass --allow-failures",
         )
-        return status
     done = [
         (records[p.index], log.rows[p.index]["text"]) for p in pairs if not log.rows[p.index].get("error")
     ]

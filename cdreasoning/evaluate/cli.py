@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cdreasoning.errors import report_errors
+
 # name → (module exposing main(argv), one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "score": (
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.cli import dispatch_subcommand
 

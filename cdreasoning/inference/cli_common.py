@@ -9,11 +9,14 @@ from collections.abc import Callable, Iterator
 
 from tqdm import tqdm
 
+from cdreasoning.errors import DataError, UsageError
 from cdreasoning.inference.levels import LevelScale
 from cdreasoning.inference.pairs import PairSpec, ResultLog
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, describe: bool = False) -> None:
+    """The model, prompt and level options. `describe`: the command asks `--describe-question`, so `--question`
+    (the scoring question) is hidden there and refused by `reject_score_question`."""
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model-path",
@@ -50,7 +53,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="image placeholders before the question (M-SPCD / training format) or after it "
         "(the original evaluation prompt)",
     )
-    prompt.add_argument("--question", default=None, help="the question asked (default: an M-SPCD phrasing)")
+    prompt.add_argument(
+        "--question",
+        default=None,
+        help=argparse.SUPPRESS if describe else "the question asked (default: an M-SPCD phrasing)",
+    )
     levels = parser.add_argument_group("levels (scoring)")
     levels.add_argument(
         "--levels",
@@ -76,6 +83,28 @@ def add_batch_arguments(parser: argparse.ArgumentParser, default_batch: int) -> 
         default=None,
         help="DataLoader workers decoding images (default: 4 on CUDA, 0 on CPU)",
     )
+
+
+def check_default_data(data: str, default: str) -> None:
+    """The evaluation scripts' default data (`playground/…`) is not shipped: say where it goes."""
+    from pathlib import Path
+
+    if data == default and not Path(default).is_file():
+        raise DataError(
+            f"{default}: not found (the default test data of the evaluation is not shipped with the code)",
+            hint="put SPCD / M-SPCD as playground/README.md shows, or pass --data and --image-folder "
+            "(e.g. the quickstart's synthetic set: bash scripts/quickstart.sh, then "
+            "--data runs/quickstart/data/test.csv --image-folder runs/quickstart/data/images)",
+        )
+
+
+def reject_score_question(args) -> None:
+    """`describe` commands: `--question` is the scoring question; say which option they mean."""
+    if args.question is not None:
+        raise UsageError(
+            "--question sets the scoring question; describing asks --describe-question",
+            hint=f"use --describe-question {args.question!r}",
+        )
 
 
 def level_scale(args) -> LevelScale | None:

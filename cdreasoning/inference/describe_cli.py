@@ -16,11 +16,13 @@ import json
 import sys
 
 from cdreasoning.constants import DEPICT_QUESTION
+from cdreasoning.errors import report_errors
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
     image_pairs,
     load_scorer,
+    reject_score_question,
     run_over_pairs,
     workers,
 )
@@ -48,11 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generation.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
     generation.add_argument("--seed", type=int, default=None, help="random seed when sampling")
-    add_model_arguments(parser)
+    add_model_arguments(parser, describe=True)
     add_batch_arguments(parser, default_batch=8)
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from dataclasses import replace
 
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give two images, or --pairs LIST --out FILE")
     if args.pairs is not None and (args.images or not args.out):
         parser.error("--pairs needs --out and no positional images")
+    reject_score_question(args)
     scorer = load_scorer(args)
     if args.describe_question != scorer.prompt.describe_question:
         scorer = type(scorer)(

@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 
+from cdreasoning.errors import report_errors
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.inference.pairs import ResultLog, read_pairs
 

@@ -25,7 +25,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, DEFAULT_SCORE_QUESTION, DEPICT_QUESTION
+from cdreasoning.constants import (
+    DEFAULT_IMAGE_TOKEN,
+    DEFAULT_SCORE_QUESTION,
+    DEPICT_QUESTION,
+    IMAGE_TOKEN_ALIASES,
+)
+from cdreasoning.errors import UsageError
 from cdreasoning.inference.levels import LevelScale, level_token_ids
 from cdreasoning.processing import ImageError, ImageProcessor, get_template, load_tokenizer, tokenize_prompt
 from cdreasoning.runtime import resolve_device, resolve_dtype
@@ -75,6 +81,13 @@ class PromptConfig:
         get_template(self.conv_template)
         if self.image_position not in IMAGE_POSITIONS:
             raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {self.image_position!r}")
+        for option, text in (("--question", self.question), ("--describe-question", self.describe_question)):
+            placeholder = next((p for p in (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES) if p in text), None)
+            if placeholder is not None:
+                raise UsageError(
+                    f"{option} contains the image placeholder {placeholder!r}: {text!r}",
+                    hint="remove it; the two images are placed for you (--image-position before|after)",
+                )
 
     def user_message(self, question: str) -> str:
         images = DEFAULT_IMAGE_TOKEN * 2
@@ -151,6 +164,11 @@ class CDScorer:
         from cdreasoning.model import load_pretrained
         from cdreasoning.model.loading import read_config
 
+        prompt = PromptConfig(  # first: a bad question fails before the model is loaded
+            conv_template=conv_template,
+            question=question or DEFAULT_SCORE_QUESTION,
+            image_position=image_position,
+        )
         config = read_config(path)
         torch_device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, torch_device)
@@ -164,11 +182,6 @@ class CDScorer:
             raise ValueError(
                 f"{path}: preprocessor size {processor.size} != model image_size {config.vision.image_size}"
             )
-        prompt = PromptConfig(
-            conv_template=conv_template,
-            question=question or DEFAULT_SCORE_QUESTION,
-            image_position=image_position,
-        )
         return cls(model, tokenizer, processor, prompt, levels)
 
     @property

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from cdreasoning.errors import report_errors
+
 
 def _newest_checkpoint(output_dir: str) -> str | None:
     folder = Path(output_dir)
@@ -101,6 +103,7 @@ def load_model_for_training(path: str, training_args, attention: str):
     return model
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
