@@ -72,12 +72,10 @@ def _cpu_deepspeed_state() -> None:
 
 
 def load_model_for_training(path: str, training_args, attention: str):
-    """The model with ZeRO-3-aware loading (transformers' from_pretrained) after our strict weight check."""
+    """The model with ZeRO-3-aware loading (transformers' from_pretrained, made strict by our class)."""
     from cdreasoning.model import MPLUGOwl2ForCausalLM
-    from cdreasoning.model.loading import verify_weights
     from cdreasoning.runtime import resolve_attention
 
-    verify_weights(path)
     dtype = torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else torch.float32
     if training_args.deepspeed is None and dtype != torch.float32:
         dtype = torch.float32  # plain runs keep fp32 master weights; --bf16/--fp16 then means autocast
