@@ -7,8 +7,10 @@
 
 `sh scripts/finetune.sh` and `sh scripts/finetune_lora.sh` wrap this with the recipes' settings. Flags: the
 original scripts' (see `cdreasoning.train.arguments`) plus every `transformers.TrainingArguments` option.
-`--resume_from_checkpoint auto` continues from the newest `checkpoint-*` in `--output_dir` (same data order,
-optimizer and LR schedule). Full runs save a checkpoint in the released layout; LoRA runs save the adapter
+A rerun resumes from the newest complete `checkpoint-*` in `--output_dir` (`--resume_from_checkpoint auto`, the
+default; same data order, optimizer and LR schedule); `--fresh` starts over after listing what it deletes; a run
+from step 0 over another run's checkpoints is refused (see `cdreasoning.train.checkpoints`). Before step 0 the
+data gets the checks of `cdreasoning data check` (cached per file; `--skip_data_check` for huge sets). Full runs save a checkpoint in the released layout; LoRA runs save the adapter
 (with any other trained module); `cdreasoning export --merge-lora` turns that into a standalone checkpoint.
 
 Steps: parse → check the checkpoint strictly → load the model (ZeRO-3-aware) → choose what trains → build the
@@ -18,9 +20,7 @@ data → train → save.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from pathlib import Path
 
 import torch
 
@@ -28,13 +28,11 @@ from cdreasoning.errors import report_errors
 
 
 def _newest_checkpoint(output_dir: str) -> str | None:
-    folder = Path(output_dir)
-    found = [
-        (int(m.group(1)), p)
-        for p in folder.glob("checkpoint-*")
-        if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))
-    ]
-    return str(max(found)[1]) if found else None
+    """The newest complete checkpoint folder of `output_dir` (None when there is none)."""
+    from cdreasoning.train.checkpoints import scan_checkpoints
+
+    newest = scan_checkpoints(output_dir).newest
+    return None if newest is None else str(newest)
 
 
 def _prepare_argv(argv: list[str]) -> list[str]:
@@ -109,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     from cdreasoning.processing import ImageProcessor, get_template, load_tokenizer
     from cdreasoning.runtime import offline_hub
     from cdreasoning.train.arguments import DataArguments, ModelArguments, TrainingArguments
+    from cdreasoning.train.checkpoints import resolve_resume
     from cdreasoning.train.dataset import ConversationDataset, DataCollator
     from cdreasoning.train.trainer import CDTrainer
     from cdreasoning.train.tuning import configure_tuning, trainable_parameter_summary
@@ -127,12 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     if not data_args.data_path:
         parser.error("--data_path is required")
 
-    resume = training_args.resume_from_checkpoint
-    if resume == "auto":
-        resume = _newest_checkpoint(training_args.output_dir)
-        print(f"[train] resume auto: {resume or 'no checkpoint yet, starting fresh'}", flush=True)
-    elif resume is not None and not Path(resume).is_dir():
-        raise FileNotFoundError(f"--resume_from_checkpoint {resume} is not a folder")
+    resume = resolve_resume(
+        training_args.output_dir, training_args.resume_from_checkpoint, training_args.fresh
+    )
 
     config = read_config(model_args.model_name_or_path)
     # Initialise the process group now: under ZeRO-3 the model is built inside deepspeed.zero.Init, which

@@ -37,3 +37,23 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 300) -> subpro
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def synth_set(tmp_path_factory) -> Path:
+    """A small synthetic SPCD-like set made by the real generator (6 scenes, 64 px)."""
+    from cdreasoning.data import synthesize
+
+    out = tmp_path_factory.mktemp("synth") / "set"
+    synthesize(out, scenes=6, seed=0, size=64, pairs_per_scene=8)
+    return out
+
+
+def train_argv(checkpoint, synth, out, *extra: str) -> list[str]:
+    """A small `cdreasoning train` command line (tiny model, CPU, no logging to disk)."""
+    return [
+        "--model_name_or_path", str(checkpoint), "--data_path", str(synth / "train_mix.json"),
+        "--image_folder", str(synth / "images"), "--output_dir", str(out), "--report_to", "none",
+        "--per_device_train_batch_size", "4", "--learning_rate", "1e-3", "--logging_steps", "1",
+        "--dataloader_num_workers", "0", "--seed", "7", "--model_max_length", "512", *extra,
+    ]  # fmt: skip
