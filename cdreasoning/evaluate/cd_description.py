@@ -28,7 +28,11 @@ DEFAULT_IMAGES = "playground/data/spcd/images"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdreasoning.inference.cli_common import add_batch_arguments, add_model_arguments
+    from cdreasoning.inference.cli_common import (
+        add_batch_arguments,
+        add_model_arguments,
+        add_overwrite_argument,
+    )
 
     parser = argparse.ArgumentParser(
         prog="cdreasoning eval describe",
@@ -45,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--name", default=None, help="method name in the report (default: the model folder name)"
     )
+    add_overwrite_argument(parser)
     parser.add_argument(
         "--describe-question",
         default=None,
@@ -73,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         check_default_data,
         load_scorer,
         reject_score_question,
+        result_provenance,
         run_over_pairs,
         workers,
     )
@@ -97,7 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     generation = dict(
         max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed
     )
-    log = ResultLog(out / "generations.jsonl", pairs)
+    log = ResultLog(
+        out / "generations.jsonl",
+        pairs,
+        provenance=result_provenance(
+            args, scorer, args.data, "describe", question=args.describe_question, generation=generation
+        ),
+        overwrite=args.overwrite,
+    )
 
     # Pairs asked the same question share prompts and batches; one scorer per distinct question.
     questions = [args.describe_question or r.text for r in records]

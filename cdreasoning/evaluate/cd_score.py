@@ -27,7 +27,11 @@ DEFAULT_IMAGES = "playground/data/spcd/images"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdreasoning.inference.cli_common import add_batch_arguments, add_model_arguments
+    from cdreasoning.inference.cli_common import (
+        add_batch_arguments,
+        add_model_arguments,
+        add_overwrite_argument,
+    )
 
     parser = argparse.ArgumentParser(
         prog="cdreasoning eval score",
@@ -48,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--name", default=None, help="method name in the report (default: the model folder name)"
     )
+    add_overwrite_argument(parser)
     parser.add_argument(
         "--allow-failures",
         action="store_true",
@@ -67,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         check_default_data,
         image_pairs,
         load_scorer,
+        result_provenance,
         run_over_pairs,
         workers,
     )
@@ -87,7 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     scorer = load_scorer(args)
     words = scorer.levels.words
     log = ResultLog(
-        out / "scores.csv", pairs, ["human_delta_v", "score", "level", "delta_v", *[f"p_{w}" for w in words]]
+        out / "scores.csv",
+        pairs,
+        ["human_delta_v", "score", "level", "delta_v", *[f"p_{w}" for w in words]],
+        provenance=result_provenance(args, scorer, args.data, "score", question=scorer.prompt.question),
+        overwrite=args.overwrite,
     )
 
     def to_row(pair, result):

@@ -72,6 +72,38 @@ def add_model_arguments(parser: argparse.ArgumentParser, describe: bool = False)
     )
 
 
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard an existing result file made by another model or settings (otherwise such a file is "
+        "refused, naming the difference; a file made by the same ones is resumed)",
+    )
+
+
+def result_provenance(args, scorer, data: str, task: str, **settings) -> dict:
+    """What produced a result file (see `cdreasoning.data.provenance`): model folder and weights, prompt,
+    levels, dtype, data file and the task's own settings (question, generation)."""
+    from cdreasoning.data.provenance import data_identity, weights_identity
+
+    levels = scorer.levels
+    return {
+        "task": task,
+        "model": weights_identity(args.model_path),
+        "dtype": str(scorer.dtype).removeprefix("torch."),
+        "quantization": "8bit" if args.load_8bit else "4bit" if args.load_4bit else None,
+        "conv_template": scorer.prompt.conv_template,
+        "image_position": scorer.prompt.image_position,
+        "levels": {
+            "words": list(levels.words),
+            "weights": list(levels.weights),
+            "answer_prefix": levels.answer_prefix,
+        },
+        "data": data_identity(data),
+        **settings,
+    }
+
+
 def add_batch_arguments(parser: argparse.ArgumentParser, default_batch: int) -> None:
     group = parser.add_argument_group("batching")
     group.add_argument(

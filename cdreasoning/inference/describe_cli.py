@@ -20,9 +20,11 @@ from cdreasoning.errors import report_errors
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
+    add_overwrite_argument,
     image_pairs,
     load_scorer,
     reject_score_question,
+    result_provenance,
     run_over_pairs,
     workers,
 )
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--image-folder", default=None, help="folder the pair list's image names are relative to"
     )
     parser.add_argument("--out", help="output JSONL for --pairs (resumed if it exists)")
+    add_overwrite_argument(parser)
     parser.add_argument(
         "--describe-question",
         default=DEPICT_QUESTION,
@@ -90,7 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     pairs = read_pairs(args.pairs)
-    log = ResultLog(args.out, pairs)
+    provenance = result_provenance(
+        args, scorer, args.pairs, "describe", question=scorer.prompt.describe_question, generation=generation
+    )
+    log = ResultLog(args.out, pairs, provenance=provenance, overwrite=args.overwrite)
 
     def to_row(pair, description):
         row = {"record_id": pair.record_id}

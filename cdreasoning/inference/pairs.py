@@ -10,18 +10,24 @@ Every pair gets its 0-based `index` in the list; a malformed row names the file 
 Result files (`ResultLog`, CSV or JSONL, one row per pair keyed by `pair_index`) are appended to and flushed as
 results come, so an interrupted run loses nothing. On restart the rows already written are checked against the
 pair list (a file written for another list is refused) and successful pairs are skipped; failed pairs are tried
-again. `finalize()` rewrites the file in pair order with one row per pair.
+again. `finalize()` rewrites the file in pair order with one row per pair. With `provenance`, the file must
+have been made by the same producer (`cdreasoning.data.provenance`; `overwrite` discards one that was not); a
+torn last row (a kill or a full disk during a write) is dropped and redone; a failed write stops the run with
+one clear error and keeps the rows written before it.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from cdreasoning.data.errors import DataError
+from cdreasoning.data.provenance import claim_result_file, drop_torn_tail
+from cdreasoning.errors import CDReasoningError
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,14 @@ def read_pairs(path: str | Path) -> list[PairSpec]:
 class ResultLog:
     """Append-only per-pair results in CSV (fixed columns) or JSONL, resumable; see the module docstring."""
 
-    def __init__(self, path: str | Path, pairs: list[PairSpec], fieldnames: list[str] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        pairs: list[PairSpec],
+        fieldnames: list[str] | None = None,
+        provenance: dict | None = None,
+        overwrite: bool = False,
+    ):
         self.path = Path(path)
         self.jsonl = self.path.suffix.lower() in (".jsonl", ".json")
         if not self.jsonl and not fieldnames:
@@ -123,15 +136,20 @@ class ResultLog:
         self.fieldnames = ["pair_index", "image_a", "image_b", *(fieldnames or []), "error"]
         self.pairs = pairs
         self.rows: dict[int, dict] = {}
+        self._broken = False
+        if provenance is not None:
+            claim_result_file(self.path, provenance, overwrite=overwrite)
+        drop_torn_tail(self.path)
         if self.path.exists() and self.path.stat().st_size:
             self._load_existing()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = self.path.open("a", newline="", encoding="utf-8")
         self._writer = None
         if not self.jsonl:
-            self._writer = csv.DictWriter(self._handle, fieldnames=self.fieldnames)
+            self._writer = csv.DictWriter(self._handle, fieldnames=self.fieldnames, lineterminator="\n")
             if self.path.stat().st_size == 0:
                 self._writer.writeheader()
+                self._handle.flush()
 
     def _load_existing(self) -> None:
         with self.path.open(newline="", encoding="utf-8") as handle:
@@ -181,17 +199,36 @@ class ResultLog:
             "image_a": pair.image_a,
             "image_b": pair.image_b,
             **values,
-            "error": error or "",
+            "error": " ".join((error or "").split()),  # one line, so every row is one line
         }
-        self.rows[pair.index] = row
         if self.jsonl:
-            self._handle.write(json.dumps(row) + "\n")
+            line = json.dumps(row) + "\n"
         else:
-            self._writer.writerow({k: row.get(k, "") for k in self.fieldnames})
-        self._handle.flush()
+            buffer = io.StringIO()
+            csv.DictWriter(buffer, fieldnames=self.fieldnames, lineterminator="\n").writerow(
+                {k: row.get(k, "") for k in self.fieldnames}
+            )
+            line = buffer.getvalue()
+        try:
+            self._handle.write(line)  # one line per row: a torn write is a last line without its newline
+            self._handle.flush()
+        except OSError as exc:
+            self._broken = True
+            raise CDReasoningError(
+                f"{self.path}: cannot write the row of pair {pair.index} ({exc.strerror or exc})",
+                hint="free disk space (or fix the folder) and rerun: the rows written so far are kept, "
+                "the torn one is redone",
+            ) from exc
+        self.rows[pair.index] = row
 
     def finalize(self) -> None:
-        """Rewrite the file: one row per pair, in pair order."""
+        """Rewrite the file: one row per pair, in pair order (not after a failed write: the disk may be full)."""
+        if self._broken:
+            try:
+                self._handle.close()
+            except OSError:
+                pass
+            return
         self._handle.close()
         ordered = [self.rows[i] for i in sorted(self.rows)]
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
@@ -200,7 +237,7 @@ class ResultLog:
                 for row in ordered:
                     handle.write(json.dumps(row) + "\n")
             else:
-                writer = csv.DictWriter(handle, fieldnames=self.fieldnames)
+                writer = csv.DictWriter(handle, fieldnames=self.fieldnames, lineterminator="\n")
                 writer.writeheader()
                 for row in ordered:
                     writer.writerow({k: row.get(k, "") for k in self.fieldnames})

@@ -6,6 +6,10 @@ import json
 import pytest
 
 from cdreasoning.cli import main
+from cdreasoning.constants import CD_LEVELS
+from cdreasoning.data import DataError
+
+LEVEL_COLUMNS = [f"p_{w}" for w in CD_LEVELS]
 
 
 def _read_rows(path):
@@ -98,7 +102,12 @@ def test_resume_refuses_an_output_of_another_list(tiny_checkpoint, pair_folder, 
     capsys.readouterr()
     assert main(args) == 2  # a data error: one line, no traceback
     err = capsys.readouterr().err
-    assert "written for another list" in err and "Traceback" not in err
+    assert "refusing to resume" in err and "data.sha256" in err and "Traceback" not in err
+    # without a provenance record the rows themselves are checked against the list
+    from cdreasoning.inference.pairs import ResultLog, read_pairs
+
+    with pytest.raises(DataError, match="written for another list"):
+        ResultLog(out, read_pairs(pairs), ["human_delta_v", "score", "level", "delta_v", *LEVEL_COLUMNS])
 
 
 def test_score_argument_errors(tiny_checkpoint, capsys):
