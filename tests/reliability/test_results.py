@@ -218,3 +218,23 @@ def test_baseline_cache_of_other_settings_is_refused(tmp_path, images, test_csv,
     err = capsys.readouterr().err
     assert "method was 'ciede2000', now 'cie76'" in err and "--overwrite" in err
     shutil.rmtree(out)
+
+
+def test_cdflow_test_results_of_another_checkpoint_are_refused(synth_set, tmp_path, capsys):
+    from cdreasoning.cdflow.test import main as cdflow_test
+    from cdreasoning.cdflow.train import main as cdflow_train
+
+    data = ["--training_datadir", str(synth_set / "images"), "--datapath", str(synth_set), "--preset", "tiny",
+            "--image_size", "16", "--no_progress", "--no_tensorboard", "--max_steps", "0", "--no_test"]  # fmt: skip
+    for name in ("a", "b"):  # two runs: two checkpoints with their own fingerprints
+        assert cdflow_train([*data, "--work_path", str(tmp_path / name)]) == 0
+    out = tmp_path / "test"
+    common = ["--training_datadir", str(synth_set / "images"), "--datapath", str(synth_set), "--out", str(out),
+              "--no_progress", "--eval_size", "16"]  # fmt: skip
+    assert cdflow_test([*common, "--checkpoint", str(tmp_path / "a" / "best.pt")]) == 0
+    capsys.readouterr()
+    assert cdflow_test([*common, "--checkpoint", str(tmp_path / "b" / "best.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "holds CD-Flow test results of another checkpoint or settings (checkpoint_fingerprint:" in err
+    assert "hint: pass --overwrite to discard them, or write to a new --out" in err
+    assert cdflow_test([*common, "--checkpoint", str(tmp_path / "b" / "best.pt"), "--overwrite"]) == 0
