@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
     parser.add_argument("--seed", type=int, default=None, help="random seed when sampling")
     parser.add_argument(
+        "--allow-incomplete-references",
+        action="store_true",
+        help="score only the attributes a human answer rates (otherwise a human answer without a readable "
+        "severity for each of the seven attributes stops the run before anything is generated)",
+    )
+    parser.add_argument(
         "--allow-failures",
         action="store_true",
         help="report on the pairs that were described even if some images could not be read",
@@ -73,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data import read_depict_tests
     from cdreasoning.errors import DataError, PartialFailure
-    from cdreasoning.evaluate.description_metrics import write_description_report_from_records
+    from cdreasoning.evaluate.description_metrics import (
+        check_references,
+        write_description_report_from_records,
+    )
     from cdreasoning.inference.cli_common import (
         check_default_data,
         load_scorer,
@@ -95,6 +104,14 @@ def main(argv: list[str] | None = None) -> int:
             raise DataError(
                 f"{record.source}: record {record.question_id} has {len(record.images)} images, not 2"
             )
+    try:  # the ground truth is checked before anything is generated
+        check_references(records, require_complete=not args.allow_incomplete_references)
+    except ValueError as error:
+        raise DataError(
+            f"{args.data}: {error}",
+            hint=f"`cdreasoning data check {args.data} --no-images` lists every such record; "
+            "--allow-incomplete-references scores only the attributes each answer rates",
+        ) from None
     pairs = [
         PairSpec(i, r.images[0], r.images[1], None, str(r.question_id), f"{args.data}#{i}")
         for i, r in enumerate(records)
@@ -158,7 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         **generation,
         "failed_pairs": len(pairs) - len(done),
     }
-    write_description_report_from_records(done, out, method_name=name, config=config)
+    write_description_report_from_records(
+        done,
+        out,
+        method_name=name,
+        config=config,
+        require_complete_references=not args.allow_incomplete_references,
+    )
     print(f"report: {out}/metrics.json, descriptions.jsonl, confusion.png", file=sys.stderr)
     return status
 

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     from cdreasoning.runtime import offline_hub
     from cdreasoning.train.arguments import DataArguments, ModelArguments, TrainingArguments
     from cdreasoning.train.checkpoints import resolve_resume
+    from cdreasoning.train.data_validation import validate_training_data
     from cdreasoning.train.dataset import ConversationDataset, DataCollator
     from cdreasoning.train.trainer import CDTrainer
     from cdreasoning.train.tuning import configure_tuning, trainable_parameter_summary
@@ -126,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
     if not data_args.data_path:
         parser.error("--data_path is required")
 
+    if not data_args.skip_data_check:
+        validate_training_data(
+            data_args.data_path,
+            data_args.image_folder,
+            training_args.output_dir,
+            write_cache=os.environ.get("LOCAL_RANK", "0") == "0",
+        )
     resume = resolve_resume(
         training_args.output_dir, training_args.resume_from_checkpoint, training_args.fresh
     )
