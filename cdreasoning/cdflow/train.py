@@ -647,6 +647,12 @@ def train(args) -> int:
     run.work.mkdir(parents=True, exist_ok=True)
     if p.global_step == 0 and not p.history:  # a fresh run: no log lines of an older run in this folder
         (run.work / "log.jsonl").unlink(missing_ok=True)
+    else:  # resumed: the log is what the checkpoint saw (a line written after it, before a kill, is redone)
+        lines = "".join(json.dumps(entry) + "\n" for entry in p.history)
+        (run.work / "log.jsonl").write_text(lines, encoding="utf-8")
+    for stale in run.work.glob(".*.tmp"):  # a checkpoint save interrupted by a kill (save_checkpoint's temp file)
+        print(f"{PROG}: removing {stale}, left by an interrupted checkpoint save", file=sys.stderr)
+        stale.unlink(missing_ok=True)
     logger = _Logger(run.work, tensorboard=not args.no_tensorboard)
     steps_per_epoch = batches_per_epoch(len(train_set), s["batch_size_train"])
     epochs = args.epochs
