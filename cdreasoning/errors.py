@@ -12,7 +12,15 @@ one, `hint: <what to do>`, with exit status 2 for usage and data errors and 1 fo
 could not be processed). `--debug` anywhere on the command line (or `CDREASONING_DEBUG=1`) shows the full
 traceback instead. Errors that are not the project's own (a bug) keep their traceback.
 
-This module is at the lowest layer (it imports nothing from the package), so every layer can raise these.
+The types (core layer: no dependencies; every message names the file, record or line and what is wrong):
+
+- `DataError`: a data file (pair list, annotation, result store) is malformed or does not fit the run;
+- `ImageError`: an image file is missing or cannot be decoded (a `DataError`, so data readers catch both);
+- `CheckpointError`: a model or CD-Flow checkpoint folder/file is missing, incomplete or of another kind;
+- `UsageError`: a command-line option cannot be honoured (a device this machine lacks, a misplaced option);
+- `PartialFailure`: the run finished but some items failed (exit status 1).
+
+All but `PartialFailure` are `ValueError`s, so `except ValueError` in a caller keeps working.
 """
 
 from __future__ import annotations
@@ -25,7 +33,9 @@ from collections.abc import Callable
 
 __all__ = [
     "CDReasoningError",
+    "CheckpointError",
     "DataError",
+    "ImageError",
     "PartialFailure",
     "UsageError",
     "debug_requested",
@@ -54,6 +64,14 @@ class UsageError(CDReasoningError, ValueError):
 class DataError(CDReasoningError, ValueError):
     """A data, result or checkpoint file is malformed or does not fit the run (exit status 2). The message names
     the file, the line/record and what is wrong."""
+
+
+class ImageError(DataError):
+    """An image cannot be read or converted; the message names the file."""
+
+
+class CheckpointError(CDReasoningError, ValueError):
+    """A checkpoint is missing, incomplete, or not the kind the loader expects; the message names the path."""
 
 
 class PartialFailure(CDReasoningError):

@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cdreasoning.cli_support import Commands, command_group_parser, dispatch_subcommand
 from cdreasoning.errors import report_errors
 
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
+SUBCOMMANDS: Commands = {
     "train": (
         "cdreasoning.cdflow.train",
         "train CD-Flow on SPCD-format pair lists (resumable; EMA; best checkpoint by validation SRCC)",
@@ -29,8 +30,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdreasoning.cli import command_group_parser
-
     return command_group_parser(
         "cdreasoning cdflow",
         "CD-Flow (CVPR 2023): a normalizing flow whose latent Euclidean distance predicts the "
@@ -41,9 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @report_errors
 def main(argv: list[str] | None = None) -> int:
-    from cdreasoning.cli import dispatch_subcommand
-
-    return dispatch_subcommand(list(sys.argv[1:] if argv is None else argv), SUBCOMMANDS, build_parser)
+    return dispatch_subcommand(argv, SUBCOMMANDS, build_parser)
 
 
 if __name__ == "__main__":

@@ -60,9 +60,8 @@ from cdreasoning.cdflow.options import (
     resolve_amp_dtype,
 )
 from cdreasoning.cdflow.predict import predict_pairs
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
-from cdreasoning.errors import report_errors
+from cdreasoning.errors import DataError, report_errors
 from cdreasoning.runtime import resolve_device
 
 __all__ = ["build_parser", "main", "train"]
@@ -650,7 +649,9 @@ def train(args) -> int:
     else:  # resumed: the log is what the checkpoint saw (a line written after it, before a kill, is redone)
         lines = "".join(json.dumps(entry) + "\n" for entry in p.history)
         (run.work / "log.jsonl").write_text(lines, encoding="utf-8")
-    for stale in run.work.glob(".*.tmp"):  # a checkpoint save interrupted by a kill (save_checkpoint's temp file)
+    for stale in run.work.glob(
+        ".*.tmp"
+    ):  # a checkpoint save interrupted by a kill (save_checkpoint's temp file)
         print(f"{PROG}: removing {stale}, left by an interrupted checkpoint save", file=sys.stderr)
         stale.unlink(missing_ok=True)
     logger = _Logger(run.work, tensorboard=not args.no_tensorboard)

@@ -37,9 +37,10 @@ from cdreasoning.data.conversations import (
     known_level,
     parse_conversation_record,
 )
-from cdreasoning.data.depict import DepictTestRecord, parse_depict_test_record
-from cdreasoning.data.errors import DataError
+from cdreasoning.data.depict_tests import DepictTestRecord, parse_depict_test_record
+from cdreasoning.data.images import load_image
 from cdreasoning.data.jsonio import load_json_list
+from cdreasoning.errors import DataError, ImageError
 from cdreasoning.scale import level_from_delta_v
 
 PROBLEM_KINDS = (
@@ -137,23 +138,27 @@ def _raw_id(obj: Any) -> str | None:
 
 def _unrated_attributes(answer: str) -> list[str]:
     """The attributes a ground-truth description does not rate (as `eval describe` parses it)."""
-    from cdreasoning.evaluate.severity_parser import parse_severities
+    from cdreasoning.data.severity_parser import parse_severities
 
     rated = parse_severities(answer)
     return [a for a in ATTRIBUTES if a not in rated]
 
 
 def _verify_image(path: Path) -> str | None:
-    """None when `path` verifies and decodes; otherwise what went wrong."""
+    """None when `path` verifies and decodes as training and evaluation will read it (`data.images`);
+    otherwise what went wrong."""
     from PIL import Image
 
     try:
+        # verify() checks what a plain decode skips (e.g. PNG chunk checksums)
         with Image.open(path) as image:
             image.verify()
-        with Image.open(path) as image:
-            image.load()
     except Exception as error:  # noqa: BLE001 - PIL raises many types for corrupt files; all mean "unreadable"
         return f"{type(error).__name__}: {error}"
+    try:
+        load_image(path)
+    except ImageError as error:
+        return str(error).removeprefix(f"{path}: ")
     return None
 
 

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 @report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data import read_depict_tests
+    from cdreasoning.data.pair_lists import PairSpec
+    from cdreasoning.data.result_store import ResultLog
     from cdreasoning.errors import DataError, PartialFailure
     from cdreasoning.evaluate.description_metrics import (
         check_references,
@@ -91,7 +93,6 @@ def main(argv: list[str] | None = None) -> int:
         run_over_pairs,
         workers,
     )
-    from cdreasoning.inference.pairs import PairSpec, ResultLog
 
     args = build_parser().parse_args(argv)
     reject_score_question(args)

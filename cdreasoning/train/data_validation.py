@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from cdreasoning.data import check_dataset
-from cdreasoning.data.errors import DataError
+from cdreasoning.errors import DataError
 
 __all__ = ["CACHE_NAME", "validate_training_data"]
 

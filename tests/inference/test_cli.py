@@ -7,7 +7,7 @@ import pytest
 
 from cdreasoning.cli import main
 from cdreasoning.constants import CD_LEVELS
-from cdreasoning.data import DataError
+from cdreasoning.errors import DataError
 
 LEVEL_COLUMNS = [f"p_{w}" for w in CD_LEVELS]
 
@@ -104,7 +104,8 @@ def test_resume_refuses_an_output_of_another_list(tiny_checkpoint, pair_folder, 
     err = capsys.readouterr().err
     assert "refusing to resume" in err and "data.sha256" in err and "Traceback" not in err
     # without a provenance record the rows themselves are checked against the list
-    from cdreasoning.inference.pairs import ResultLog, read_pairs
+    from cdreasoning.data.pair_lists import read_pairs
+    from cdreasoning.data.result_store import ResultLog
 
     with pytest.raises(DataError, match="written for another list"):
         ResultLog(out, read_pairs(pairs), ["human_delta_v", "score", "level", "delta_v", *LEVEL_COLUMNS])

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
+from cdreasoning.data.pair_lists import read_pairs
 from cdreasoning.errors import CDReasoningError, DataError, PartialFailure, UsageError, report_errors
-from cdreasoning.inference.pairs import read_pairs
 from tests.reliability.conftest import run_cli
 
 

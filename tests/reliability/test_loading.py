@@ -19,7 +19,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-import cdreasoning  # noqa: F401 - registers mplug_owl2 with the Auto classes
+import cdreasoning.model  # noqa: F401 - registers mplug_owl2 with the Auto classes
 from cdreasoning.model import CheckpointError
 
 

@@ -19,7 +19,8 @@ import sys
 import pytest
 
 from cdreasoning.cli import main
-from cdreasoning.inference.pairs import PairSpec, ResultLog
+from cdreasoning.data.pair_lists import PairSpec
+from cdreasoning.data.result_store import ResultLog
 from cdreasoning.model.presets import write_checkpoint
 from tests.reliability.conftest import REPO_ROOT
 
@@ -139,7 +140,7 @@ def test_a_full_disk_mid_row_keeps_the_rows_before_and_redoes_the_torn_one(
 
 _KILLED_MID_ROW = """
 import os, signal, sys
-from cdreasoning.inference.pairs import ResultLog
+from cdreasoning.data.result_store import ResultLog
 from cdreasoning.cli import main
 
 original, count = ResultLog.write, [0]

@@ -19,7 +19,7 @@ from PIL import Image
 
 from cdreasoning import metrics
 from cdreasoning.data import check_dataset
-from cdreasoning.data.errors import DataError
+from cdreasoning.errors import DataError
 from cdreasoning.train.finetune import main as train
 from tests.reliability.conftest import train_argv
 
