@@ -103,6 +103,7 @@ def load_model_for_training(path: str, training_args, attention: str):
 def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
+    from cdreasoning.errors import UsageError
     from cdreasoning.model.loading import read_config
     from cdreasoning.processing import ImageProcessor, get_template, load_tokenizer
     from cdreasoning.runtime import offline_hub
@@ -121,7 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.description = __doc__
         parser.print_help()
         return 0
-    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=_prepare_argv(argv))
+    try:
+        model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=_prepare_argv(argv))
+    except ValueError as error:  # the arguments' own checks (__post_init__): a usage error, not a crash
+        raise UsageError(str(error), hint="cdreasoning train --help lists the options") from error
     if not model_args.model_name_or_path:
         parser.error("--model_name_or_path is required")
     if not data_args.data_path:

@@ -180,3 +180,13 @@ def test_error_types():
     from cdreasoning.model import CheckpointError
 
     assert issubclass(CheckpointError, CDReasoningError)
+
+
+def test_train_argument_errors_are_one_line(tiny_checkpoint, tmp_path, capsys):
+    from cdreasoning.train.finetune import main as train
+
+    argv = ["--model_name_or_path", str(tiny_checkpoint), "--data_path", "x.json", "--output_dir", str(tmp_path),
+            "--bits", "4", "--report_to", "none"]  # fmt: skip
+    assert train(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "error: --bits 4/8 (QLoRA) needs --lora_enable True" in err
