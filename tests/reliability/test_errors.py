@@ -63,38 +63,40 @@ def test_model_path_that_is_a_file(tiny_checkpoint, tmp_path):
     )
 
 
-def test_missing_model_path_says_nothing_is_downloaded(tmp_path):
-    result = run_cli("score", "--model-path", str(tmp_path / "nope"), "a.png", "b.png")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert _error_lines(result.stderr) == [
+def test_missing_model_path_says_nothing_is_downloaded(tmp_path, capsys):
+    from cdreasoning.cli import main
+
+    assert main(["score", "--model-path", str(tmp_path / "nope"), "a.png", "b.png"]) == 2
+    assert _error_lines(capsys.readouterr().err) == [
         f"error: checkpoint folder {tmp_path / 'nope'} does not exist",
         "hint: weights are never downloaded; pass a local folder in the mPLUG-Owl2 layout",
     ]
 
 
-def test_lora_adapter_folder_as_model_path(tiny_checkpoint, tmp_path):
+def test_lora_adapter_folder_as_model_path(tiny_checkpoint, tmp_path, capsys):
+    from cdreasoning.cli import main
+
     adapter = tmp_path / "cd-lora"
     shutil.copytree(tiny_checkpoint, adapter)
     (adapter / "adapter_config.json").write_text(
         json.dumps({"base_model_name_or_path": str(tiny_checkpoint)})
     )
-    result = run_cli("score", "--model-path", str(adapter), "a.png", "b.png")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"{adapter} is a LoRA adapter folder" in result.stderr
-    assert f"hint: pass the merged model, or merge it first: cdreasoning export --merge-lora {adapter}" in (
-        result.stderr
-    )
+    assert main(["score", "--model-path", str(adapter), "a.png", "b.png"]) == 2
+    err = capsys.readouterr().err
+    assert f"{adapter} is a LoRA adapter folder" in err
+    assert f"hint: pass the merged model, or merge it first: cdreasoning export --merge-lora {adapter}" in err
 
 
-def test_half_written_safetensors_names_the_file(tiny_checkpoint, tmp_path):
+def test_half_written_safetensors_names_the_file(tiny_checkpoint, tmp_path, capsys):
+    from cdreasoning.cli import main
+
     folder = tmp_path / "ckpt"
     shutil.copytree(tiny_checkpoint, folder)
     weights = folder / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    result = run_cli("score", "--model-path", str(folder), "a.png", "b.png")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"error: {weights}: cannot read safetensors" in result.stderr
-    assert "was not written to the end" in result.stderr
+    assert main(["score", "--model-path", str(folder), "a.png", "b.png"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {weights}: cannot read safetensors" in err and "was not written to the end" in err
 
 
 def test_cuda_device_without_cuda(tiny_checkpoint, images):
