@@ -96,6 +96,9 @@ def _flatten_pixel_values(pixel_values) -> torch.Tensor | None:
 
 
 class MPLUGOwl2ForCausalLM(PreTrainedModel):
+    """The two-image mPLUG-Owl2 model: vision tower → visual abstractor → modality-adaptive LLaMA decoder →
+    LM head, with the released checkpoints' parameter names (module docstring: inputs, shapes, caching)."""
+
     config_class = MPLUGOwl2Config
     base_model_prefix = "model"
     main_input_name = "input_ids"
@@ -120,10 +123,11 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         and after loading any weight transformers reports missing or unexpected raises `CheckpointError` instead
         of being left randomly initialised. This is the class `AutoModelForCausalLM` uses for "mplug_owl2".
         Only local folders are accepted (weights are never downloaded)."""
-        from cdreasoning.model.loading import CheckpointError, read_config, verify_weights
+        from cdreasoning.errors import CheckpointError
+        from cdreasoning.model.loading import CheckpointFolder, verify_weights
 
-        read_config(pretrained_model_name_or_path)  # a clear error for a file, a missing folder, an adapter
-        verify_weights(pretrained_model_name_or_path)
+        # a clear error for a file, a missing folder, a LoRA adapter; then the weight names against the config
+        verify_weights(CheckpointFolder.open(pretrained_model_name_or_path))
         want_info = kwargs.pop("output_loading_info", False)
         model, info = super().from_pretrained(
             pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
