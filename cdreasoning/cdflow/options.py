@@ -13,7 +13,6 @@ from cdreasoning.runtime import resolve_dtype
 __all__ = [
     "add_data_arguments",
     "add_option",
-    "apply_threads",
     "default_workers",
     "error_text",
     "resolve_amp_dtype",
@@ -21,11 +20,11 @@ __all__ = [
 
 
 def add_option(parser: argparse.ArgumentParser, name: str, *aliases: str, **kwargs) -> None:
-    """An option under its seed name (underscores), its hyphenated spelling and any original alias."""
-    names = [name, *aliases]
+    """An option under its dashed spelling (canonical, shown first), the seed's underscore spelling and any
+    original alias; the destination stays the underscore name."""
     dashed = name.replace("_", "-")
-    if dashed != name:
-        names.insert(1, dashed)
+    names = list(dict.fromkeys([dashed, name, *aliases]))
+    kwargs.setdefault("dest", name.lstrip("-"))
     parser.add_argument(*names, **kwargs)
 
 
@@ -83,18 +82,10 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="CPU threads of torch (default: torch's choice, one per core); 1 is much faster when other "
-        "processes compete for the cores",
+        help="CPU threads of torch (default: one per core that other processes leave free, see "
+        "runtime.choose_threads; $CDREASONING_THREADS overrides the default)",
     )
     add_option(parser, "--no_progress", action="store_true", help="no progress bars")
-
-
-def apply_threads(threads: int | None) -> None:
-    """torch.set_num_threads(threads) when given (validated)."""
-    if threads is not None:
-        if threads < 1:
-            raise ValueError(f"--threads must be ≥ 1, got {threads}")
-        torch.set_num_threads(threads)
 
 
 def resolve_amp_dtype(precision: str, device: torch.device) -> torch.dtype | None:

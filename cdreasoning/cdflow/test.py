@@ -37,7 +37,6 @@ from cdreasoning.cdflow.data import EvalPairs, check_pair_images
 from cdreasoning.cdflow.options import (
     add_data_arguments,
     add_option,
-    apply_threads,
     default_workers,
     error_text,
     resolve_amp_dtype,
@@ -230,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{checkpoint}: checkpoint not found (train first with `cdreasoning cdflow train`, or pass "
                 f"--checkpoint)"
             )
-        apply_threads(args.threads)
+        from cdreasoning.runtime import apply_threads
+
+        apply_threads(args.threads, prog="cdreasoning cdflow test")
         try:
             device = resolve_device(args.device)
         except RuntimeError as err:  # e.g. --device cuda without CUDA
