@@ -190,7 +190,7 @@ def _worker_original(args, data) -> dict:
         args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     )
     net = CDFlow()
-    missing, unexpected = net.load_state_dict(_to_original(data["state"]), strict=True)
+    net.load_state_dict(_to_original(data["state"]), strict=True)
     net.to(device)
     optimizer = torch.optim.Adam([{"params": net.parameters(), "lr": 1e-5}], lr=1e-5, eps=1e-7)
     ema = EMA(net, 0.999)
@@ -259,7 +259,7 @@ def _child(args, side: str, state: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(args.threads)}
     env.pop("MALLOC_MMAP_MAX_", None)
     env.pop("MALLOC_TRIM_THRESHOLD_", None)
-    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    done = subprocess.run(argv, check=False, capture_output=True, text=True, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
         raise SystemExit(f"{side} worker failed (exit {done.returncode}):\n{done.stderr[-3000:]}")

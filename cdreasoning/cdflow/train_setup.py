@@ -190,6 +190,8 @@ def setup(settings: TrainSettings) -> tuple[Run, dict[str, Split]]:
     if settings.channels_last:
         # NHWC activations: the weights follow (4-D convolution weights only; the maths is unchanged).
         model.to(memory_format=torch.channels_last)
+    if settings.compile:
+        model.compile_couplings()
     run = Run(
         settings,
         config,

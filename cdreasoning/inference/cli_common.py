@@ -30,6 +30,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto (flash-attn 2 on CUDA if installed, else SDPA), sdpa, eager, flash_attention_2",
     )
     group.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: one per core that other processes leave free; runtime.choose_threads)",
+    )
+    group.add_argument(
         "--load-8bit", action="store_true", help="8-bit LLM weights via bitsandbytes (CUDA only)"
     )
     group.add_argument(
@@ -89,7 +95,9 @@ def level_scale(args) -> LevelScale | None:
 
 def load_scorer(args):
     from cdreasoning.inference.scorer import CDScorer
+    from cdreasoning.runtime import apply_threads
 
+    apply_threads(getattr(args, "threads", None), prog="cdreasoning")  # before the model's first kernel
     return CDScorer.from_pretrained(
         args.model_path,
         device=args.device,

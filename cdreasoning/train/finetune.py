@@ -126,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     if not data_args.data_path:
         parser.error("--data_path is required")
 
+    from cdreasoning.runtime import apply_threads
+
+    apply_threads(
+        training_args.threads, prog="cdreasoning train"
+    )  # CPU threads chosen before any kernel runs
     resume = training_args.resume_from_checkpoint
     if resume == "auto":
         resume = _newest_checkpoint(training_args.output_dir)
