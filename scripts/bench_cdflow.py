@@ -62,18 +62,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", choices=tuple(PRESETS), default="paper", help="architecture (default paper)"
     )
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: runtime.choose_threads)"
+    )
     parser.add_argument(
         "--gradient-checkpointing", action="store_true", help="recompute flow-step activations in backward"
     )
     parser.add_argument("--skip-train", action="store_true", help="time inference only")
+    parser.add_argument("--channels-last", action="store_true", help="channels-last activations and weights")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    from cdreasoning.cdflow.allocator import tune_allocator
+    from cdreasoning.runtime import apply_threads
+
+    tune_allocator()  # as `cdflow train` does (cdflow/allocator.py)
+    apply_threads(args.threads, prog="bench_cdflow")
     device = resolve_device(args.device)
     amp_dtype = resolve_amp_dtype(args.precision, device)
     config = preset_config(args.preset)
@@ -86,11 +92,14 @@ def main(argv: list[str] | None = None) -> int:
     build_s = time.perf_counter() - started
     generator = torch.Generator(device="cpu").manual_seed(0)
 
+    layout = torch.channels_last if args.channels_last else torch.contiguous_format
+
     def images(n: int) -> torch.Tensor:
-        return torch.rand(n, 3, size, size, generator=generator).to(device)
+        return torch.rand(n, 3, size, size, generator=generator).to(device, memory_format=layout)
 
     model.data_init(images(2 * max(args.batch_size, 1)))
     model.gradient_checkpointing = args.gradient_checkpointing
+    model.to(memory_format=layout)
     amp = "fp32" if amp_dtype is None else str(amp_dtype).removeprefix("torch.")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print(
@@ -112,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         def train_step() -> None:
             model.train()
             with autocast():
-                out = model(torch.cat([x, y]))
+                out = model(torch.cat([x, y]).contiguous(memory_format=layout))
             terms = cdflow_loss(out, delta_v)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(terms.total).backward()

@@ -44,7 +44,7 @@ def train(settings: TrainSettings) -> int:
     from cdreasoning.cdflow.allocator import tune_allocator
     from cdreasoning.cdflow.train_loop import train_epochs
     from cdreasoning.cdflow.train_setup import setup, train_dataset
-    from cdreasoning.runtime import apply_threads
+    from cdreasoning.runtime import apply_threads, cpu_has_fast_bf16
 
     tune_allocator()  # before the first large tensor: no mmap/munmap churn per step on glibc (allocator.py)
     apply_threads(settings.threads, prog=PROG)
@@ -68,6 +68,12 @@ def train(settings: TrainSettings) -> int:
         f"{len(val_set)} validation pairs at {s.eval_size} px; "
         + (f"resuming at epoch {p.epoch + 1}, step {p.global_step}" if p.global_step else "fresh start")
     )
+
+    if run.device.type == "cpu" and run.amp_dtype is None and not s.channels_last and cpu_has_fast_bf16():
+        print(
+            f"{PROG}: this CPU has hardware bf16 (AMX / AVX-512 BF16): --precision bf16 --channels-last makes "
+            f"each step several times faster (docs/cdflow.md, Speed)"
+        )
 
     # train (last.pt at every epoch end and stop, best.pt at every improvement)
     started = time.perf_counter()
