@@ -85,6 +85,13 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         help="CPU threads of torch (default: one per core that other processes leave free, see "
         "runtime.choose_threads; $CDREASONING_THREADS overrides the default)",
     )
+    add_option(
+        parser,
+        "--channels_last",
+        action="store_true",
+        help="NHWC activations and weights: with --precision bf16 on a CPU with AMX / AVX-512 BF16 several "
+        "times faster; the maths is unchanged (results agree to float rounding)",
+    )
     add_option(parser, "--no_progress", action="store_true", help="no progress bars")
 
 

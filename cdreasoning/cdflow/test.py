@@ -74,6 +74,7 @@ def evaluate_checkpoint(
     eval_size: int | None = None,
     num_workers: int = 0,
     progress: bool = True,
+    channels_last: bool = False,
     method_name: str = "cdflow",
     echo: bool = True,
 ) -> dict[str, Any]:
@@ -91,6 +92,8 @@ def evaluate_checkpoint(
     check_pair_images(pairs, image_dir, pairs_csv)
     payload = load_checkpoint(checkpoint)
     model, info = model_from_checkpoint(payload, device=device)
+    if channels_last:  # NHWC weights: the convolutions then run channels-last (fast with bf16 on AMX CPUs)
+        model.to(memory_format=torch.channels_last)
     size = info["eval_size"] if eval_size is None else (eval_size or None)
     multiple = model.config.multiple
     if size is not None and (size < multiple or size % multiple):
@@ -248,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             eval_size=args.eval_size,
             num_workers=workers,
             progress=not args.no_progress,
+            channels_last=args.channels_last,
             method_name=args.name,
         )
     except (DataError, CheckpointError, ValueError) as err:

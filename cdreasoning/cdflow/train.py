@@ -101,6 +101,7 @@ def train(settings: TrainSettings) -> int:
             precision=s.precision,
             num_workers=default_workers(s.num_workers, run.device),
             progress=s.progress,
+            channels_last=s.channels_last,
         )
     return 0
 

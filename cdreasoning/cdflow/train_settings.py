@@ -267,7 +267,6 @@ _OPTIONS: tuple[tuple[str, tuple[str, ...], dict[str, Any]], ...] = (
     ("log_every", (), {"type": int}),
     ("resume", ("--resume_path",), {}),
     ("gradient_checkpointing", (), {"action": "store_true"}),
-    ("channels_last", (), {"action": "store_true"}),
     ("compile", (), {"action": "store_true"}),
 )
 _NEGATED = ("ema_warmup", "dequantize", "tensorboard", "test")  # --no-X flags
