@@ -34,7 +34,7 @@ from cdreasoning.cdflow.data import EvalPairs, batches_per_epoch
 from cdreasoning.cdflow.flow import count_parameters
 from cdreasoning.cdflow.options import default_workers, error_text
 from cdreasoning.cdflow.train_settings import PROG, TrainSettings, build_parser, settings_from_argv
-from cdreasoning.data.errors import DataError
+from cdreasoning.errors import DataError
 
 __all__ = ["build_parser", "main", "train"]
 

@@ -24,8 +24,8 @@ from cdreasoning.cdflow.ema import EMA
 from cdreasoning.cdflow.flow import CDFlow
 from cdreasoning.cdflow.options import resolve_amp_dtype
 from cdreasoning.cdflow.train_settings import RESUME_IDENTITY, TrainSettings
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
+from cdreasoning.errors import DataError
 from cdreasoning.runtime import resolve_device
 
 __all__ = ["Progress", "Run", "setup"]
