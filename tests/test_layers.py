@@ -27,7 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluate",),  # metrics reports, baselines, evaluation of a model's scores and descriptions
     ("cdflow",),  # CD-Flow (uses evaluate's score report: one report format for every method)
     ("demo",),  # the interactive demo
-    ("quickstart_report",),  # the quickstart's report, from the files its steps wrote
+    ("quickstart_report", "quickstart_eta"),  # the quickstart's report and its per-step time estimates
     ("cli", "quickstart"),  # the front door and the main job (they run the others as commands)
     ("__main__", "__init__"),  # `python -m cdreasoning`; the lazy package face
 ]

@@ -68,3 +68,16 @@ def test_resolved_fills_the_eval_size_and_checks_the_multiple():
     assert tuple(identity) == RESUME_IDENTITY
     assert identity["config"] == {"scales": 3, "steps": 4, "width": 32}
     assert identity["batch_size_train"] == 4 and identity["ema_warmup"] is True
+
+
+def test_the_training_modules_do_not_import_transformers():
+    """CD-Flow needs torch only: its training command loads no transformers (≈ 380 MiB, seconds)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, cdreasoning.cdflow.train, cdreasoning.cdflow.train_setup, cdreasoning.cdflow.train_loop, "
+        "cdreasoning.cdflow.test; print('transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
