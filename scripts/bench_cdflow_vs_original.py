@@ -23,7 +23,8 @@ How it compares (the paper's flow, 6 scales × 8 steps, width 512, on both sides
 - inference is each side's distance of `--eval-batch` pairs under no_grad.
 
 Printed: per round the seconds per step of each side, then the ratio ours/original (min and median over the
-rounds) for training and inference, page faults and kernel time per step, and the loss check. `--synthetic-load
+rounds) for training and inference, in wall time and in process CPU time (user + system: on a machine shared
+with other jobs, the work done rather than the waiting for a core; both sides run one thread by default), page faults and kernel time per step, and the loss check. `--synthetic-load
 N` starts N busy-loop processes for the duration and stops them after (a machine shared with other jobs).
 Our side runs as `cdflow train` does: malloc tuned (`cdflow/allocator.py`; `--no-allocator` to compare), and
 `--channels-last`, `--compile`, `--precision` as the training flags of the same names.
@@ -91,14 +92,20 @@ def _time(fn, warmup: int, steps: int, sync) -> dict:
     for _ in range(warmup):
         fn()
     sync()
-    times, faults0, kernel0 = [], *_rusage()
+    times, cpu, faults0, kernel0 = [], [], *_rusage()
     for _ in range(steps):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         fn()
         sync()
         times.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - cpu_started)  # work done, whatever the waiting for a core
     faults1, kernel1 = _rusage()
-    return {"times": times, "faults": (faults1 - faults0) / steps, "kernel_s": (kernel1 - kernel0) / steps}
+    return {
+        "times": times,
+        "cpu": cpu,
+        "faults": (faults1 - faults0) / steps,
+        "kernel_s": (kernel1 - kernel0) / steps,
+    }
 
 
 def _prepare(args) -> None:
@@ -310,8 +317,9 @@ def run_comparison(args) -> int:
                     results[side].append(_child(args, side, state))
                 o, g = results["ours"][-1], results["original"][-1]
                 print(
-                    f"round {round_index + 1}: train ours {min(o['train']['times']):.3f} s / original "
-                    f"{min(g['train']['times']):.3f} s; inference ours {min(o['inference']['times']):.3f} s / "
+                    f"round {round_index + 1}: train ours {min(o['train']['times']):.3f} s "
+                    f"(CPU {min(o['train']['cpu']):.3f} s) / original {min(g['train']['times']):.3f} s "
+                    f"(CPU {min(g['train']['cpu']):.3f} s); inference ours {min(o['inference']['times']):.3f} s / "
                     f"original {min(g['inference']['times']):.3f} s",
                     flush=True,
                 )
@@ -319,10 +327,10 @@ def run_comparison(args) -> int:
             _stop_load(load)
 
     ours, orig = results["ours"], results["original"]
-    print(_summary("training step", [min(r["train"]["times"]) for r in ours],
-                   [min(r["train"]["times"]) for r in orig]))  # fmt: skip
-    print(_summary("inference batch", [min(r["inference"]["times"]) for r in ours],
-                   [min(r["inference"]["times"]) for r in orig]))  # fmt: skip
+    for name, key in (("training step", "train"), ("inference batch", "inference")):
+        for measure, label in (("times", "wall"), ("cpu", "CPU")):
+            print(_summary(f"{name} ({label} time)", [min(r[key][measure]) for r in ours],
+                           [min(r[key][measure]) for r in orig]))  # fmt: skip
     for side, rs in results.items():
         print(
             f"{side}: {statistics.median(r['train']['faults'] for r in rs):,.0f} page faults and "
