@@ -11,7 +11,8 @@ What is timed is what `cdflow train` / `cdflow test` do per batch, on random ima
 - inference: `CDFlow.distance` under no_grad on `--eval-batch` pairs; reported as pairs per second.
 
 Mixed precision follows `--precision` (auto: bf16/fp16 autocast on CUDA, fp32 elsewhere), as in training.
-`--warmup` untimed iterations come first (allocator, cuDNN autotuning); CUDA timings synchronise. On CUDA the
+`--synthetic-load N` runs N busy-loop processes meanwhile (the effect of `--threads` on a shared machine:
+compare `--threads 1` and the default with and without it). `--warmup` untimed iterations come first (allocator, cuDNN autotuning); CUDA timings synchronise. On CUDA the
 peak memory is printed too. The model is built (on the CPU, then moved), ActNorm initialised on one random batch.
 """
 
@@ -70,11 +71,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--skip-train", action="store_true", help="time inference only")
     parser.add_argument("--channels-last", action="store_true", help="channels-last activations and weights")
+    parser.add_argument(
+        "--synthetic-load",
+        type=int,
+        default=0,
+        help="start this many busy-loop processes for the run and stop them after (a shared machine)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    import subprocess
+
+    load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.synthetic_load)]
+    try:
+        return _run(args)
+    finally:
+        for proc in load:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _run(args) -> int:
     from cdreasoning.cdflow.allocator import tune_allocator
     from cdreasoning.runtime import apply_threads
 
