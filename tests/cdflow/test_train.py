@@ -351,3 +351,22 @@ def test_non_finite_loss_stops_before_the_update(synth_set, tmp_path, monkeypatc
             str(tmp_path / "w"), "--preset", "tiny", "--image_size", "16", "--no_test", *QUIET]  # fmt: skip
     assert train_main(argv) == 2
     assert "non-finite loss" in capsys.readouterr().err
+
+
+def test_channels_last_run_matches_the_plain_run_and_saves_the_default_layout(synth_set, tmp_path):
+    """--channels-last changes the memory layout only: the losses of 2 steps agree with a plain run to float
+    rounding (the weights too, up to Adam's sign-like steps on near-zero gradients: ≤ 2 steps × lr), and the
+    checkpoint holds tensors in the default layout (loadable by any run)."""
+    data = _small_split(synth_set, tmp_path / "data")
+    common = ["--training-datadir", str(synth_set / "images"), "--datapath", str(data), "--preset", "tiny",
+              "--image-size", "16", "--lr", "1e-3", "--max-steps", "2", "--no-test", *QUIET]  # fmt: skip
+    assert train_main([*common, "--work-path", str(tmp_path / "plain")]) == 0
+    assert train_main([*common, "--work-path", str(tmp_path / "nhwc"), "--channels-last"]) == 0
+    plain, nhwc = (load_checkpoint(tmp_path / name / "last.pt")["model"] for name in ("plain", "nhwc"))
+    for key, value in nhwc.items():
+        assert value.is_contiguous(), key
+        assert (value.double() - plain[key].double()).abs().max() <= 2 * 1e-3 + 1e-6, key
+    logs = [
+        json.loads((tmp_path / name / "log.jsonl").read_text().splitlines()[-1]) for name in ("plain", "nhwc")
+    ]
+    assert logs[1]["train_loss"] == pytest.approx(logs[0]["train_loss"], rel=1e-5)
