@@ -15,8 +15,13 @@ import time
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from cdreasoning.processing.tokenizer_files import copy_sentencepiece_files
+
 
 class CDTrainer(Trainer):
+    """Hugging Face `Trainer` with the abstractor's own learning rate, the image processor saved with every
+    checkpoint, and throughput (samples, tokens) in the logs."""
+
     def __init__(self, *args, image_processor=None, image_tokens: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         self.image_processor = image_processor
@@ -78,3 +83,6 @@ class CDTrainer(Trainer):
         super()._save(output_dir, state_dict)
         if self.image_processor is not None and self.args.should_save:
             self.image_processor.save_pretrained(output_dir or self.args.output_dir)
+        if self.processing_class is not None and self.args.should_save:
+            # transformers 5 saves tokenizer.json only; keep the SentencePiece model prompts are encoded with
+            copy_sentencepiece_files(self.processing_class.name_or_path, output_dir or self.args.output_dir)

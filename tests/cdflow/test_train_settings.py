@@ -10,7 +10,7 @@ import pytest
 from cdreasoning.cdflow.config import preset_config
 from cdreasoning.cdflow.train_settings import RESUME_IDENTITY, TrainSettings, build_parser, settings_from_argv
 
-DASHED = ["--training-datadir", "imgs", "--datapath", "d", "--work-path", "w", "--batch-size", "8", "--epochs", "3",
+DASHED = ["--image-folder", "imgs", "--datapath", "d", "--work-path", "w", "--batch-size", "8", "--epochs", "3",
           "--lr", "2e-3", "--lr-decay-epochs", "2", "--lr-decay", "0.25", "--image-size", "64", "--preset", "small",
           "--no-ema-warmup", "--no-dequantize", "--no-test", "--no-tensorboard", "--no-progress", "--threads", "1",
           "--resume", "none", "--max-steps", "5"]  # fmt: skip
@@ -37,7 +37,7 @@ def test_help_shows_the_dashed_spelling_first():
     lines = [line.strip() for line in text.splitlines()]
     assert any(line.startswith("--batch-size BATCH_SIZE_TRAIN, --batch-size-train") for line in lines)
     assert any(line.startswith("--image-size IMAGE_SIZE, --image_size IMAGE_SIZE") for line in lines)
-    assert any(line.startswith("--training-datadir TRAINING_DATADIR, --training_datadir") for line in lines)
+    assert any(line.startswith("--image-folder IMAGE_FOLDER, --training_datadir") for line in lines)
 
 
 @pytest.mark.parametrize(
