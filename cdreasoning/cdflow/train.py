@@ -2,11 +2,11 @@
 
     python -m cdreasoning.cdflow.train --training_datadir SPCD/images --work_path work_dir --datapath data \\
         --batch_size_train 8                                   # the seed's command: paper model, 768 px
-    cdreasoning cdflow train --training-datadir runs/synth/images --datapath runs/synth \\
+    cdreasoning cdflow train --image-folder runs/synth/images --datapath runs/synth \\
         --work-path runs/cdflow --preset small --image-size 64 --epochs 8 --batch-size 8 --lr 2e-3
 
 `--datapath` holds train.csv, val.csv and test.csv (rows `image_a,image_b,ΔV`, no header); the images named
-there are in `--training-datadir`. Outputs in `--work-path`:
+there are in `--image-folder`. Outputs in `--work-path`:
 
     last.pt            everything needed to resume (written atomically at every epoch end, every --save-every
                        steps, at --max-steps and on Ctrl-C)

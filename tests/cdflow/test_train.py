@@ -358,7 +358,7 @@ def test_channels_last_run_matches_the_plain_run_and_saves_the_default_layout(sy
     rounding (the weights too, up to Adam's sign-like steps on near-zero gradients: ≤ 2 steps × lr), and the
     checkpoint holds tensors in the default layout (loadable by any run)."""
     data = _small_split(synth_set, tmp_path / "data")
-    common = ["--training-datadir", str(synth_set / "images"), "--datapath", str(data), "--preset", "tiny",
+    common = ["--image-folder", str(synth_set / "images"), "--datapath", str(data), "--preset", "tiny",
               "--image-size", "16", "--lr", "1e-3", "--max-steps", "2", "--no-test", *QUIET]  # fmt: skip
     assert train_main([*common, "--work-path", str(tmp_path / "plain")]) == 0
     assert train_main([*common, "--work-path", str(tmp_path / "nhwc"), "--channels-last"]) == 0
