@@ -39,11 +39,12 @@ FAULTS = """
 
 def test_large_tensors_are_reused_instead_of_mapped_fresh():
     """Hand count: 20 × 36 MB / 4 KiB pages ≈ 176 k page faults when every result is a fresh mapping; with
-    malloc keeping the memory, only the first result's pages fault in (≈ 8.8 k)."""
+    malloc keeping the memory only the first buffers' pages fault in, 8.8 k each (measured: 2 buffers, 17.6 k,
+    or 6 when the heap cannot grow in place, 52.8 k): bounded, not growing with the iterations."""
     default = int(_run(FAULTS.format(tuned=False)))
     tuned = int(_run(FAULTS.format(tuned=True)))
-    assert default > 100_000, default
-    assert tuned < 30_000, tuned
+    assert default > 150_000, default
+    assert tuned < 8 * 8_800, tuned
 
 
 STEP = """
