@@ -5,12 +5,12 @@
                                    "--preset", "small", "--image-size", "64"])
     settings = TrainSettings(training_datadir=Path("images"), preset="tiny", image_size=16)   # the same, in code
 
-Every field carries its help text in `metadata["help"]`; the parser takes it from there, so the flag and the
-field cannot drift apart. Flags are dashed (`--image-size`, `--batch-size`); the original scripts' spellings
+Every field carries its help text in `metadata["help"]`; the train-only flags take it from there, so flag and
+field cannot drift apart (the data, device and runtime flags are shared with `cdflow test`: `options.py`). Flags are dashed (`--image-size`, `--batch-size`); the original scripts' spellings
 (`--image_size`, `--batch_size_train`, `--n_epochs`, `--learning_rate`, …) stay as tested aliases.
 
-Validation happens in `TrainSettings.__post_init__` (what the settings alone decide: positive sizes, a
-positive learning rate, a known resume mode) and in `TrainSettings.resolved(config)` (what needs the
+Validation happens in `TrainSettings.__post_init__` (what the settings alone decide: positive sizes and
+counts, a positive learning rate, an EMA decay in [0, 1), a known preset and precision) and in `TrainSettings.resolved(config)` (what needs the
 architecture: image and evaluation sizes must be multiples of 2**scales). A resumed run must keep the
 `RESUME_IDENTITY` part of its settings; `identity()` is what last.pt stores and compares.
 """
@@ -55,7 +55,6 @@ RESUME_IDENTITY = (
     "dequantize",
     "max_grad_norm",
 )
-RESUME_MODES = ("auto", "none")  # or a path
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
