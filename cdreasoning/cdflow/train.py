@@ -26,6 +26,7 @@ exactly.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 
@@ -34,7 +35,7 @@ from cdreasoning.cdflow.data import EvalPairs, batches_per_epoch
 from cdreasoning.cdflow.flow import count_parameters
 from cdreasoning.cdflow.options import default_workers, error_text
 from cdreasoning.cdflow.train_settings import PROG, TrainSettings, build_parser, settings_from_argv
-from cdreasoning.errors import DataError
+from cdreasoning.errors import DataError, report_errors
 
 __all__ = ["build_parser", "main", "train"]
 
@@ -60,6 +61,14 @@ def train(settings: TrainSettings) -> int:
     run.work.mkdir(parents=True, exist_ok=True)
     if p.global_step == 0 and not p.history:  # a fresh run: no log lines of an older run in this folder
         (run.work / "log.jsonl").unlink(missing_ok=True)
+    else:  # resumed: the log is what the checkpoint saw (a line written after it, before a kill, is redone)
+        lines = "".join(json.dumps(entry) + "\n" for entry in p.history)
+        (run.work / "log.jsonl").write_text(lines, encoding="utf-8")
+    for stale in run.work.glob(
+        ".*.tmp"
+    ):  # a checkpoint save interrupted by a kill (save_checkpoint's temp file)
+        print(f"{PROG}: removing {stale}, left by an interrupted checkpoint save", file=sys.stderr)
+        stale.unlink(missing_ok=True)
     steps_per_epoch = batches_per_epoch(len(train_set), s.batch_size_train)
     amp = "fp32" if run.amp_dtype is None else str(run.amp_dtype).removeprefix("torch.")
     print(
@@ -106,6 +115,7 @@ def train(settings: TrainSettings) -> int:
     return 0
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from_argv(argv)
