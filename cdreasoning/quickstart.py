@@ -55,6 +55,7 @@ class QuickstartConfig:
     cdflow_epochs / cdflow_size: CD-Flow training epochs and training image side (the `small` preset).
     examples: example descriptions shown in the report.
     workers: data-loading worker processes per step.
+    threads: torch CPU threads of every step (None: each step chooses from the free cores).
     """
 
     out: Path = Path("runs/quickstart")
@@ -72,6 +73,7 @@ class QuickstartConfig:
     cdflow_size: int = 64
     examples: int = 3
     workers: int = 1
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         positive = (
@@ -91,6 +93,8 @@ class QuickstartConfig:
             raise ValueError(f"scenes must be ≥ 5 so that every split has a scene, got {self.scenes}")
         if self.full_lr <= 0 or self.lora_lr <= 0:
             raise ValueError("learning rates must be positive")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be ≥ 1, got {self.threads}")
         if self.examples < 0 or self.workers < 0:
             raise ValueError("examples and workers must be ≥ 0")
 
@@ -420,7 +424,9 @@ def _quote(arg: str) -> str:
 def run_quickstart(config: QuickstartConfig, *, fresh: bool = False, echo=print) -> Path:
     """Run (or reuse) every step, write OUT/report.md and return its path. A failing step raises
     `subprocess.CalledProcessError` after its output was shown (the log names the command)."""
+    from cdreasoning.quickstart_eta import QuickstartEta
     from cdreasoning.quickstart_report import write_report
+    from cdreasoning.runtime import THREADS_ENV, choose_threads, warn_if_busy
 
     out = config.out
     if fresh and out.exists():
@@ -428,22 +434,29 @@ def run_quickstart(config: QuickstartConfig, *, fresh: bool = False, echo=print)
     out.mkdir(parents=True, exist_ok=True)
     steps = build_steps(config)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    if config.threads is not None:  # every step's torch uses this many threads (runtime.choose_threads)
+        env[THREADS_ENV] = str(config.threads)
+    else:
+        warn_if_busy("[quickstart]", choose_threads(None))
     ran: set[str] = set()
     timings: dict[str, float] = {}
+    eta = QuickstartEta(config, steps)
     started = time.perf_counter()
     for number, step in enumerate(steps, start=1):
         stale = [name for name in step.reads if name in ran]
         header = f"[quickstart] ({number}/{len(steps)}) {step.title}"
         if step.result.exists() and not stale:
             echo(f"{header}: reusing {step.result}")
+            eta.skipped(step)
             continue
         if stale:
             for folder in step.owns:  # its inputs changed: its old result (and any resume state) is void
                 shutil.rmtree(folder, ignore_errors=True)
-        echo(f"{header}\n  $ {step.command_line()}")
+        echo(f"{header} ({eta.before(step)})\n  $ {step.command_line()}")
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "cdreasoning", *step.argv], check=True, env=env)
         timings[step.name] = time.perf_counter() - t0
+        eta.after(step, timings[step.name])
         if not step.result.exists():
             raise RuntimeError(f"step {step.name!r} finished but did not write {step.result}")
         ran.add(step.name)
@@ -518,6 +531,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.workers,
         help=f"data-loading worker processes (default {defaults.workers})",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads of every step (default: each step uses the cores other processes leave free)",
+    )
     parser.add_argument("--fresh", action="store_true", help="delete --out first and redo every step")
     return parser
 
@@ -539,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
             cdflow_size=args.cdflow_size,
             examples=args.examples,
             workers=args.workers,
+            threads=args.threads,
         )
     except ValueError as err:
         print(f"cdreasoning quickstart: error: {err}", file=sys.stderr)

@@ -11,7 +11,8 @@ What is timed is what `cdflow train` / `cdflow test` do per batch, on random ima
 - inference: `CDFlow.distance` under no_grad on `--eval-batch` pairs; reported as pairs per second.
 
 Mixed precision follows `--precision` (auto: bf16/fp16 autocast on CUDA, fp32 elsewhere), as in training.
-`--warmup` untimed iterations come first (allocator, cuDNN autotuning); CUDA timings synchronise. On CUDA the
+`--synthetic-load N` runs N busy-loop processes meanwhile (the effect of `--threads` on a shared machine:
+compare `--threads 1` and the default with and without it). `--warmup` untimed iterations come first (allocator, cuDNN autotuning); CUDA timings synchronise. On CUDA the
 peak memory is printed too. The model is built (on the CPU, then moved), ActNorm initialised on one random batch.
 """
 
@@ -62,18 +63,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset", choices=tuple(PRESETS), default="paper", help="architecture (default paper)"
     )
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"))
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: runtime.choose_threads)"
+    )
     parser.add_argument(
         "--gradient-checkpointing", action="store_true", help="recompute flow-step activations in backward"
     )
     parser.add_argument("--skip-train", action="store_true", help="time inference only")
+    parser.add_argument("--channels-last", action="store_true", help="channels-last activations and weights")
+    parser.add_argument(
+        "--synthetic-load",
+        type=int,
+        default=0,
+        help="start this many busy-loop processes for the run and stop them after (a shared machine)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    import subprocess
+
+    load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.synthetic_load)]
+    try:
+        return _run(args)
+    finally:
+        for proc in load:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _run(args) -> int:
+    from cdreasoning.cdflow.allocator import tune_allocator
+    from cdreasoning.runtime import apply_threads
+
+    tune_allocator()  # as `cdflow train` does (cdflow/allocator.py)
+    apply_threads(args.threads, prog="bench_cdflow")
     device = resolve_device(args.device)
     amp_dtype = resolve_amp_dtype(args.precision, device)
     config = preset_config(args.preset)
@@ -86,11 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     build_s = time.perf_counter() - started
     generator = torch.Generator(device="cpu").manual_seed(0)
 
+    layout = torch.channels_last if args.channels_last else torch.contiguous_format
+
     def images(n: int) -> torch.Tensor:
-        return torch.rand(n, 3, size, size, generator=generator).to(device)
+        return torch.rand(n, 3, size, size, generator=generator).to(device, memory_format=layout)
 
     model.data_init(images(2 * max(args.batch_size, 1)))
     model.gradient_checkpointing = args.gradient_checkpointing
+    model.to(memory_format=layout)
     amp = "fp32" if amp_dtype is None else str(amp_dtype).removeprefix("torch.")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     print(
@@ -112,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         def train_step() -> None:
             model.train()
             with autocast():
-                out = model(torch.cat([x, y]))
+                out = model(torch.cat([x, y]).contiguous(memory_format=layout))
             terms = cdflow_loss(out, delta_v)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(terms.total).backward()

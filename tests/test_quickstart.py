@@ -62,8 +62,12 @@ def test_rerun_reuses_and_a_redone_step_redoes_its_readers(smoke):
     (config.out / "eval" / "cdflow" / "metrics.json").unlink()
     lines = []
     run_quickstart(config, echo=lines.append)
-    redone = [line.split(") ")[1].split("\n")[0] for line in lines if "\n  $ " in line]
+    headers = [line.split(") ", 1)[1].split("\n")[0] for line in lines if "\n  $ " in line]
+    redone = [header.split(" (~")[0] for header in headers]
     assert redone == ["CD-Flow on the test pairs", "leaderboard"]
+    assert all(re.search(r"\(~\d+ s expected, about [\d.]+ (s|min) left in all\)$", h) for h in headers), (
+        headers
+    )
 
 
 def test_bad_settings_are_refused(capsys):

@@ -12,6 +12,10 @@ the masked-out entries get zero gradient and never change.
 The weight, the convolution and the log-determinant are computed in float32 even under autocast: the weight is
 a product of three matrices and its inverse is needed for `reverse`, both of which lose the invertibility in
 bf16/fp16 (see `flow.py` for why the latents and log-determinants stay in float32).
+
+Without autograd (evaluation, validation, `reverse`) the composed weight is cached and recomputed only when
+L, s or U change (their version counters move on every optimizer step, `copy_` or `load_state_dict`): the
+three-matrix product then runs once per weight update instead of once per call.
 """
 
 from __future__ import annotations
@@ -20,7 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["InvertibleConv1x1"]
+__all__ = ["InvertibleConv1x1", "parameter_key"]
+
+
+def parameter_key(*tensors: torch.Tensor) -> tuple:
+    """Identifies the current values of tensors: storage, version counter (bumped by every in-place change),
+    dtype and device. Equal keys mean unchanged values."""
+    return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
 
 class InvertibleConv1x1(nn.Module):
@@ -47,7 +57,17 @@ class InvertibleConv1x1(nn.Module):
         return torch.promote_types(self.log_s.dtype, torch.float32)
 
     def weight(self) -> torch.Tensor:
-        """The c×c matrix W (float32 or float64)."""
+        """The c×c matrix W (float32 or float64); cached while autograd is off (see the module docstring)."""
+        if torch.is_grad_enabled():
+            return self._compose()
+        key = parameter_key(self.lower, self.log_s, self.upper)
+        cached = self.__dict__.get("_weight_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, self._compose())
+            self.__dict__["_weight_cache"] = cached  # a plain attribute: not a buffer, not in the state dict
+        return cached[1]
+
+    def _compose(self) -> torch.Tensor:
         dtype = self._dtype()
         lower = self.lower.to(dtype) * self.lower_mask.to(dtype) + self.eye.to(dtype)
         diag = torch.diag(self.sign.to(dtype) * torch.exp(self.log_s.to(dtype)))

@@ -36,7 +36,6 @@ from cdreasoning.cdflow.data import EvalPairs, check_pair_images
 from cdreasoning.cdflow.options import (
     add_data_arguments,
     add_option,
-    apply_threads,
     default_workers,
     error_text,
     resolve_amp_dtype,
@@ -68,6 +67,7 @@ def evaluate_checkpoint(
     eval_size: int | None = None,
     num_workers: int = 0,
     progress: bool = True,
+    channels_last: bool = False,
     method_name: str = "cdflow",
     echo: bool = True,
     overwrite: bool = True,
@@ -88,6 +88,8 @@ def evaluate_checkpoint(
     check_pair_images(pairs, image_dir, pairs_csv)
     payload = load_checkpoint(checkpoint)
     model, info = model_from_checkpoint(payload, device=device)
+    if channels_last:  # NHWC weights: the convolutions then run channels-last (fast with bf16 on AMX CPUs)
+        model.to(memory_format=torch.channels_last)
     size = info["eval_size"] if eval_size is None else (eval_size or None)
     multiple = model.config.multiple
     if size is not None and (size < multiple or size % multiple):
@@ -241,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{checkpoint}: checkpoint not found (train first with `cdreasoning cdflow train`, or pass "
                 f"--checkpoint)"
             )
-        apply_threads(args.threads)
+        from cdreasoning.runtime import apply_threads
+
+        apply_threads(args.threads, prog="cdreasoning cdflow test")
         try:
             device = resolve_device(args.device)
         except RuntimeError as err:  # e.g. --device cuda without CUDA
@@ -258,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
             eval_size=args.eval_size,
             num_workers=workers,
             progress=not args.no_progress,
+            channels_last=args.channels_last,
             method_name=args.name,
             overwrite=args.overwrite,
         )

@@ -34,6 +34,12 @@ def add_model_arguments(parser: argparse.ArgumentParser, describe: bool = False)
         help="auto (flash-attn 2 on CUDA if installed, else SDPA), sdpa, eager, flash_attention_2",
     )
     group.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: one per core that other processes leave free; runtime.choose_threads)",
+    )
+    group.add_argument(
         "--load-8bit", action="store_true", help="8-bit LLM weights via bitsandbytes (CUDA only)"
     )
     group.add_argument(
@@ -162,6 +168,7 @@ _FIXED_BY_ORIGINAL = ("conv_template", "image_position", "question", "levels", "
 
 def load_scorer(args):
     from cdreasoning.inference.scorer import CDScorer
+    from cdreasoning.runtime import apply_threads
 
     original = getattr(args, "original_prompt", False)
     if original:
@@ -174,6 +181,7 @@ def load_scorer(args):
                 f"--original-prompt fixes the prompt of the original scripts; drop {flags}",
                 hint="--original-prompt alone reproduces CD-Reasoning's evaluation prompts",
             )
+    apply_threads(getattr(args, "threads", None), prog="cdreasoning")  # before the model's first kernel
     return CDScorer.from_pretrained(
         args.model_path,
         device=args.device,

@@ -116,6 +116,10 @@ class TrainingArguments(transformers.TrainingArguments):
         },
     )
     remove_unused_columns: bool = field(default=False, metadata={"help": "keep pixel_values in batches"})
+    threads: int = field(
+        default=None,
+        metadata={"help": "torch CPU threads (default: one per core that other processes leave free)"},
+    )
     # Flags of the original scripts that newer transformers renamed; accepted and mapped so their command lines run.
     warmup_ratio: float = field(
         default=None, metadata={"help": "fraction of steps for LR warmup (→ --warmup_steps)"}

@@ -133,6 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     if not data_args.data_path:
         parser.error("--data_path is required")
 
+    from cdreasoning.runtime import apply_threads
+
+    apply_threads(
+        training_args.threads, prog="cdreasoning train"
+    )  # CPU threads chosen before any kernel runs
     if not data_args.skip_data_check:
         validate_training_data(
             data_args.data_path,

@@ -8,21 +8,30 @@ predictable on a shared CI runner.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 from cdreasoning.data import synthesize
+from cdreasoning.runtime import THREADS_ENV
 
 SYNTH_SCENES, SYNTH_SEED, SYNTH_SIZE = 10, 0, 64
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
-    """Module-scoped so that it is in place before the module-scoped training fixtures run."""
-    previous = torch.get_num_threads()
+    """Module-scoped so that it is in place before the module-scoped training fixtures run. The commands
+    choose their own thread count (`runtime.choose_threads`); $CDREASONING_THREADS pins it for them."""
+    previous, previous_env = torch.get_num_threads(), os.environ.get(THREADS_ENV)
     torch.set_num_threads(1)
+    os.environ[THREADS_ENV] = "1"
     yield
     torch.set_num_threads(previous)
+    if previous_env is None:
+        os.environ.pop(THREADS_ENV, None)
+    else:
+        os.environ[THREADS_ENV] = previous_env
 
 
 @pytest.fixture(scope="session")

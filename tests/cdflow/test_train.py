@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from cdreasoning.cdflow import CDFlowMetric, load_checkpoint, model_from_checkpoint
-from cdreasoning.cdflow import train as train_module
+from cdreasoning.cdflow import CDFlowMetric, load_checkpoint, model_from_checkpoint, train_loop, train_setup
 from cdreasoning.cdflow.cli import main as cdflow_main
 from cdreasoning.cdflow.test import main as run_test_command
 from cdreasoning.cdflow.train import main as train_main
+from cdreasoning.cdflow.train_settings import settings_from_argv
 from cdreasoning.cli import main as cli_main
 from cdreasoning.evaluate.baseline import BaselineConfig, run_baseline
 from cdreasoning.evaluate.compare import compare_results
@@ -78,10 +78,10 @@ def test_dispatch_from_the_project_cli(capsys):
 
 
 def test_ema_copy_is_taken_after_actnorm_init(synth_set, tmp_path):
-    args = train_module.build_parser().parse_args(
+    settings = settings_from_argv(
         [*_data_args(synth_set), "--work_path", str(tmp_path / "w"), "--preset", "tiny", "--image_size", "16"]
     )
-    run, _ = train_module.setup(args)
+    run, _ = train_setup.setup(settings)
     assert run.model.is_initialized
     loc = run.model.scales[0].steps[0].actnorm.loc
     assert loc.abs().sum() > 0  # data-dependent: −mean of the first batch
@@ -161,7 +161,7 @@ def test_data_errors_name_the_file_and_line(synth_set, tmp_path, capsys):
     assert "train.csv:1: expected 3 fields" in capsys.readouterr().err
     _small_split(synth_set, data)
     assert train_main([*argv, "--image_size", "18"]) == 2
-    assert "not a multiple of 2**scales = 4" in capsys.readouterr().err
+    assert "--image-size 18 is not a multiple of 2**scales = 4" in capsys.readouterr().err
     assert (
         run_test_command(
             ["--training_datadir", str(synth_set / "images"), "--work_path", str(tmp_path / "none")]
@@ -288,7 +288,7 @@ def test_ctrl_c_saves_and_the_rerun_resumes(synth_set, tmp_path, monkeypatch, ca
     argv = ["--training_datadir", str(synth_set / "images"), "--datapath", str(data), "--work_path",
             str(tmp_path / "w"), "--preset", "tiny", "--image_size", "16", "--batch_size_train", "4",
             "--epochs", "2", "--no_test", *QUIET]  # fmt: skip
-    original, calls = train_module._train_step, []
+    original, calls = train_loop.train_step, []
 
     def interrupted_step(*args):
         calls.append(1)
@@ -296,11 +296,11 @@ def test_ctrl_c_saves_and_the_rerun_resumes(synth_set, tmp_path, monkeypatch, ca
             signal.raise_signal(signal.SIGINT)
         return original(*args)
 
-    monkeypatch.setattr(train_module, "_train_step", interrupted_step)
+    monkeypatch.setattr(train_loop, "train_step", interrupted_step)
     assert train_main(argv) == 130
     assert "rerun the same command to resume" in capsys.readouterr().err
     assert load_checkpoint(tmp_path / "w" / "last.pt")["progress"]["global_step"] == 2
-    monkeypatch.setattr(train_module, "_train_step", original)
+    monkeypatch.setattr(train_loop, "train_step", original)
     assert train_main(argv) == 0
     assert load_checkpoint(tmp_path / "w" / "last.pt")["progress"]["global_step"] == 6
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
@@ -331,7 +331,7 @@ def test_unavailable_device_and_missing_test_csv_are_usage_errors(synth_set, tmp
     argv = ["--training_datadir", str(synth_set / "images"), "--datapath", str(data), "--work_path",
             str(tmp_path / "w"), "--preset", "tiny", "--image_size", "16", *QUIET]  # fmt: skip
     assert train_main(argv) == 2
-    assert "pass --no_test" in capsys.readouterr().err
+    assert "pass --no-test" in capsys.readouterr().err
     if not torch.cuda.is_available():
         assert train_main([*argv, "--no_test", "--device", "cuda"]) == 2
         assert "CUDA is not available" in capsys.readouterr().err
@@ -339,15 +339,34 @@ def test_unavailable_device_and_missing_test_csv_are_usage_errors(synth_set, tmp
 
 def test_non_finite_loss_stops_before_the_update(synth_set, tmp_path, monkeypatch, capsys):
     data = _small_split(synth_set, tmp_path / "data")
-    real_loss = train_module.cdflow_loss
+    real_loss = train_loop.cdflow_loss
 
     def nan_loss(out, delta_v):
         terms = real_loss(out, delta_v)
         terms.total = terms.total * float("nan")
         return terms
 
-    monkeypatch.setattr(train_module, "cdflow_loss", nan_loss)
+    monkeypatch.setattr(train_loop, "cdflow_loss", nan_loss)
     argv = ["--training_datadir", str(synth_set / "images"), "--datapath", str(data), "--work_path",
             str(tmp_path / "w"), "--preset", "tiny", "--image_size", "16", "--no_test", *QUIET]  # fmt: skip
     assert train_main(argv) == 2
     assert "non-finite loss" in capsys.readouterr().err
+
+
+def test_channels_last_run_matches_the_plain_run_and_saves_the_default_layout(synth_set, tmp_path):
+    """--channels-last changes the memory layout only: the losses of 2 steps agree with a plain run to float
+    rounding (the weights too, up to Adam's sign-like steps on near-zero gradients: ≤ 2 steps × lr), and the
+    checkpoint holds tensors in the default layout (loadable by any run)."""
+    data = _small_split(synth_set, tmp_path / "data")
+    common = ["--image-folder", str(synth_set / "images"), "--datapath", str(data), "--preset", "tiny",
+              "--image-size", "16", "--lr", "1e-3", "--max-steps", "2", "--no-test", *QUIET]  # fmt: skip
+    assert train_main([*common, "--work-path", str(tmp_path / "plain")]) == 0
+    assert train_main([*common, "--work-path", str(tmp_path / "nhwc"), "--channels-last"]) == 0
+    plain, nhwc = (load_checkpoint(tmp_path / name / "last.pt")["model"] for name in ("plain", "nhwc"))
+    for key, value in nhwc.items():
+        assert value.is_contiguous(), key
+        assert (value.double() - plain[key].double()).abs().max() <= 2 * 1e-3 + 1e-6, key
+    logs = [
+        json.loads((tmp_path / name / "log.jsonl").read_text().splitlines()[-1]) for name in ("plain", "nhwc")
+    ]
+    assert logs[1]["train_loss"] == pytest.approx(logs[0]["train_loss"], rel=1e-5)
