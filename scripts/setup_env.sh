@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment in .venv and install cdreasoning into it.
 #
-#   bash scripts/setup_env.sh            # CPU/GPU try-out + training + tests (extras: train, dev)
+#   bash scripts/setup_env.sh            # CPU/GPU try-out + training + tests (extras: train, dev, demo)
 #   EXTRAS=train,dev,gpu bash scripts/setup_env.sh   # add flash-attn / bitsandbytes (CUDA machines)
 #   VENV=/path/to/venv bash scripts/setup_env.sh     # another location
 #   TORCH_SPEC="torch==2.5.1" bash scripts/setup_env.sh  # another torch build
@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-EXTRAS=${EXTRAS:-train,dev}
+EXTRAS=${EXTRAS:-train,dev,demo}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 PYTHON=${PYTHON:-python3}
 CONSTRAINTS=${CONSTRAINTS-scripts/constraints.txt}
