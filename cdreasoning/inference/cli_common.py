@@ -13,11 +13,11 @@ from cdreasoning.inference.levels import LevelScale
 from cdreasoning.inference.pairs import PairSpec, ResultLog
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, model_path_required: bool = True) -> None:
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model-path",
-        required=True,
+        required=model_path_required,
         help="checkpoint folder in the mPLUG-Owl2 layout (config.json, weights, tokenizer)",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
