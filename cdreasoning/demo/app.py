@@ -172,6 +172,7 @@ class DemoPage:
                     label="The two images are edits of one photo (always draw the ΔE00 map)", value=False
                 )
                 compare = gr.Button("Compare", variant="primary", elem_id="compare")
+            examples_area = gr.Column()  # filled below, once the outputs the examples write to exist
             status = gr.Markdown(elem_id="status")
             with gr.Row():
                 with gr.Column(scale=3):
@@ -229,15 +230,16 @@ class DemoPage:
             ]
             compare.click(run, inputs=[file_a, file_b, force_aligned], outputs=outputs, api_name="analyse")
             if self.examples:
-                gr.Examples(
-                    examples=[[str(e.path_a), str(e.path_b), False] for e in self.examples],
-                    example_labels=[e.label for e in self.examples],
-                    inputs=[file_a, file_b, force_aligned],
-                    outputs=outputs,
-                    fn=run,
-                    run_on_click=True,
-                    cache_examples=False,
-                    label="Examples from the synthetic set (human ΔV shown); one click runs them",
-                )
+                with examples_area:
+                    gr.Examples(
+                        examples=[[str(e.path_a), str(e.path_b), False] for e in self.examples],
+                        example_labels=[e.label for e in self.examples],
+                        inputs=[file_a, file_b, force_aligned],
+                        outputs=outputs,
+                        fn=run,
+                        run_on_click=True,
+                        cache_examples=False,
+                        label="Examples from the synthetic set (human ΔV shown); one click runs them",
+                    )
         blocks.queue(default_concurrency_limit=1, max_size=64)
         return blocks

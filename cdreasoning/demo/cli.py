@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -117,11 +118,20 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GRADIO_TEMP_DIR"] = str(uploads.root / "gradio")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    previous = signal.signal(signal.SIGTERM, _stop)
     try:
         _import_gradio()
         return _serve(args, model_path, uploads)
+    except KeyboardInterrupt:
+        return 0
     finally:
+        signal.signal(signal.SIGTERM, previous)
         uploads.cleanup()
+
+
+def _stop(signum, frame):
+    """SIGTERM (a service manager, a test) stops the server like Ctrl-C, so the upload folder is removed."""
+    raise KeyboardInterrupt
 
 
 def _serve(args, model_path: Path, uploads) -> int:
