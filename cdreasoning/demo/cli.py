@@ -26,11 +26,14 @@ __all__ = ["build_parser", "default_model_path", "main"]
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+# The quickstart's outputs (`QuickstartConfig().out`; the quickstart sits above the demo in the layers, so the
+# path is written here and tests/demo/test_cli.py checks that it matches).
+QUICKSTART_MODEL = Path("runs/quickstart/models/lora-merged")
+
+
 def default_model_path() -> Path:
     """The model the quickstart trains last (its LoRA model merged into a standalone checkpoint)."""
-    from cdreasoning.quickstart import QuickstartConfig
-
-    return QuickstartConfig().out / "models" / "lora-merged"
+    return QUICKSTART_MODEL
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 __all__ = ["ExamplePair", "default_example_folder", "example_pairs", "make_example_set"]
 
+# The quickstart's synthetic set (`QuickstartConfig().out / "data"`; checked by tests/demo/test_cli.py).
+QUICKSTART_DATA = Path("runs/quickstart/data")
 EXAMPLE_SCENES = 5
 EXAMPLE_SIZE = 256
 
@@ -44,9 +46,7 @@ class ExamplePair:
 
 def default_example_folder() -> Path:
     """The quickstart's synthetic set (`runs/quickstart/data`)."""
-    from cdreasoning.quickstart import QuickstartConfig
-
-    return QuickstartConfig().out / "data"
+    return QUICKSTART_DATA
 
 
 def make_example_set(folder: str | Path, seed: int = 0) -> Path:
