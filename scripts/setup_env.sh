@@ -2,7 +2,7 @@
 # Create (or reuse) the project's virtual environment in .venv and install cdreasoning into it.
 #
 #   bash scripts/setup_env.sh            # CPU/GPU try-out + training + tests (extras: train, dev, demo)
-#   EXTRAS=train,dev,gpu bash scripts/setup_env.sh   # add flash-attn / bitsandbytes (CUDA machines)
+#   EXTRAS=train,dev,demo,gpu bash scripts/setup_env.sh   # add flash-attn / bitsandbytes (CUDA machines)
 #   VENV=/path/to/venv bash scripts/setup_env.sh     # another location
 #   TORCH_SPEC="torch==2.5.1" bash scripts/setup_env.sh  # another torch build
 #   CONSTRAINTS= bash scripts/setup_env.sh           # newest allowed versions instead of scripts/constraints.txt
