@@ -18,7 +18,7 @@ The ΔE00 map is the per-pixel CIEDE2000 whose mean is the CIEDE2000 baseline. I
 two images show the same scene point at the same pixel (an edit of one capture); for two captures from
 different viewpoints it would mostly show the misalignment, so it is left out and the page says why. Whether a
 pair is aligned comes from its SPCD names when both are SPCD-style names (the dataset's rule,
-`is_pixel_aligned`), otherwise from the images: `structure_similarity` correlates the luminance gradients of
+`spcd_alignment`), otherwise from the images: `structure_similarity` correlates the luminance gradients of
 the two images, which colour edits (white balance, tone, saturation) keep and a shift, rotation or zoom of a
 few pixels destroys.
 
@@ -123,7 +123,7 @@ def _luminance_gradients(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 → the Sobel gradient (d/dy, d/dx) of CIE L*, after a light 3×3 box blur; (H, W) each."""
     from scipy import ndimage
 
-    from cdreasoning.evaluate.colour_difference import srgb_to_lab
+    from cdreasoning.colour import srgb_to_lab
 
     lightness = ndimage.uniform_filter(srgb_to_lab(rgb)[..., 0].astype(np.float64), size=3)
     return ndimage.sobel(lightness, axis=0), ndimage.sobel(lightness, axis=1)
@@ -152,13 +152,10 @@ def structure_similarity(rgb_a: np.ndarray, rgb_b: np.ndarray) -> float:
 
 def judge_alignment(name_a: str, name_b: str, rgb_a: np.ndarray, rgb_b: np.ndarray) -> Alignment:
     """SPCD names decide when both are SPCD names (the dataset's own rule); otherwise the image structure."""
-    from cdreasoning.pairs import is_pixel_aligned
+    from cdreasoning.data.spcd_names import spcd_alignment
 
-    try:
-        aligned = is_pixel_aligned(name_a, name_b)
-    except ValueError:
-        pass
-    else:
+    aligned = spcd_alignment(name_a, name_b)
+    if aligned is not None:
         kind = "edits of one capture" if aligned else "two phone captures of the scene"
         return Alignment(aligned, f"SPCD names: {kind}")
     similarity = structure_similarity(rgb_a, rgb_b)
@@ -178,8 +175,7 @@ def judge_alignment(name_a: str, name_b: str, rgb_a: np.ndarray, rgb_b: np.ndarr
 def mean_colour(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 sRGB → (mean colour as sRGB in [0, 1] (3,), its CIELAB (3,)). The mean is taken over
     linear light (what the eye integrates), then encoded back to sRGB."""
-    from cdreasoning.data.synth.isp import linear_to_srgb, srgb_to_linear
-    from cdreasoning.evaluate.colour_difference import srgb_to_lab
+    from cdreasoning.colour import linear_to_srgb, srgb_to_lab, srgb_to_linear
 
     linear = srgb_to_linear(np.asarray(rgb, dtype=np.float64) / 255.0).reshape(-1, 3).mean(axis=0)
     srgb = np.clip(linear_to_srgb(linear), 0.0, 1.0)
@@ -220,8 +216,9 @@ class PairAnalyzer:
         names' alignment rule; default the paths' names). progress(fraction, step) is called before each
         step. force_aligned: draw the ΔE00 map whatever the alignment check says (the user knows the pair is
         an edit of one photo). Image errors propagate (the page checks the files first, see `uploads`)."""
-        from cdreasoning.evaluate.colour_difference import delta_e, mean_delta_e, srgb_to_lab
-        from cdreasoning.evaluate.pair_images import load_pair
+        from cdreasoning.colour import srgb_to_lab
+        from cdreasoning.data.images import load_pair
+        from cdreasoning.evaluate.colour_difference import delta_e, mean_delta_e
         from cdreasoning.evaluate.scielab import mean_scielab
 
         report = progress or (lambda fraction, step: None)

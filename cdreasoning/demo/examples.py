@@ -60,8 +60,8 @@ def make_example_set(folder: str | Path, seed: int = 0) -> Path:
 def example_pairs(folder: str | Path, count: int = 4) -> list[ExamplePair]:
     """`count` test pairs of the set in `folder` (test.csv + images/), spread over ΔV (module docstring).
     Raises DataError (from the CSV reader) naming the file when the set is incomplete."""
-    from cdreasoning.data.errors import DataError
     from cdreasoning.data.spcd import read_spcd_csv
+    from cdreasoning.errors import DataError
 
     folder = Path(folder)
     rows = sorted(read_spcd_csv(folder / "test.csv"), key=lambda pair: (pair.delta_v, pair.key))

@@ -14,14 +14,15 @@ A bad upload raises `UploadError` with one line meant for the page (never a trac
 | smaller than `MIN_SIDE` px (1×1, …) | UploadError: a colour difference needs some pixels to look at |
 | more than `MAX_PIXELS` (a decompression bomb) | UploadError, before any pixel is decoded |
 | longer side above `max_side` | downscaled (area averaging) to `max_side`, with a note |
-| 16-bit (grey or colour) | converted to 8 bits per channel, with a note |
-| 32-bit integer or float pixels | UploadError: save it as an 8- or 16-bit image |
+| 16-bit (grey or colour), 32-bit integer or float grey | converted to 8 bits per channel, with a note |
 | CMYK, palette, grey, LA/RGBA fully opaque | converted to RGB, with a note for CMYK (no colour management) |
-| transparent pixels | UploadError: colour is undefined where alpha < 255 |
+| transparent pixels | composited on white (as a viewer shows them), with a note |
+| smaller than 32 px on a side | used, with a note (a thumbnail?) |
 
-Pixels are decoded once, by the project's image reader (`read_rgb`, the rules of the baselines: EXIF orientation
-applied, pixel values taken as sRGB, an embedded ICC profile not applied), and written as a PNG, so the model, the baselines and CD-Flow
-read the same pixels from the same file. Nothing is written outside the folder: the normalised copies live in
+Pixels are decoded once, by the package's one image reader (`cdreasoning.data.images.read_rgb`: EXIF
+orientation applied, pixel values taken as sRGB, an embedded ICC profile not applied), and written as a PNG, so
+the model, the baselines and CD-Flow read the same pixels from the same file; this module only adds the checks
+and the notes a person at the page needs. Nothing is written outside the folder: the normalised copies live in
 one sub-folder per request, which `UploadFolder.discard` removes when the page has shown its result.
 """
 
@@ -139,10 +140,7 @@ def _inspect(source: Path, label: str, notes: list[str]) -> None:
         if handle.mode.startswith("I;16") or _sixteen_bit_colour(handle):
             notes.append(f"{label}: 16-bit image reduced to 8 bits per channel")
         elif handle.mode in ("I", "F"):
-            raise UploadError(
-                f"{label} ({source.name}): 32-bit integer / floating-point pixels are not supported; "
-                "save it as an 8- or 16-bit image"
-            )
+            notes.append(f"{label}: 32-bit integer / floating-point grey image reduced to 8 bits")
         elif handle.mode == "CMYK":
             notes.append(
                 f"{label}: CMYK converted to RGB without its colour profile; colours are approximate "
@@ -159,19 +157,41 @@ def _sixteen_bit_colour(handle) -> bool:
     return handle.mode in ("RGB", "RGBA") and isinstance(raw, str) and ";16" in raw
 
 
-def _decode(source: Path, label: str) -> np.ndarray:
-    """Pixels by the project's one image reader (the rules the baselines use), its error reworded for the
-    page: the upload's temporary path means nothing to the user, its label does."""
-    from cdreasoning.data.errors import DataError
-    from cdreasoning.evaluate.pair_images import read_rgb
+def _transparent_pixels(source: Path) -> int:
+    """How many pixels of the file are not fully opaque (0 for images without alpha)."""
+    from PIL import Image
+
+    with Image.open(source) as handle:
+        if not ("A" in handle.mode or "a" in handle.mode or "transparency" in handle.info):
+            return 0
+        alpha = np.asarray(handle.convert("RGBA").getchannel("A"))
+    return int((alpha < 255).sum())
+
+
+def _decode(source: Path, label: str, notes: list[str]) -> np.ndarray:
+    """Pixels by the package's one image reader, its error reworded for the page: the upload's temporary path
+    means nothing to the user, its label does. The reader's small-image warning becomes a note."""
+    from cdreasoning.data.images import SMALL_IMAGE_SIDE, read_rgb
+    from cdreasoning.errors import ImageError
 
     try:
-        return read_rgb(source)
-    except DataError as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the reader warns once per process about small images
+            pixels = read_rgb(source)
+        transparent = _transparent_pixels(source)
+    except ImageError as err:
         reason = str(err).removeprefix(f"{source}: ")
         if reason.startswith("cannot read image"):
             reason = "corrupt or truncated image" + reason.removeprefix("cannot read image")
         raise UploadError(f"{label} ({source.name}): {reason}") from None
+    if transparent:
+        notes.append(
+            f"{label}: {transparent} transparent pixel(s) composited on white, as a viewer shows them"
+        )
+    height, width = pixels.shape[:2]
+    if MIN_SIDE <= min(height, width) < SMALL_IMAGE_SIDE:
+        notes.append(f"{label}: only {width}×{height} px; is it a thumbnail?")
+    return pixels
 
 
 def prepare_upload(
@@ -188,14 +208,15 @@ def prepare_upload(
     source = Path(source)
     notes: list[str] = []
     _inspect(source, label, notes)
-    image = Image.fromarray(_decode(source, label), "RGB")
-    original = image.size
-    width, height = image.size
+    pixels = _decode(source, label, notes)
+    height, width = pixels.shape[:2]
     if min(width, height) < MIN_SIDE:
         raise UploadError(
             f"{label} is {width}×{height} px; at least {MIN_SIDE}×{MIN_SIDE} px are needed to judge a colour "
             "difference"
         )
+    image = Image.fromarray(pixels, "RGB")
+    original = image.size
     if max(width, height) > max_side:
         factor = max_side / max(width, height)
         size = (max(1, round(width * factor)), max(1, round(height * factor)))

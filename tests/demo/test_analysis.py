@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
+from cdreasoning.data.images import load_pair
 from cdreasoning.demo import render
 from cdreasoning.demo.analysis import ALIGNMENT_THRESHOLD, PairAnalyzer, mean_colour, structure_similarity
-from cdreasoning.evaluate.pair_images import load_pair
 
 
 @pytest.fixture(scope="module")

@@ -125,7 +125,7 @@ def _pair(demo_set, aligned: bool):
 def test_api_numbers_equal_cdscorer(client, scorer, demo_set):
     import colour
 
-    from cdreasoning.evaluate.pair_images import load_pair
+    from cdreasoning.data.images import load_pair
 
     path_a, path_b = _pair(demo_set, aligned=True)
     outputs = _analyse(client, path_a, path_b)

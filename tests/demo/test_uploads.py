@@ -47,12 +47,12 @@ def _rgb(seed: int, height: int = 24, width: int = 32) -> np.ndarray:
 
 
 def test_an_rgb_png_is_copied_exactly(folder, tmp_path):
-    pixels = _rgb(0)
+    pixels = _rgb(0, 40, 48)
     Image.fromarray(pixels).save(tmp_path / "photo.png")
     request = folder.request_dir()
     image = prepare_upload(tmp_path / "photo.png", request, "reference image")
     assert image.path.parent == request and folder.contains(image.path)
-    assert image.notes == () and image.size == (32, 24) == image.original_size
+    assert image.notes == () and image.size == (48, 40) == image.original_size
     np.testing.assert_array_equal(np.asarray(Image.open(image.path)), pixels)
 
 
@@ -112,7 +112,7 @@ def test_decompression_bomb_is_refused_before_decoding(folder, tmp_path):
 
 
 def test_sixteen_bit_rgb_is_reduced_with_a_note(folder, tmp_path):
-    rgb16 = np.random.default_rng(2).integers(0, 65536, (16, 20, 3), dtype=np.uint16)
+    rgb16 = np.random.default_rng(2).integers(0, 65536, (32, 40, 3), dtype=np.uint16)
     image = prepare_upload(write_png16_rgb(tmp_path / "deep.png", rgb16), folder.request_dir(), "test image")
     assert image.notes == ("test image: 16-bit image reduced to 8 bits per channel",)
     # Pillow keeps the high byte of each 16-bit sample.
@@ -120,7 +120,7 @@ def test_sixteen_bit_rgb_is_reduced_with_a_note(folder, tmp_path):
 
 
 def test_sixteen_bit_grey_is_reduced_with_a_note(folder, tmp_path):
-    grey = np.array([[0, 257, 32896, 65535] * 4] * 10, dtype=np.uint16)
+    grey = np.array([[0, 257, 32896, 65535] * 8] * 32, dtype=np.uint16)
     Image.fromarray(grey).save(tmp_path / "grey16.png")
     image = prepare_upload(tmp_path / "grey16.png", folder.request_dir(), "reference image")
     assert image.notes == ("reference image: 16-bit image reduced to 8 bits per channel",)
@@ -129,26 +129,47 @@ def test_sixteen_bit_grey_is_reduced_with_a_note(folder, tmp_path):
 
 
 def test_cmyk_is_converted_with_a_note(folder, tmp_path):
-    Image.new("CMYK", (16, 16), (0, 255, 255, 0)).save(tmp_path / "print.tif")  # magenta + yellow ink: red
+    Image.new("CMYK", (32, 32), (0, 255, 255, 0)).save(tmp_path / "print.tif")  # magenta + yellow ink: red
     image = prepare_upload(tmp_path / "print.tif", folder.request_dir(), "test image")
     assert len(image.notes) == 1 and "CMYK converted to RGB without its colour profile" in image.notes[0]
     # Pillow's naive conversion: R = 255 − C − K, G = 255 − M − K, B = 255 − Y − K (clipped).
     assert tuple(np.asarray(Image.open(image.path))[0, 0]) == (255, 0, 0)
 
 
-def test_transparency_is_refused_and_opaque_alpha_dropped(folder, tmp_path):
-    rgba = np.dstack([_rgb(3, 16, 16), np.full((16, 16), 255, np.uint8)])
+def test_opaque_alpha_is_dropped_and_transparency_composited_on_white(folder, tmp_path):
+    rgba = np.dstack([_rgb(3, 32, 32), np.full((32, 32), 255, np.uint8)])
     Image.fromarray(rgba, "RGBA").save(tmp_path / "opaque.png")
     image = prepare_upload(tmp_path / "opaque.png", folder.request_dir(), "test image")
+    assert image.notes == ()
     np.testing.assert_array_equal(np.asarray(Image.open(image.path)), rgba[..., :3])
-    rgba[0, 0, 3] = 0
+    rgba[0, 0, 3], rgba[0, 1, 3] = 0, 128
     Image.fromarray(rgba, "RGBA").save(tmp_path / "hole.png")
-    with pytest.raises(UploadError, match=r"test image \(hole.png\): 1 transparent pixel"):
-        prepare_upload(tmp_path / "hole.png", folder.request_dir(), "test image")
+    image = prepare_upload(tmp_path / "hole.png", folder.request_dir(), "test image")
+    assert image.notes == ("test image: 2 transparent pixel(s) composited on white, as a viewer shows them",)
+    pixels = np.asarray(Image.open(image.path)).astype(int)
+    assert tuple(pixels[0, 0]) == (255, 255, 255)
+    half = rgba[0, 1, :3].astype(float) * 128 / 255 + 255 * (1 - 128 / 255)
+    np.testing.assert_allclose(pixels[0, 1], half, atol=0.51)
+    np.testing.assert_array_equal(pixels[1:], rgba[1:, :, :3])
+
+
+def test_small_images_get_a_note(folder, tmp_path):
+    Image.fromarray(_rgb(5, 20, 40)).save(tmp_path / "thumb.png")
+    image = prepare_upload(tmp_path / "thumb.png", folder.request_dir(), "test image")
+    assert image.notes == ("test image: only 40×20 px; is it a thumbnail?",)
+
+
+def test_float_grey_is_reduced_with_a_note(folder, tmp_path):
+    grey = np.linspace(0.0, 1.0, 32 * 32, dtype=np.float32).reshape(32, 32)
+    Image.fromarray(grey, "F").save(tmp_path / "float.tif")
+    image = prepare_upload(tmp_path / "float.tif", folder.request_dir(), "test image")
+    assert image.notes == ("test image: 32-bit integer / floating-point grey image reduced to 8 bits",)
+    expected = np.floor(grey * 255.0 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(np.asarray(Image.open(image.path))[..., 0], expected)
 
 
 def test_exif_orientation_is_applied(folder, tmp_path):
-    pixels = _rgb(4, 12, 20)
+    pixels = _rgb(4, 36, 60)
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90° clockwise to display
     Image.fromarray(pixels).save(tmp_path / "rotated.png", exif=exif)
