@@ -246,6 +246,28 @@ def test_page_in_headless_chromium(server, demo_set, tmp_path):
         screenshot = tmp_path / "demo.png"
         assert browser.save_screenshot(str(screenshot))
         assert Image.open(screenshot).size[0] >= 1000
+
+        # One click on an example pair runs it; a bad upload gives a line on the page, not a traceback.
+        browser.get(server.url)
+        example = WebDriverWait(browser, 120).until(
+            lambda b: b.find_elements(By.XPATH, "//button[contains(., 'two captures')]")
+        )[0]
+        example.click()
+        WebDriverWait(browser, 300).until(lambda b: "Not aligned" in b.find_element(By.ID, "colours").text)
+        browser.get(server.url)
+        WebDriverWait(browser, 120).until(
+            lambda b: b.find_elements(By.CSS_SELECTOR, "#reference-upload input[type=file]")
+        )
+        (tmp_path / "notes.png").write_text("not a picture")
+        browser.find_element(By.CSS_SELECTOR, "#reference-upload input[type=file]").send_keys(
+            str(tmp_path / "notes.png")
+        )
+        browser.find_element(By.CSS_SELECTOR, "#test-upload input[type=file]").send_keys(str(path_b))
+        WebDriverWait(browser, 60).until(lambda b: path_b.stem in b.find_element(By.ID, "test-upload").text)
+        browser.find_element(By.ID, "compare").click()
+        WebDriverWait(browser, 120).until(lambda b: "Cannot use" in b.find_element(By.ID, "status").text)
+        status = browser.find_element(By.ID, "status").text
+        assert "reference image (notes.png) is not an image" in status and "Traceback" not in status
     finally:
         browser.quit()
 
