@@ -212,7 +212,11 @@ class DemoPage:
                     )
                     colours = gr.Markdown(elem_id="colours")
                     heat_map = gr.Image(
-                        label="ΔE00 map", show_label=False, type="numpy", interactive=False, elem_id="heat-map"
+                        label="ΔE00 map",
+                        show_label=False,
+                        type="numpy",
+                        interactive=False,
+                        elem_id="heat-map",
                     )
             with gr.Accordion("All numbers (JSON)", open=False):
                 numbers = gr.JSON(elem_id="numbers")
