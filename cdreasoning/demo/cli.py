@@ -24,6 +24,7 @@ from cdreasoning.inference.cli_common import add_model_arguments
 __all__ = ["build_parser", "default_model_path", "main"]
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+MAX_UPLOAD = "200mb"  # Gradio refuses larger files before writing them (uploads.MAX_PIXELS checks the rest)
 
 
 # The quickstart's outputs (`QuickstartConfig().out`; the quickstart sits above the demo in the layers, so the
@@ -175,6 +176,7 @@ def _serve(args, model_path: Path, uploads) -> int:
             footer_links=["api"],
             quiet=True,
             show_error=False,
+            max_file_size=MAX_UPLOAD,
         )
     except KeyboardInterrupt:
         pass
