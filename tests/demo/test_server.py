@@ -19,12 +19,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cdreasoning.demo.app import OUTPUTS
+
 pytest.importorskip("gradio", reason="the demo extra is not installed (pip install -e '.[demo]')")
 gradio_client = pytest.importorskip("gradio_client")
 
 pytestmark = pytest.mark.slow  # one server start: ~20 s alone, minutes on a busy 2-core machine
 
 MAX_NEW_TOKENS = 12
+OUT = {name: position for position, name in enumerate(OUTPUTS)}  # the API's outputs by name
 START_TIMEOUT_S = 300
 
 
@@ -129,7 +132,7 @@ def test_api_numbers_equal_cdscorer(client, scorer, demo_set):
 
     path_a, path_b = _pair(demo_set, aligned=True)
     outputs = _analyse(client, path_a, path_b)
-    numbers = outputs[-1]
+    numbers = outputs[OUT["numbers"]]
     assert "error" not in numbers, numbers
     expected = scorer.score(path_a, path_b)
     assert numbers["score"]["level"] == expected.level
@@ -138,8 +141,8 @@ def test_api_numbers_equal_cdscorer(client, scorer, demo_set):
     assert numbers["score"]["probabilities"] == pytest.approx(expected.probabilities, abs=1e-5)
     description = scorer.describe(path_a, path_b, max_new_tokens=MAX_NEW_TOKENS)
     assert numbers["description"] == description.to_dict()
-    assert outputs[6] == description.text
-    table = outputs[7]["data"]
+    assert outputs[OUT["description"]] == description.text
+    table = outputs[OUT["severities"]]["data"]
     assert [row[0] for row in table] == [
         "white balance",
         "brightness/contrast",
@@ -154,15 +157,15 @@ def test_api_numbers_equal_cdscorer(client, scorer, demo_set):
     ciede2000 = float(np.mean(colour.delta_E(lab[0], lab[1], method="CIE 2000")))
     assert numbers["baselines"]["ciede2000"] == pytest.approx(ciede2000, abs=1e-3)
     assert numbers["aligned"] and numbers["delta_e00_map"]["mean"] == pytest.approx(ciede2000, abs=1e-3)
-    assert outputs[9] is not None  # the heat map
-    assert f"Score {expected.score:.2f}" in outputs[4]
+    assert outputs[OUT["heat_map"]] is not None  # the heat map
+    assert f"Score {expected.score:.2f}" in outputs[OUT["score"]]
 
 
 def test_api_not_aligned_pair_says_so(client, demo_set):
     outputs = _analyse(client, *_pair(demo_set, aligned=False))
-    numbers = outputs[-1]
+    numbers = outputs[OUT["numbers"]]
     assert numbers["aligned"] is False and "delta_e00_map" not in numbers
-    assert outputs[9] is None and "Not aligned" in outputs[10]
+    assert outputs[OUT["heat_map"]] is None and "Not aligned" in outputs[OUT["colours"]]
 
 
 def test_api_bad_uploads_give_a_message(client, demo_set, tmp_path):
@@ -174,9 +177,10 @@ def test_api_bad_uploads_give_a_message(client, demo_set, tmp_path):
     cases = {"notes.txt": "is not an image", "dot.png": "1×1 px", "cut.png": "corrupt or truncated"}
     for name, expected in cases.items():
         outputs = _analyse(client, good, tmp_path / name)
-        assert "Cannot use this upload" in outputs[0] and expected in outputs[0], outputs[0]
-        assert set(outputs[-1]) == {"error"} and "Traceback" not in outputs[-1]["error"]
-    assert "error" not in _analyse(client, good, good)[-1]  # the server is still fine
+        status, numbers = outputs[OUT["status"]], outputs[OUT["numbers"]]
+        assert "Cannot use this upload" in status and expected in status, status
+        assert set(numbers) == {"error"} and "Traceback" not in numbers["error"]
+    assert "error" not in _analyse(client, good, good)[OUT["numbers"]]  # the server is still fine
 
 
 def test_concurrent_requests_are_all_served(client, demo_set):
@@ -184,7 +188,7 @@ def test_concurrent_requests_are_all_served(client, demo_set):
     results: list = []
 
     def ask():
-        results.append(_analyse(client, path_a, path_b)[-1]["score"]["score"])
+        results.append(_analyse(client, path_a, path_b)[OUT["numbers"]]["score"]["score"])
 
     threads = [threading.Thread(target=ask) for _ in range(3)]
     for thread in threads:
