@@ -33,6 +33,10 @@ COMMANDS: Commands = {
     "eval": ("cdreasoning.evaluate.cli", "evaluate scores, descriptions, baselines; compare results"),
     "data": ("cdreasoning.data.cli", "read, build, check and synthesise SPCD / M-SPCD data"),
     "cdflow": ("cdreasoning.cdflow.cli", "train / test the CD-Flow metric"),
+    "demo": (
+        "cdreasoning.demo.cli",
+        "a local web page: drop two photos, see the difference scored and mapped",
+    ),
 }
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment in .venv and install cdreasoning into it.
 #
-#   bash scripts/setup_env.sh            # CPU/GPU try-out + training + tests (extras: train, dev)
-#   EXTRAS=train,dev,gpu bash scripts/setup_env.sh   # add flash-attn / bitsandbytes (CUDA machines)
+#   bash scripts/setup_env.sh            # CPU/GPU try-out + training + tests (extras: train, dev, demo)
+#   EXTRAS=train,dev,demo,gpu bash scripts/setup_env.sh   # add flash-attn / bitsandbytes (CUDA machines)
 #   VENV=/path/to/venv bash scripts/setup_env.sh     # another location
 #   TORCH_SPEC="torch==2.5.1" bash scripts/setup_env.sh  # another torch build
 #   CONSTRAINTS= bash scripts/setup_env.sh           # newest allowed versions instead of scripts/constraints.txt
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV=${VENV:-.venv}
-EXTRAS=${EXTRAS:-train,dev}
+EXTRAS=${EXTRAS:-train,dev,demo}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 PYTHON=${PYTHON:-python3}
 CONSTRAINTS=${CONSTRAINTS-scripts/constraints.txt}

@@ -33,6 +33,7 @@ PARSERS = {
     ("eval", "compare"): "cdreasoning.evaluate.compare",
     ("cdflow", "train"): "cdreasoning.cdflow.train",
     ("cdflow", "test"): "cdreasoning.cdflow.test",
+    ("demo",): "cdreasoning.demo.cli",
 }
 SCRIPT_PATHS = {
     "cdreasoning/evaluate/cd_score.py": ("eval", "score"),
@@ -63,7 +64,7 @@ def _command(line: str) -> tuple[tuple[str, ...], list[str]] | None:
         return None
     if words[:2] == ["bash", "scripts/quickstart.sh"]:  # passes its arguments to `cdreasoning quickstart`
         return ("quickstart",), words[2:]
-    if words[0] == "cdreasoning":
+    if words[0] in ("cdreasoning", ".venv/bin/cdreasoning"):
         rest = words[1:]
     elif words[0] == "python" and len(words) > 1 and words[1] in SCRIPT_PATHS:
         return SCRIPT_PATHS[words[1]], words[2:]

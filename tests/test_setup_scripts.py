@@ -60,7 +60,7 @@ def test_setup_skips_pip_when_nothing_changed(tmp_path):
     first = _setup(venv, constraints)
     assert first.returncode == 0, first.stderr
     installs = log.read_text().splitlines()
-    assert len(installs) == 1 and "install -q -e .[train,dev]" in installs[0]
+    assert len(installs) == 1 and "install -q -e .[train,dev,demo]" in installs[0]
     assert "editable_mode=compat" in installs[0]
 
     second = _setup(venv, constraints)

@@ -15,13 +15,16 @@ from cdreasoning.errors import DataError, UsageError
 from cdreasoning.inference.levels import LevelScale
 
 
-def add_model_arguments(parser: argparse.ArgumentParser, describe: bool = False) -> None:
+def add_model_arguments(
+    parser: argparse.ArgumentParser, describe: bool = False, model_path_required: bool = True
+) -> None:
     """The model, prompt and level options. `describe`: the command asks `--describe-question`, so `--question`
-    (the scoring question) is hidden there and refused by `reject_score_question`."""
+    (the scoring question) is hidden there and refused by `reject_score_question`. `model_path_required`: False
+    where the command has a default model (`cdreasoning demo`)."""
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model-path",
-        required=True,
+        required=model_path_required,
         help="checkpoint folder in the mPLUG-Owl2 layout (config.json, weights, tokenizer)",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
