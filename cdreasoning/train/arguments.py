@@ -11,6 +11,11 @@ logging, …). Meaning of the tuning flags, which the originals did not honour c
   `--lora_target_modules` (default `q_proj` and `v_proj.multiway.1`, CD-Reasoning's choice); the abstractor and
   the vision tower additionally train (as full copies saved with the adapter) only when the two flags above ask.
 - `--visual_abstractor_lr` really gives the abstractor's parameters their own learning rate.
+
+Score-task options (see docs/training.md): `--score_loss ce|soft` (hard level word, or the DeQA-Score style
+distribution over the level words built from the record's human ΔV `gt_score`), `--score_loss_weight`,
+`--soft_label_std` (Gaussian soft labels instead of two adjacent levels) and `--swap_pair_prob` (random image
+order for score records).
 """
 
 from __future__ import annotations
@@ -86,6 +91,28 @@ class TrainingArguments(transformers.TrainingArguments):
     lora_bias: str = field(default="none", metadata={"help": "none, all or lora_only"})
     bits: int = field(default=16, metadata={"help": "16, or 8 / 4 for QLoRA (CUDA + bitsandbytes)"})
     remove_unused_columns: bool = field(default=False, metadata={"help": "keep pixel_values in batches"})
+    score_loss: str = field(
+        default="ce",
+        metadata={
+            "help": "score records: ce (cross-entropy on the hard level word) or soft (KL to a distribution over "
+            "the level words whose expectation is the record's grade G from gt_score; other answer tokens "
+            "keep their cross-entropy)"
+        },
+    )
+    score_loss_weight: float = field(
+        default=1.0, metadata={"help": "weight of the soft-label KL term (with --score_loss soft)"}
+    )
+    soft_label_std: float = field(
+        default=0.0,
+        metadata={
+            "help": "std (grade units) of a discretised Gaussian soft label; 0 = the two adjacent levels "
+            "(with --score_loss soft)"
+        },
+    )
+    swap_pair_prob: float = field(
+        default=0.5,
+        metadata={"help": "probability of giving a score record's two images in the order (B, A)"},
+    )
     # Flags of the original scripts that newer transformers renamed; accepted and mapped so their command lines run.
     warmup_ratio: float = field(
         default=None, metadata={"help": "fraction of steps for LR warmup (→ --warmup_steps)"}
@@ -109,6 +136,14 @@ class TrainingArguments(transformers.TrainingArguments):
             raise ValueError("--bits 4/8 (QLoRA) needs --lora_enable True")
         if self.lora_bias not in ("none", "all", "lora_only"):
             raise ValueError(f"--lora_bias must be none, all or lora_only, not {self.lora_bias!r}")
+        from cdreasoning.train.soft_labels import SCORE_LOSSES
+
+        if self.score_loss not in SCORE_LOSSES:
+            raise ValueError(f"--score_loss must be one of {SCORE_LOSSES}, not {self.score_loss!r}")
+        if not 0.0 <= self.swap_pair_prob <= 1.0:
+            raise ValueError(f"--swap_pair_prob must be in [0, 1], got {self.swap_pair_prob}")
+        if self.soft_label_std < 0 or self.score_loss_weight < 0:
+            raise ValueError("--soft_label_std and --score_loss_weight must be ≥ 0")
         if self.lora_enable and self.freeze_llm:
             raise ValueError(
                 "--freeze_llm has no meaning with --lora_enable (the LLM weights are frozen already)"
