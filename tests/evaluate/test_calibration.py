@@ -81,3 +81,27 @@ def test_eval_score_consistency_on_the_tiny_model(tiny_checkpoint, synth_set, tm
     with (out / "scores.csv").open() as handle:
         for row in csv.DictReader(handle):
             assert float(row["delta_v_low"]) <= float(row["delta_v"]) <= float(row["delta_v_high"])
+
+
+def test_eval_describe_with_scores_reports_agreement(tiny_checkpoint, synth_set, tmp_path):
+    from cdreasoning.cli import main
+
+    records = json.loads((synth_set / "depict_task" / "depict_test.json").read_text())[:2]
+    data = tmp_path / "depict.json"
+    data.write_text(json.dumps(records))
+    scores = tmp_path / "scores.csv"
+    with scores.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["pair_index", "image_a", "image_b", "score", "level", "error"])
+        for i, record in enumerate(records):
+            writer.writerow([i, record["image"][0], record["image"][1], 4.9, "severe", ""])
+    out = tmp_path / "describe"
+    argv = ["eval", "describe", "--model-path", str(tiny_checkpoint), "--device", "cpu", "--data", str(data),
+            "--image-folder", str(synth_set / "images"), "--out", str(out), "--max-new-tokens", "8",
+            "--scores", str(scores)]  # fmt: skip
+    assert main(argv) == 0
+    agreement = json.loads((out / "metrics.json").read_text())["agreement"]
+    assert agreement["n_pairs"] == 2 and agreement["n_without_score"] == 0
+    assert (out / "contradictions.csv").exists()
+    lines = [json.loads(line) for line in (out / "descriptions.jsonl").read_text().splitlines()]
+    assert all(line["level"] == "severe" and "contradiction" in line for line in lines)
