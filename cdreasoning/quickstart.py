@@ -50,6 +50,9 @@ class QuickstartConfig:
     full_steps / lora_steps: optimizer steps of the two fine-tuning stages (batch `batch_size`).
     full_lr / lora_lr: their peak learning rates (cosine schedule, 5 % warm-up).
     lora_r: LoRA rank (alpha = 2·r, as in the CD-Reasoning recipe's r=128 / alpha=256).
+    score_loss / score_loss_weight: how score records are supervised in both stages (`cdreasoning train
+        --score_loss ce|soft --score_loss_weight W`; docs/training.md). Score records are also shown with their
+        two images swapped half of the time (`--swap_pair_prob 0.5`, the training default).
     cdflow_epochs / cdflow_size: CD-Flow training epochs and training image side (the `small` preset).
     examples: example descriptions shown in the report.
     workers: data-loading worker processes per step.
@@ -66,6 +69,8 @@ class QuickstartConfig:
     full_lr: float = 1e-3
     lora_lr: float = 1e-3
     lora_r: int = 16
+    score_loss: str = "ce"
+    score_loss_weight: float = 1.0
     cdflow_epochs: int = 2
     cdflow_size: int = 64
     examples: int = 3
@@ -89,6 +94,10 @@ class QuickstartConfig:
             raise ValueError(f"scenes must be ≥ 5 so that every split has a scene, got {self.scenes}")
         if self.full_lr <= 0 or self.lora_lr <= 0:
             raise ValueError("learning rates must be positive")
+        if self.score_loss not in ("ce", "soft") or self.score_loss_weight < 0:
+            raise ValueError(
+                f"score_loss must be ce or soft and its weight ≥ 0, got {self.score_loss} / {self.score_loss_weight}"
+            )
         if self.examples < 0 or self.workers < 0:
             raise ValueError("examples and workers must be ≥ 0")
 
@@ -148,6 +157,10 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
         "tensorboard",
         "--resume_from_checkpoint",
         "auto",
+        "--score_loss",
+        config.score_loss,
+        "--score_loss_weight",
+        str(config.score_loss_weight),
     )
     full_save = max(50, config.full_steps // 4)
     lora_save = max(50, config.lora_steps // 3)
@@ -498,6 +511,28 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"training batch size (default {defaults.batch_size})",
     )
     parser.add_argument(
+        "--full-lr",
+        type=float,
+        default=defaults.full_lr,
+        help=f"full fine-tuning peak LR (default {defaults.full_lr})",
+    )
+    parser.add_argument(
+        "--lora-lr", type=float, default=defaults.lora_lr, help=f"LoRA peak LR (default {defaults.lora_lr})"
+    )
+    parser.add_argument(
+        "--score-loss",
+        choices=("ce", "soft"),
+        default=defaults.score_loss,
+        help=f"score supervision: ce (hard level word) or soft (distribution; docs/training.md) "
+        f"(default {defaults.score_loss})",
+    )
+    parser.add_argument(
+        "--score-loss-weight",
+        type=float,
+        default=defaults.score_loss_weight,
+        help=f"weight of the soft-label term (default {defaults.score_loss_weight})",
+    )
+    parser.add_argument(
         "--cdflow-epochs",
         type=int,
         default=defaults.cdflow_epochs,
@@ -537,6 +572,10 @@ def main(argv: list[str] | None = None) -> int:
             full_steps=args.full_steps,
             lora_steps=args.lora_steps,
             batch_size=args.batch_size,
+            full_lr=args.full_lr,
+            lora_lr=args.lora_lr,
+            score_loss=args.score_loss,
+            score_loss_weight=args.score_loss_weight,
             cdflow_epochs=args.cdflow_epochs,
             cdflow_size=args.cdflow_size,
             examples=args.examples,
