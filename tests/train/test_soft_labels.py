@@ -243,3 +243,37 @@ def test_unknown_score_loss_is_refused():
 
     with pytest.raises(ValueError, match="score_loss"):
         TrainingArguments(output_dir="x", score_loss="mse", use_cpu=True)
+
+
+def test_trainer_loss_is_ce_on_other_tokens_plus_weighted_kl(tiny_checkpoint, tmp_path, images):
+    """CDTrainer.compute_loss against an independent computation: the model's own CE with the level token
+    ignored, plus weight × torch's kl_div on the full-vocabulary softmax (DeQA-Score's form) at the position
+    before the level token, which follows the two images' 2·(k − 1) extra positions."""
+    from cdreasoning import load_pretrained
+    from cdreasoning.train.arguments import TrainingArguments
+    from cdreasoning.train.trainer import CDTrainer
+
+    delta_vs = [_delta_v(2.0), _delta_v(3.3)]
+    dataset, tokenizer = _dataset(
+        tiny_checkpoint, _records(tmp_path, delta_vs), images, soft_labels=SoftLabelConfig()
+    )
+    batch = DataCollator(tokenizer.pad_token_id)([dataset[0], dataset[1]])
+    model = load_pretrained(tiny_checkpoint, device="cpu", dtype="float32")
+    args = TrainingArguments(output_dir=str(tmp_path / "t"), use_cpu=True, report_to="none")
+    trainer = CDTrainer(
+        model=model, args=args, image_tokens=model.config.image_tokens, level_ids=dataset.level_ids,
+        score_loss_weight=2.0,
+    )  # fmt: skip
+    model.eval()
+    with torch.no_grad():
+        loss = trainer.compute_loss(model, dict(batch))
+        plain = {k: v for k, v in batch.items() if not k.startswith("level_")}
+        out = model(**plain)
+        k = model.config.image_tokens
+        rows = torch.arange(2)
+        at = batch["level_positions"] + 2 * (k - 1) - 1
+        log_probs = torch.log_softmax(out.logits[rows, at].float(), -1)
+        full_target = torch.zeros_like(log_probs)
+        full_target[:, dataset.level_ids] = batch["level_targets"]
+        kl = torch.nn.functional.kl_div(log_probs, full_target, reduction="batchmean")
+    assert float(loss) == pytest.approx(float(out.loss + 2.0 * kl), rel=1e-5)
