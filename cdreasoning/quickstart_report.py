@@ -310,8 +310,6 @@ def _step_timings(out: Path, timings: dict[str, float]) -> dict[str, float]:
 
 def write_report(config, steps, timings: dict[str, float], total_seconds: float) -> Path:
     """Write OUT/report.md (and OUT/training_loss.png) from the steps' outputs; returns the report's path."""
-    from cdreasoning.quickstart import _command_line  # the exact commands, as printed while running
-
     out = Path(config.out)
     meta = _read_json(out / "data" / "synth_meta.json")
     loss_png = _loss_curves(out, out / "models")
@@ -356,7 +354,7 @@ def write_report(config, steps, timings: dict[str, float], total_seconds: float)
         status = "time unknown" if seconds is None else f"{seconds:.0f} s"
         if step.name not in timings:
             status += ", reused"
-        lines += [f"{step.title} ({status}):", "", "```bash", _command_line(step), "```", ""]
+        lines += [f"{step.title} ({status}):", "", "```bash", step.command_line(), "```", ""]
     model = out / "models" / "lora-merged"
     lines += [
         "## Try the model on your own pair",

@@ -31,7 +31,8 @@ from torch.utils.data import Dataset
 
 from cdreasoning.constants import ANSWER_PREFIX, CD_LEVELS, IGNORE_INDEX
 from cdreasoning.data import DataError, read_conversations
-from cdreasoning.processing import ImageError, ImageProcessor, tokenize_conversation
+from cdreasoning.errors import ImageError
+from cdreasoning.processing import ImageProcessor, tokenize_conversation
 from cdreasoning.processing.templates import ConversationTemplate
 from cdreasoning.train.soft_labels import SoftLabelConfig, soft_level_target
 
