@@ -134,7 +134,7 @@ def _leaderboard_section(out: Path) -> list[str]:
 def _honesty_section(out: Path) -> list[str]:
     """Trivial baselines next to the MLLM's numbers, collapse flags, uncertainty and consistency."""
     from cdreasoning.evaluate.calibration import format_calibration
-    from cdreasoning.quickstart_checks import description_checks, score_checks
+    from cdreasoning.evaluate.trivial_baselines import description_checks, score_checks
 
     lines = [
         "## Did the MLLM learn anything? (baselines and checks)",

@@ -74,10 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _aligned(image_a: str, image_b: str):
-    try:
-        from cdreasoning.data.spcd_names import is_pixel_aligned
-    except ImportError:  # before the layers move
-        from cdreasoning.pairs import is_pixel_aligned
+    from cdreasoning.data.spcd_names import is_pixel_aligned
+
     try:
         return is_pixel_aligned(image_a, image_b)
     except ValueError:

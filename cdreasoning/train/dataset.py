@@ -111,8 +111,8 @@ class ConversationDataset(Dataset):
 
     def _level_ids(self) -> list[int]:
         """First sub-token id of each level word where it follows the answer prefix (as the scorer reads it)."""
-        from cdreasoning.inference.levels import LevelScale, level_token_ids
         from cdreasoning.processing import tokenize_prompt
+        from cdreasoning.processing.levels import LevelScale, level_token_ids
 
         text, ids = self._prompt_ids([self.template.user_turn("<|image|><|image|>\nHow?")])
         return level_token_ids(

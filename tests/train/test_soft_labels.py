@@ -144,8 +144,8 @@ def images(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
     for i in range(4):
-        Image.new("RGB", (8, 8), (40 * i, 20, 200 - 30 * i)).save(folder / f"I0001_0{i}_01.png")
-    Image.new("RGB", (8, 8), (128, 128, 128)).save(folder / "I0001_00_00.png")
+        Image.new("RGB", (32, 32), (40 * i, 20, 200 - 30 * i)).save(folder / f"I0001_0{i}_01.png")
+    Image.new("RGB", (32, 32), (128, 128, 128)).save(folder / "I0001_00_00.png")
     return folder
 
 

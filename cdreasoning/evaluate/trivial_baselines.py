@@ -1,4 +1,4 @@
-"""Honesty checks for the quickstart report: trivial baselines next to each number, and collapse detection.
+"""Trivial baselines next to each number, and collapse detection (used by the quickstart report).
 
 A number only means something next to what a model that learned nothing would get:
 

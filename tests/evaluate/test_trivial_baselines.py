@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from cdreasoning.quickstart_checks import constant_stress, description_checks, score_checks
+from cdreasoning.evaluate.trivial_baselines import constant_stress, description_checks, score_checks
 
 
 def test_constant_stress_does_not_depend_on_the_constant():
