@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 __all__ = ["QuickstartConfig", "Step", "build_steps", "main", "run_quickstart"]
@@ -563,23 +563,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # every setting the parser has is a QuickstartConfig field of the same name (dashes → underscores)
         config = QuickstartConfig(
-            out=args.out,
-            scenes=args.scenes,
-            size=args.size,
-            seed=args.seed,
-            device=args.device,
-            full_steps=args.full_steps,
-            lora_steps=args.lora_steps,
-            batch_size=args.batch_size,
-            full_lr=args.full_lr,
-            lora_lr=args.lora_lr,
-            score_loss=args.score_loss,
-            score_loss_weight=args.score_loss_weight,
-            cdflow_epochs=args.cdflow_epochs,
-            cdflow_size=args.cdflow_size,
-            examples=args.examples,
-            workers=args.workers,
+            **{f.name: getattr(args, f.name) for f in fields(QuickstartConfig) if f.name in vars(args)}
         )
     except ValueError as err:
         print(f"cdreasoning quickstart: error: {err}", file=sys.stderr)
