@@ -12,8 +12,9 @@ dropped silently: a record that cannot be used — an image that does not load, 
 Score records (answer "The color difference between these two images is {level}.") get two options:
 
 - `swap_pair_prob`: with this probability the two images are given in the order (B, A) — a colour difference
-  has no direction, and random order teaches the model so (`--swap_pair_prob`, default 0.5). The draw uses
-  torch's RNG, which the Trainer seeds (per DataLoader worker), so runs are reproducible.
+  has no direction, and random order teaches the model so (`--swap_pair_prob`, default 0.5). The draw is a
+  pure function of (seed, epoch, record index) — `CDTrainer` tells the dataset the epoch — so it does not
+  consume the global RNG: a run resumed from a checkpoint sees the same orders as an uninterrupted one.
 - `soft_labels` (`--score_loss soft`): for a record with a human ΔV (`gt_score`), the sample also carries
   `level_position` (index in `input_ids` of the level word's first sub-token, whose label is then IGNORE_INDEX)
   and `level_target` (the distribution over the levels, `cdreasoning.train.soft_labels`). The position is where
@@ -23,6 +24,7 @@ Score records (answer "The color difference between these two images is {level}.
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,11 +54,13 @@ class ConversationDataset(Dataset):
         lazy: bool = True,
         swap_pair_prob: float = 0.0,
         soft_labels: SoftLabelConfig | None = None,
+        seed: int = 0,
     ):
         if not 0.0 <= swap_pair_prob <= 1.0:
             raise ValueError(f"--swap_pair_prob must be in [0, 1], got {swap_pair_prob}")
         self.tokenizer, self.template, self.processor = tokenizer, template, image_processor
         self.swap_pair_prob, self.soft_labels = swap_pair_prob, soft_labels
+        self.seed, self.epoch = seed, 0
         self.image_folder = Path(image_folder) if image_folder else None
         self.max_length, self.image_tokens = max_length, image_tokens
         self.items = [record for path in paths for record in read_conversations(path)]
@@ -71,6 +75,16 @@ class ConversationDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next items belong to (it varies the image order of score pairs between epochs)."""
+        self.epoch = int(epoch)
+
+    def swapped(self, index: int) -> bool:
+        """Whether record `index` is shown as (B, A) in the current epoch (deterministic, see module doc)."""
+        if self.swap_pair_prob <= 0:
+            return False
+        return random.Random(f"swap:{self.seed}:{self.epoch}:{index}").random() < self.swap_pair_prob
 
     @property
     def lengths(self) -> list[int]:
@@ -151,7 +165,7 @@ class ConversationDataset(Dataset):
         tokens = self._tokens[index] if self._tokens is not None else self._tokenize(index)
         paths = [self.image_folder / name if self.image_folder else Path(name) for name in record.images]
         is_score = record.kind == "score" and len(paths) == 2
-        if is_score and self.swap_pair_prob > 0 and float(torch.rand(())) < self.swap_pair_prob:
+        if is_score and self.swapped(index):
             paths = paths[::-1]
         try:
             pixel_values = self.processor(paths) if paths else None

@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         config.image_tokens,
         lazy=data_args.lazy_preprocess,
         swap_pair_prob=training_args.swap_pair_prob,
+        seed=training_args.seed,
         soft_labels=(
             SoftLabelConfig(std=training_args.soft_label_std or None)
             if training_args.score_loss == "soft"

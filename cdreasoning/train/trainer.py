@@ -6,6 +6,8 @@
   instead of loading every sample to measure it.
 - Logs carry `samples_per_second` and `tokens_per_second` (tokens with images expanded) at every logging step.
 - Every save also writes the image preprocessor config, so each checkpoint folder is complete.
+- The training dataset is told each epoch (`set_epoch`), which varies its image-order draws (`--swap_pair_prob`)
+  without touching the global RNG.
 - `--score_loss soft`: score records carry a target distribution over the level words
   (`cdreasoning.train.soft_labels`); the loss adds `--score_loss_weight` × the KL at the level position to the
   cross-entropy of the other answer tokens. The KL is a mean over the micro-batch's score records, so it is
@@ -16,12 +18,24 @@
 
 from __future__ import annotations
 
+import math
 import time
 
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from cdreasoning.train.soft_labels import expanded_positions, level_distribution_loss
+
+
+class _EpochToDataset(TrainerCallback):
+    """Tells the training dataset the epoch that starts (for its per-epoch image-order draws). state.epoch is
+    e exactly when epoch e starts, and e + k/steps when a run resumes inside epoch e."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.dataset.set_epoch(math.floor((state.epoch or 0.0) + 1e-6))
 
 
 class CDTrainer(Trainer):
@@ -39,6 +53,8 @@ class CDTrainer(Trainer):
         self.image_tokens = image_tokens
         self.level_ids, self.score_loss_weight = level_ids, score_loss_weight
         self._score_parts: dict[str, list[float]] = {"score_kl": [], "score_off_levels": []}
+        if hasattr(self.train_dataset, "set_epoch"):
+            self.add_callback(_EpochToDataset(self.train_dataset))
         self._samples = 0
         self._tokens = 0
         self._since = time.perf_counter()

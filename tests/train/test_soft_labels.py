@@ -277,3 +277,15 @@ def test_trainer_loss_is_ce_on_other_tokens_plus_weighted_kl(tiny_checkpoint, tm
         full_target[:, dataset.level_ids] = batch["level_targets"]
         kl = torch.nn.functional.kl_div(log_probs, full_target, reduction="batchmean")
     assert float(loss) == pytest.approx(float(out.loss + 2.0 * kl), rel=1e-5)
+
+
+def test_swap_draws_are_per_epoch_and_repeatable(tiny_checkpoint, tmp_path, images):
+    path = _records(tmp_path, [3.0] * 40)
+    dataset, _ = _dataset(tiny_checkpoint, path, images, swap_pair_prob=0.5, seed=3)
+    first = [dataset.swapped(i) for i in range(40)]
+    assert 10 < sum(first) < 30  # about half
+    dataset.set_epoch(1)
+    second = [dataset.swapped(i) for i in range(40)]
+    assert second != first  # another order in another epoch
+    dataset.set_epoch(0)
+    assert [dataset.swapped(i) for i in range(40)] == first  # a pure function of (seed, epoch, index)
