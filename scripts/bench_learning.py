@@ -8,10 +8,10 @@ given), each variant starts from the same `tiny` random checkpoint (seed `--seed
 (`cdreasoning train`, vision tower and abstractor trainable unless `--freeze-vision`) for `--steps` steps of
 `--batch-size`, lr `--lr` (cosine, 5 % warm-up). Variants:
 
-    hard          --score_loss ce   --swap_pair_prob 0.5   (the default recipe)
-    soft          --score_loss soft --swap_pair_prob 0.5
-    hard-noswap   --score_loss ce   --swap_pair_prob 0
-    soft-noswap   --score_loss soft --swap_pair_prob 0
+    hard          --score-loss ce   --swap-pair-prob 0.5   (the default recipe)
+    soft          --score-loss soft --swap-pair-prob 0.5
+    hard-noswap   --score-loss ce   --swap-pair-prob 0
+    soft-noswap   --score-loss soft --swap-pair-prob 0
 
 Then every variant scores the held-out test pairs (`CDScorer`) and the script prints, per variant: SRCC / PLCC /
 STRESS in level space without fit (CD-Reasoning's convention) on all / aligned / not-aligned pairs, the share of
@@ -31,10 +31,10 @@ from collections import Counter
 from pathlib import Path
 
 VARIANTS = {
-    "hard": ("--score_loss", "ce", "--swap_pair_prob", "0.5"),
-    "soft": ("--score_loss", "soft", "--swap_pair_prob", "0.5"),
-    "hard-noswap": ("--score_loss", "ce", "--swap_pair_prob", "0"),
-    "soft-noswap": ("--score_loss", "soft", "--swap_pair_prob", "0"),
+    "hard": ("--score-loss", "ce", "--swap-pair-prob", "0.5"),
+    "soft": ("--score-loss", "soft", "--swap-pair-prob", "0.5"),
+    "hard-noswap": ("--score-loss", "ce", "--swap-pair-prob", "0"),
+    "soft-noswap": ("--score-loss", "soft", "--swap-pair-prob", "0"),
 }
 
 
@@ -111,8 +111,8 @@ def _train(name: str, args, data: Path, init: Path, out: Path) -> float:
         "--warmup_ratio", "0.05", "--weight_decay", "0", "--model_max_length", "512", "--save_strategy", "no",
         "--logging_steps", str(max(1, min(25, args.steps // 10))), "--dataloader_num_workers", str(args.workers),
         "--seed", str(args.seed), "--report_to", "none", "--tune_visual_abstractor", "True",
-        "--freeze_vision_model", str(args.freeze_vision), "--score_loss_weight", str(args.score_loss_weight),
-        "--soft_label_std", str(args.soft_label_std), *VARIANTS[name],
+        "--freeze_vision_model", str(args.freeze_vision), "--score-loss-weight", str(args.score_loss_weight),
+        "--soft-label-std", str(args.soft_label_std), *VARIANTS[name],
     ]  # fmt: skip
     started = time.perf_counter()
     if finetune(argv) != 0:

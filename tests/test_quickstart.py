@@ -50,7 +50,7 @@ def test_report_has_every_method_subset_plot_and_example(smoke):
     # the report lists the commands that ran, each printed before it ran
     ran = [line for line in lines if "\n  $ cdreasoning " in line]
     assert len(ran) == len(build_steps(config))
-    assert "cdreasoning train --model_name_or_path" in text and "--lora_enable True" in text
+    assert "cdreasoning train --model-path" in text and "--lora-enable True" in text
     # honest reading: baselines, collapse flags, proxy ground truth, uncertainty, the command to try it
     assert "majority-class accuracy" in text and "collapsed?" in text
     assert "proxy, not human judgement" in text and "CIELAB" in text
@@ -93,7 +93,7 @@ def test_launcher_parses_and_help_explains_the_steps(capsys):
     for word in (
         "data synth",
         "init-model",
-        "--lora_enable",
+        "--lora-enable",
         "eval score",
         "eval describe",
         "eval baseline",

@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="accepted so that the seed's test command (the training flags) runs unchanged; testing does not "
-        "train, so it has no effect (the evaluation batch is --batch_size_test)",
+        "train, so it has no effect (the evaluation batch is --batch-size-test)",
     )
     return parser
 
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs_csv = args.test_csv or Path(args.datapath) / args.testset
     try:
         if args.batch_size_test < 1:
-            raise ValueError(f"--batch_size_test must be ≥ 1, got {args.batch_size_test}")
+            raise ValueError(f"--batch-size-test must be ≥ 1, got {args.batch_size_test}")
         if not Path(checkpoint).is_file():
             raise CheckpointError(
                 f"{checkpoint}: checkpoint not found (train first with `cdreasoning cdflow train`, or pass "

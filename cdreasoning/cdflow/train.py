@@ -102,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(parser, "--valset", default="val.csv", help="validation pair list inside --datapath")
     add_option(
         parser,
+        "--batch-size",
         "--batch_size_train",
+        dest="batch_size_train",
+        metavar="BATCH_SIZE",
         type=int,
         default=4,
         help="pairs per training step (paper: 4; default 4)",

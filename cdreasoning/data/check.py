@@ -52,6 +52,8 @@ PROBLEM_KINDS = (
 
 @dataclass(frozen=True)
 class Problem:
+    """One finding of `check_dataset`: its kind (PROBLEM_KINDS), the record's index and id, and what is wrong."""
+
     kind: str
     index: int
     record_id: str | None
@@ -64,6 +66,9 @@ class Problem:
 
 @dataclass
 class CheckReport:
+    """What `check_dataset` found in one file: counts (formats, task kinds, levels, severities, images) and
+    the problems; `ok` is True when there are none."""
+
     path: str
     records: int = 0
     formats: Counter = field(default_factory=Counter)  # "conversation" / "depict-test"

@@ -277,7 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="SPCD pair list: CSV rows 'image_a,image_b,ΔV' without header (e.g. test.csv)",
     )
     parser.add_argument(
-        "--image-folder", required=True, type=Path, help="folder holding the images named in the CSV"
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        required=True,
+        type=Path,
+        help="folder holding the images named in the CSV",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder (created; reused to resume)")
     parser.add_argument(

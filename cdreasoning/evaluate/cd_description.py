@@ -5,7 +5,8 @@
 
 For every record of `--data` (M-SPCD depict test format: `question_id`, `image: [a, b]`, `text` = the question,
 `human_answer`) the model describes the pair (greedy by default), asked the record's own question unless
-`--question` is given. The seven attribute severities are parsed from the generated and the human texts and
+`--describe-question` is given; `--original-prompt` asks the fixed question of CD-Reasoning's cd_description.py
+with its exact prompt and image preprocessing (centre crop), as the paper's descriptions were made. The seven attribute severities are parsed from the generated and the human texts and
 compared: per-attribute accuracy, macro-F1, mean absolute severity error, a confusion matrix (PNG), the fraction
 of attributes mentioned, and BLEU / ROUGE-L against the human answers. Outputs in `--out`: `generations.jsonl`
 (written as it goes; a rerun resumes), `metrics.json`, `descriptions.jsonl`, `confusion.png`, the printed table.
@@ -37,9 +38,19 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", default=DEFAULT_DATA, help=f"depict test JSON (default {DEFAULT_DATA})")
     parser.add_argument(
-        "--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})"
+        "--pairs",
+        "--data",
+        dest="data",
+        default=DEFAULT_DATA,
+        help=f"depict test JSON (default {DEFAULT_DATA})",
+    )
+    parser.add_argument(
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=DEFAULT_IMAGES,
+        help=f"image folder (default {DEFAULT_IMAGES})",
     )
     parser.add_argument(
         "--out", default=None, help="result folder (default runs/eval/<model folder name>/describe)"
@@ -52,7 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="ask this instead of each record's own question (its `text`)",
     )
-    parser.add_argument("--max-new-tokens", type=int, default=256, help="longest description in tokens")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="longest description in tokens (default 256; 1024 with --original-prompt, as cd_description.py)",
+    )
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
     parser.add_argument("--seed", type=int, default=None, help="random seed when sampling")
@@ -76,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data.pair_lists import PairSpec
     from cdreasoning.data.result_store import ResultLog
     from cdreasoning.evaluate.description_metrics import write_description_report_from_records
-    from cdreasoning.inference.cli_common import load_scorer, run_over_pairs, workers
+    from cdreasoning.inference.cli_common import load_scorer, max_new_tokens, run_over_pairs, workers
 
     args = build_parser().parse_args(argv)
     name = args.name or Path(args.model_path.rstrip("/")).name
@@ -93,12 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     ]
     scorer = load_scorer(args)
     generation = dict(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+        max_new_tokens=max_new_tokens(args), temperature=args.temperature, top_p=args.top_p, seed=args.seed
     )
     log = ResultLog(out / "generations.jsonl", pairs)
 
     # Pairs asked the same question share prompts and batches; one scorer per distinct question.
-    questions = [args.describe_question or r.text for r in records]
+    # --original-prompt asks every pair cd_description.py's fixed question, as the original did.
+    fixed = scorer.prompt.describe_question if scorer.prompt.original else args.describe_question
+    questions = [fixed or r.text for r in records]
     scorers = {
         q: type(scorer)(
             scorer.model,
@@ -141,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     config = {
         "model_path": str(args.model_path),
         "data": str(args.data),
-        "conv_template": args.conv_template,
+        "prompt": "original" if scorer.prompt.original else "training",
+        "conv_template": scorer.prompt.conv_template,
         **generation,
         "failed_pairs": len(pairs) - len(done),
     }

@@ -7,7 +7,9 @@ Every pair of `--data` (an M-SPCD score JSON with `gt_score`, or an SPCD CSV `im
 `CDScorer` (batched), then reported for all / pixel-aligned / not-aligned pairs in both conventions:
 level space without a fit (as CD-Reasoning: human ΔV → grade G) and ΔV space (as SPCD / CD-Flow: STRESS on ΔV,
 PLCC after the logistic fit). Outputs in `--out`: `scores.csv` (written as pairs are scored; a rerun resumes),
-`metrics.json`, `predictions.csv`, `scatter.png`, and the printed table.
+`metrics.json`, `predictions.csv`, `scatter.png`, and the printed table. `--original-prompt` scores with the
+exact prompt, level ids and padding of CD-Reasoning's cd_score.py (the paper's numbers); the default is the
+training template.
 
 Uncertainty and consistency (`cdreasoning.evaluate.calibration`): metrics.json also holds `calibration`
 (share of human ΔV inside the model's 80 % interval, mean std, Spearman(std, |error|)), drawn in
@@ -40,12 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
+        "--pairs",
         "--data",
+        dest="data",
         default=DEFAULT_DATA,
         help=f"M-SPCD score JSON or SPCD CSV with human ΔV (default {DEFAULT_DATA})",
     )
     parser.add_argument(
-        "--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})"
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=DEFAULT_IMAGES,
+        help=f"image folder (default {DEFAULT_IMAGES})",
     )
     parser.add_argument(
         "--out", default=None, help="result folder (default runs/eval/<model folder name>/score)"
@@ -142,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     config = {
         "model_path": str(args.model_path),
         "data": str(args.data),
-        "conv_template": args.conv_template,
-        "image_position": args.image_position,
+        "prompt": "original" if scorer.prompt.original else "training",
+        "conv_template": scorer.prompt.conv_template,
+        "image_position": scorer.prompt.image_position,
         "question": scorer.prompt.question,
         "levels": list(words),
         "weights": list(scorer.levels.weights),

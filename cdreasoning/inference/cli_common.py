@@ -38,18 +38,24 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     prompt = parser.add_argument_group("prompt")
     prompt.add_argument(
+        "--original-prompt",
+        action="store_true",
+        help="reproduce CD-Reasoning's own cd_score.py / cd_description.py token for token (their template, "
+        "questions, image placement, level ids and image preprocessing; see docs/original_differences.md) "
+        "instead of the training template",
+    )
+    prompt.add_argument(
         "--conv-template",
-        default="v1",
+        default=None,
         choices=["v1", "mplug_owl2"],
         help="conversation template the model was trained with: v1 (vicuna with system prompt; "
-        "cdreasoning's training default) or mplug_owl2 (no system prompt; the originals' inference)",
+        "cdreasoning's training default, used when not given) or mplug_owl2 (no system prompt)",
     )
     prompt.add_argument(
         "--image-position",
-        default="before",
+        default=None,
         choices=["before", "after"],
-        help="image placeholders before the question (M-SPCD / training format) or after it "
-        "(the original evaluation prompt)",
+        help="image placeholders before the question (M-SPCD / training format; the default) or after it",
     )
     prompt.add_argument("--question", default=None, help="the question asked (default: an M-SPCD phrasing)")
     levels = parser.add_argument_group("levels (scoring)")
@@ -88,21 +94,41 @@ def level_scale(args) -> LevelScale | None:
     return LevelScale(words=words, weights=weights, answer_prefix=args.answer_prefix or base.answer_prefix)
 
 
+# Options that --original-prompt fixes (it refuses them rather than ignoring them).
+_FIXED_BY_ORIGINAL = ("conv_template", "image_position", "question", "levels", "weights", "answer_prefix")
+
+
 def load_scorer(args):
     from cdreasoning.inference.scorer import CDScorer
 
+    original = getattr(args, "original_prompt", False)
+    if original:
+        given = [name for name in _FIXED_BY_ORIGINAL if getattr(args, name, None) is not None]
+        if getattr(args, "describe_question", None) is not None:
+            given.append("describe_question")
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise SystemExit(f"--original-prompt fixes the prompt of the original scripts; drop {flags}")
     return CDScorer.from_pretrained(
         args.model_path,
         device=args.device,
         dtype=args.dtype,
-        conv_template=args.conv_template,
+        conv_template=args.conv_template or "v1",
         question=args.question,
-        image_position=args.image_position,
+        image_position=args.image_position or "before",
+        prompt="original" if original else "training",
         attention=args.attention,
         load_8bit=args.load_8bit,
         load_4bit=args.load_4bit,
         levels=level_scale(args),
     )
+
+
+def max_new_tokens(args) -> int:
+    """--max-new-tokens, or its default: 1024 with --original-prompt (as cd_description.py), else 256."""
+    if args.max_new_tokens is not None:
+        return args.max_new_tokens
+    return 1024 if getattr(args, "original_prompt", False) else 256
 
 
 def workers(args, scorer) -> int:

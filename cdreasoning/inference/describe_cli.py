@@ -15,12 +15,12 @@ import argparse
 import json
 import sys
 
-from cdreasoning.constants import DEPICT_QUESTION
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
     image_pairs,
     load_scorer,
+    max_new_tokens,
     run_over_pairs,
     workers,
 )
@@ -33,16 +33,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="two images to compare (prints JSON)")
     parser.add_argument("--pairs", help="pair list (CSV or M-SPCD JSON) instead of two images")
     parser.add_argument(
-        "--image-folder", default=None, help="folder the pair list's image names are relative to"
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=None,
+        help="folder the pair list's image names are relative to",
     )
     parser.add_argument("--out", help="output JSONL for --pairs (resumed if it exists)")
     parser.add_argument(
         "--describe-question",
-        default=DEPICT_QUESTION,
-        help="the question asked (default: the M-SPCD depict question over the seven attributes)",
+        default=None,
+        help="the question asked (default: the M-SPCD depict question over the seven attributes; with "
+        "--original-prompt, the fixed question of cd_description.py)",
     )
     generation = parser.add_argument_group("generation")
-    generation.add_argument("--max-new-tokens", type=int, default=256, help="longest description in tokens")
+    generation.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="longest description in tokens (default 256; 1024 with --original-prompt, as cd_description.py)",
+    )
     generation.add_argument(
         "--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples"
     )
@@ -66,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pairs is not None and (args.images or not args.out):
         parser.error("--pairs needs --out and no positional images")
     scorer = load_scorer(args)
-    if args.describe_question != scorer.prompt.describe_question:
+    if args.describe_question is not None and args.describe_question != scorer.prompt.describe_question:
         scorer = type(scorer)(
             scorer.model,
             scorer.tokenizer,
@@ -75,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             scorer.levels,
         )
     generation = dict(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+        max_new_tokens=max_new_tokens(args), temperature=args.temperature, top_p=args.top_p, seed=args.seed
     )
     if args.pairs is None:
         description = scorer.describe(*args.images, **generation)

@@ -34,7 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="two images to compare (prints JSON)")
     parser.add_argument("--pairs", help="pair list to score (CSV or M-SPCD JSON) instead of two images")
     parser.add_argument(
-        "--image-folder", default=None, help="folder the pair list's image names are relative to"
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=None,
+        help="folder the pair list's image names are relative to",
     )
     parser.add_argument("--out", help="output CSV for --pairs (resumed if it exists)")
     add_model_arguments(parser)

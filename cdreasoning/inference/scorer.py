@@ -11,15 +11,18 @@ pairs' images (no padding, so a pair's score does not depend on its batch). Imag
 DataLoader workers (`num_workers`) while the model computes.
 
 The prompt is the template the model was trained with (`conv_template`, default "v1") around the question,
-with the two image placeholders before it as in M-SPCD (`image_position="before"`). The originals evaluated
-released checkpoints with `conv_template="mplug_owl2"`, the images after the question and the question
-"How would you rate the color difference of these two images?" — pass those to match them.
+with the two image placeholders before it as in M-SPCD (`image_position="before"`). `prompt="original"` instead
+reproduces CD-Reasoning's own evaluation scripts token for token (their prompts, level ids, one placeholder for
+both images when scoring, padded images for scores and centre-cropped ones for descriptions; see
+`cdreasoning.processing.original_prompt` and docs/original_differences.md):
+
+    scorer = CDScorer.from_pretrained("checkpoints/cd-reasoning", prompt="original")
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -28,11 +31,13 @@ from torch.utils.data import DataLoader, Dataset
 from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, DEFAULT_SCORE_QUESTION, DEPICT_QUESTION
 from cdreasoning.errors import ImageError
 from cdreasoning.inference.levels import LevelScale, level_token_ids
-from cdreasoning.processing import ImageProcessor, get_template, load_tokenizer, tokenize_prompt
+from cdreasoning.processing import ImageProcessor, get_template, tokenize_prompt
+from cdreasoning.processing.chunk_encoding import chunk_encoder
 from cdreasoning.runtime import resolve_device, resolve_dtype
 from cdreasoning.scale import delta_v_from_grade
 
 IMAGE_POSITIONS = ("before", "after")
+PROMPTS = ("training", "original")
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,15 @@ class Description:
 
 @dataclass(frozen=True)
 class PromptConfig:
+    """How the questions are put to the model: conversation template, score and describe questions, and
+    whether the two images come before or after the question."""
+
     conv_template: str = "v1"
     question: str = DEFAULT_SCORE_QUESTION
     describe_question: str = DEPICT_QUESTION
     image_position: str = "before"
+    # True: CD-Reasoning's evaluation prompts (cd_score.py / cd_description.py); the fields above are unused.
+    original: bool = False
 
     def __post_init__(self):
         get_template(self.conv_template)
@@ -119,6 +129,9 @@ def _collate(items):
 
 
 class CDScorer:
+    """Scores and describes the colour difference of image pairs with one loaded model (Python API of
+    `cdreasoning score|describe`); build it with `CDScorer.from_pretrained(folder)`."""
+
     def __init__(
         self,
         model,
@@ -126,12 +139,18 @@ class CDScorer:
         image_processor: ImageProcessor,
         prompt: PromptConfig | None = None,
         levels: LevelScale | None = None,
+        describe_image_processor: ImageProcessor | None = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.image_processor = image_processor
         self.prompt = prompt or PromptConfig()
         self.levels = levels or LevelScale()
+        # Descriptions may be preprocessed differently (the original crops them); scores use image_processor.
+        self.describe_image_processor = describe_image_processor or image_processor
+        if self.prompt.original:
+            self._use_original_prompts(levels)
+            return
         template = get_template(self.prompt.conv_template)
         turns = [template.user_turn(self.prompt.user_message(self.prompt.question))]
         score_text = template.render_prompt(turns, self.levels.answer_prefix)
@@ -142,6 +161,26 @@ class CDScorer:
         describe_turns = [template.user_turn(self.prompt.user_message(self.prompt.describe_question))]
         self._describe_ids = tokenize_prompt(tokenizer, template.render_prompt(describe_turns))
         self._weights = torch.tensor(self.levels.weights, dtype=torch.float32)
+
+    def _use_original_prompts(self, levels: LevelScale | None) -> None:
+        from cdreasoning.processing.original_prompt import (
+            ORIGINAL_DESCRIBE_ASPECT_RATIO,
+            ORIGINAL_LEVEL_WEIGHTS,
+            original_prompts,
+        )
+
+        if levels is not None and levels != LevelScale(weights=ORIGINAL_LEVEL_WEIGHTS):
+            raise ValueError("the original prompt has fixed level words and weights; do not pass levels")
+        self.levels = LevelScale(weights=ORIGINAL_LEVEL_WEIGHTS)
+        built = original_prompts(self.tokenizer)
+        self._score_ids = built.score_model_ids()
+        self._level_ids = built.level_ids
+        self._describe_ids = built.describe_ids
+        self._weights = torch.tensor(self.levels.weights, dtype=torch.float32)
+        if self.describe_image_processor is self.image_processor:
+            self.describe_image_processor = replace(
+                self.image_processor, aspect_ratio=ORIGINAL_DESCRIBE_ASPECT_RATIO
+            )
 
     # -- construction -----------------------------------------------------------------------------------------
     @classmethod
@@ -157,30 +196,49 @@ class CDScorer:
         load_8bit: bool = False,
         load_4bit: bool = False,
         levels: LevelScale | None = None,
+        prompt: str = "training",
     ) -> CDScorer:
-        """Model, tokenizer and image preprocessing from one checkpoint folder."""
-        from cdreasoning.model import load_pretrained
-        from cdreasoning.model.loading import read_config
+        """Model, tokenizer and image preprocessing from one checkpoint folder.
 
-        config = read_config(path)
+        prompt: "training" (the template, question and image position given, default: as the model was
+        trained) or "original" (CD-Reasoning's cd_score.py / cd_description.py prompts, token for token; then
+        conv_template, question, image_position and levels must be left at their defaults).
+        """
+        if prompt not in PROMPTS:
+            raise ValueError(f"prompt must be one of {PROMPTS}, got {prompt!r}")
+        original = prompt == "original"
+        if original and (question or levels or conv_template != "v1" or image_position != "before"):
+            raise ValueError(
+                "prompt='original' fixes the template, question, image position and levels of the original "
+                "scripts; do not set conv_template, question, image_position or levels with it"
+            )
+        from cdreasoning.model import CheckpointFolder
+
+        checkpoint = CheckpointFolder.open(path)  # config.json read once, for every loader below
         torch_device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, torch_device)
         if load_8bit or load_4bit:
-            model = _load_quantized(path, 8 if load_8bit else 4, torch_device, torch_dtype)
+            model = _load_quantized(checkpoint, 8 if load_8bit else 4, torch_device, torch_dtype)
         else:
-            model = load_pretrained(path, device=torch_device, dtype=torch_dtype, attention=attention)
-        tokenizer = load_tokenizer(path)
-        processor = ImageProcessor.from_pretrained(path, default_size=config.vision.image_size)
-        if processor.size != config.vision.image_size:
-            raise ValueError(
-                f"{path}: preprocessor size {processor.size} != model image_size {config.vision.image_size}"
-            )
-        prompt = PromptConfig(
-            conv_template=conv_template,
+            model = checkpoint.load_model(device=torch_device, dtype=torch_dtype, attention=attention)
+        tokenizer = checkpoint.load_tokenizer()
+        processor = checkpoint.image_processor()
+        prompt_config = PromptConfig(
+            conv_template="mplug_owl2" if original else conv_template,
             question=question or DEFAULT_SCORE_QUESTION,
-            image_position=image_position,
+            image_position="after" if original else image_position,
+            original=original,
         )
-        return cls(model, tokenizer, processor, prompt, levels)
+        if original:
+            from cdreasoning.processing.original_prompt import (
+                ORIGINAL_DESCRIBE_QUESTION,
+                ORIGINAL_SCORE_QUESTION,
+            )
+
+            prompt_config = replace(
+                prompt_config, question=ORIGINAL_SCORE_QUESTION, describe_question=ORIGINAL_DESCRIBE_QUESTION
+            )
+        return cls(model, tokenizer, processor, prompt_config, levels)
 
     @property
     def device(self) -> torch.device:
@@ -199,6 +257,8 @@ class CDScorer:
         logits = self.model(
             input_ids=input_ids, pixel_values=pixel_values.to(self.device, self.dtype), logits_to_keep=1
         ).logits[:, -1]
+        # Q-Align's trick: a softmax over the level words' logits only (renormalised among them; the mass the
+        # model puts on any other token is ignored), in float32 so fp16/bf16 logits do not saturate it.
         return logits[:, self._level_ids].float().softmax(-1).cpu()
 
     def _results(self, probabilities: torch.Tensor) -> list[ScoreResult]:
@@ -234,12 +294,14 @@ class CDScorer:
         batch_size: int = 16,
         num_workers: int = 0,
         image_folder: str | Path | None = None,
+        processor: ImageProcessor | None = None,
     ) -> Iterator[tuple[list[int], torch.Tensor | None, list]]:
-        """Preprocessed batches: (indices that loaded, pixel_values [2k, 3, S, S] or None, [(index, error)])."""
+        """Preprocessed batches: (indices that loaded, pixel_values [2k, 3, S, S] or None, [(index, error)]).
+        `processor`: the image preprocessing (default: the scoring one, `image_processor`)."""
         if batch_size < 1:
             raise ValueError("batch_size must be ≥ 1")
         loader = DataLoader(
-            _PairImages(pairs, self.image_processor, image_folder),
+            _PairImages(pairs, processor or self.image_processor, image_folder),
             batch_size=batch_size,
             num_workers=num_workers,
             collate_fn=_collate,
@@ -309,11 +371,13 @@ class CDScorer:
             pad_token_id=self.tokenizer.pad_token_id,
             generator=generator,
         )
+        encoder = chunk_encoder(self.tokenizer)  # the checkpoint's SentencePiece decodes as the original did
         texts = []
         for row in tokens.tolist():
             if self.tokenizer.eos_token_id in row:
                 row = row[: row.index(self.tokenizer.eos_token_id)]
-            texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
+            text = encoder.decode(row) if encoder else self.tokenizer.decode(row, skip_special_tokens=True)
+            texts.append(text.strip())
         return texts
 
     @staticmethod
@@ -332,7 +396,7 @@ class CDScorer:
         seed: int | None = None,
     ) -> Description:
         """Generate a description of one pair and parse its per-attribute severities."""
-        pixels = self.image_processor([image_a, image_b])
+        pixels = self.describe_image_processor([image_a, image_b])
         return self._describe_result(
             self.generate_descriptions(pixels, max_new_tokens, temperature, top_p, seed)[0]
         )
@@ -346,14 +410,17 @@ class CDScorer:
         **generation,
     ) -> Iterator[tuple]:
         """(index, Description, None) or (index, None, error) for every pair."""
-        for indices, pixels, failed in self.iter_batches(pairs, batch_size, num_workers, image_folder):
+        batches = self.iter_batches(
+            pairs, batch_size, num_workers, image_folder, processor=self.describe_image_processor
+        )
+        for indices, pixels, failed in batches:
             yield from ((i, None, err) for i, err in failed)
             if indices:
                 texts = self.generate_descriptions(pixels, **generation)
                 yield from ((i, self._describe_result(t), None) for i, t in zip(indices, texts))
 
 
-def _load_quantized(path, bits: int, device: torch.device, dtype: torch.dtype):
+def _load_quantized(checkpoint, bits: int, device: torch.device, dtype: torch.dtype):
     """8/4-bit weights through bitsandbytes (CUDA only), via transformers' quantised loading."""
     if device.type != "cuda":
         raise RuntimeError(
@@ -377,7 +444,8 @@ def _load_quantized(path, bits: int, device: torch.device, dtype: torch.dtype):
         llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
     )
     model = MPLUGOwl2ForCausalLM.from_pretrained(
-        str(path),
+        str(checkpoint.path),
+        config=checkpoint.config,  # already read: transformers does not open config.json again
         quantization_config=quantization,
         dtype=dtype,
         device_map={"": device.index or 0},

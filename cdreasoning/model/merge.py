@@ -24,6 +24,8 @@ from cdreasoning.constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
 
 @dataclass
 class MergedInputs:
+    """Decoder inputs after the image features replaced their placeholders (shapes in the field comments)."""
+
     embeds: torch.Tensor  # [b, L, H]
     attention_mask: torch.Tensor  # [b, L] long, 1 = real token
     position_ids: torch.Tensor  # [b, L]
@@ -109,6 +111,8 @@ def merge_images(
 
     new_labels = None
     if labels is not None:
+        # Image positions are never supervised (there is no token to predict there), and neither is padding:
+        # start from all-ignored and copy the text labels to where their tokens moved.
         new_labels = labels.new_full((b, length), IGNORE_INDEX)
         new_labels[text_rows, text_cols] = labels[is_text]
         new_labels = new_labels.masked_fill(mask == 0, IGNORE_INDEX)

@@ -96,6 +96,9 @@ def _flatten_pixel_values(pixel_values) -> torch.Tensor | None:
 
 
 class MPLUGOwl2ForCausalLM(PreTrainedModel):
+    """The two-image mPLUG-Owl2 model: vision tower → visual abstractor → modality-adaptive LLaMA decoder →
+    LM head, with the released checkpoints' parameter names (module docstring: inputs, shapes, caching)."""
+
     config_class = MPLUGOwl2Config
     base_model_prefix = "model"
     main_input_name = "input_ids"

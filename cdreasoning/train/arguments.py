@@ -2,7 +2,9 @@
 
 The flags are those of the original mPLUG-Owl2 / Q-Align / CD-Reasoning training scripts (so their command lines
 work), plus Hugging Face `TrainingArguments` (learning rate, schedule, batch sizes, bf16, DeepSpeed, saving,
-logging, …). Meaning of the tuning flags, which the originals did not honour consistently:
+logging, …). Every flag also has its dashed spelling (`--image-folder`, `--data-path`, HfArgumentParser adds
+them), and the concepts shared with the other commands have their names: `--model-path` (=
+`--model_name_or_path`) and `--batch-size` (= `--per_device_train_batch_size`). Meaning of the tuning flags, which the originals did not honour consistently:
 
 - full fine-tuning (`--lora_enable False`): the LLM trains unless `--freeze_llm`; the visual abstractor trains
   when `--tune_visual_abstractor` (default True); the vision tower trains unless `--freeze_vision_model`
@@ -12,9 +14,9 @@ logging, …). Meaning of the tuning flags, which the originals did not honour c
   the vision tower additionally train (as full copies saved with the adapter) only when the two flags above ask.
 - `--visual_abstractor_lr` really gives the abstractor's parameters their own learning rate.
 
-Score-task options (see docs/training.md): `--score_loss ce|soft` (hard level word, or the DeQA-Score style
-distribution over the level words built from the record's human ΔV `gt_score`), `--score_loss_weight`,
-`--soft_label_std` (Gaussian soft labels instead of two adjacent levels) and `--swap_pair_prob` (random image
+Score-task options (see docs/training.md): `--score-loss ce|soft` (hard level word, or the DeQA-Score style
+distribution over the level words built from the record's human ΔV `gt_score`), `--score-loss-weight`,
+`--soft-label-std` (Gaussian soft labels instead of two adjacent levels) and `--swap-pair-prob` (random image
 order for score records).
 """
 
@@ -27,8 +29,14 @@ import transformers
 
 @dataclass
 class ModelArguments:
+    """Which checkpoint to start from, the prompt template and the attention implementation."""
+
     model_name_or_path: str = field(
-        default=None, metadata={"help": "checkpoint folder in the mPLUG-Owl2 layout to start from (required)"}
+        default=None,
+        metadata={
+            "help": "checkpoint folder in the mPLUG-Owl2 layout to start from (required)",
+            "aliases": ["--model-path"],  # the spelling of every other cdreasoning command
+        },
     )
     version: str = field(
         default="v1",
@@ -39,6 +47,8 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
+    """The training conversations and their images."""
+
     data_path: list[str] = field(
         default=None,
         metadata={
@@ -64,6 +74,12 @@ class DataArguments:
 
 @dataclass
 class TrainingArguments(transformers.TrainingArguments):
+    """Hugging Face `TrainingArguments` plus the mPLUG-Owl2 tuning flags (see the module docstring)."""
+
+    # Redeclared only to add `--batch-size`, the spelling of every other cdreasoning command (HF's default kept).
+    per_device_train_batch_size: int = field(
+        default=8, metadata={"help": "training samples per device and step", "aliases": ["--batch-size"]}
+    )
     model_max_length: int = field(
         default=2048,
         metadata={"help": "longest tokenised sample (images expanded); longer ones are an error"},
@@ -100,13 +116,13 @@ class TrainingArguments(transformers.TrainingArguments):
         },
     )
     score_loss_weight: float = field(
-        default=1.0, metadata={"help": "weight of the soft-label KL term (with --score_loss soft)"}
+        default=1.0, metadata={"help": "weight of the soft-label KL term (with --score-loss soft)"}
     )
     soft_label_std: float = field(
         default=0.0,
         metadata={
             "help": "std (grade units) of a discretised Gaussian soft label; 0 = the two adjacent levels "
-            "(with --score_loss soft)"
+            "(with --score-loss soft)"
         },
     )
     swap_pair_prob: float = field(
@@ -139,11 +155,11 @@ class TrainingArguments(transformers.TrainingArguments):
         from cdreasoning.train.soft_labels import SCORE_LOSSES
 
         if self.score_loss not in SCORE_LOSSES:
-            raise ValueError(f"--score_loss must be one of {SCORE_LOSSES}, not {self.score_loss!r}")
+            raise ValueError(f"--score-loss must be one of {SCORE_LOSSES}, not {self.score_loss!r}")
         if not 0.0 <= self.swap_pair_prob <= 1.0:
-            raise ValueError(f"--swap_pair_prob must be in [0, 1], got {self.swap_pair_prob}")
+            raise ValueError(f"--swap-pair-prob must be in [0, 1], got {self.swap_pair_prob}")
         if self.soft_label_std < 0 or self.score_loss_weight < 0:
-            raise ValueError("--soft_label_std and --score_loss_weight must be ≥ 0")
+            raise ValueError("--soft-label-std and --score-loss-weight must be ≥ 0")
         if self.lora_enable and self.freeze_llm:
             raise ValueError(
                 "--freeze_llm has no meaning with --lora_enable (the LLM weights are frozen already)"

@@ -12,10 +12,10 @@ dropped silently: a record that cannot be used — an image that does not load, 
 Score records (answer "The color difference between these two images is {level}.") get two options:
 
 - `swap_pair_prob`: with this probability the two images are given in the order (B, A) — a colour difference
-  has no direction, and random order teaches the model so (`--swap_pair_prob`, default 0.5). The draw is a
+  has no direction, and random order teaches the model so (`--swap-pair-prob`, default 0.5). The draw is a
   pure function of (seed, epoch, record index) — `CDTrainer` tells the dataset the epoch — so it does not
   consume the global RNG: a run resumed from a checkpoint sees the same orders as an uninterrupted one.
-- `soft_labels` (`--score_loss soft`): for a record with a human ΔV (`gt_score`), the sample also carries
+- `soft_labels` (`--score-loss soft`): for a record with a human ΔV (`gt_score`), the sample also carries
   `level_position` (index in `input_ids` of the level word's first sub-token, whose label is then IGNORE_INDEX)
   and `level_target` (the distribution over the levels, `cdreasoning.train.soft_labels`). The position is where
   the scorer reads the level logits: the tokens of the prompt rendered up to the answer prefix must be a prefix
@@ -42,6 +42,9 @@ _ROLES = {"human": 0, "gpt": 1}
 
 
 class ConversationDataset(Dataset):
+    """Training conversations (one or more JSON files) → tokenised samples with their preprocessed images;
+    a bad record or image raises naming the file and record."""
+
     def __init__(
         self,
         paths: list[str | Path],
@@ -57,7 +60,7 @@ class ConversationDataset(Dataset):
         seed: int = 0,
     ):
         if not 0.0 <= swap_pair_prob <= 1.0:
-            raise ValueError(f"--swap_pair_prob must be in [0, 1], got {swap_pair_prob}")
+            raise ValueError(f"--swap-pair-prob must be in [0, 1], got {swap_pair_prob}")
         self.tokenizer, self.template, self.processor = tokenizer, template, image_processor
         self.swap_pair_prob, self.soft_labels = swap_pair_prob, soft_labels
         self.seed, self.epoch = seed, 0

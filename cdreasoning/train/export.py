@@ -22,7 +22,7 @@ def merge_lora(
     from peft import PeftModel
 
     from cdreasoning.model.loading import load_pretrained
-    from cdreasoning.processing import ImageProcessor, load_tokenizer
+    from cdreasoning.processing import ImageProcessor, load_tokenizer, save_tokenizer
 
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     config_file = adapter_dir / "adapter_config.json"
@@ -41,7 +41,7 @@ def merge_lora(
     merged.to(getattr(torch, dtype) if isinstance(dtype, str) and hasattr(torch, dtype) else merged.dtype)
     merged.save_pretrained(out_dir)
     tokenizer_source = adapter_dir if (adapter_dir / "tokenizer_config.json").is_file() else base
-    load_tokenizer(tokenizer_source).save_pretrained(out_dir)
+    save_tokenizer(load_tokenizer(tokenizer_source), out_dir)
     processor_source = adapter_dir if (adapter_dir / "preprocessor_config.json").is_file() else base
     ImageProcessor.from_pretrained(
         processor_source, default_size=merged.config.vision.image_size

@@ -69,17 +69,19 @@ def _cpu_deepspeed_state() -> None:
     PartialState(backend="gloo")
 
 
-def load_model_for_training(path: str, training_args, attention: str):
-    """The model with ZeRO-3-aware loading (transformers' from_pretrained) after our strict weight check."""
-    from cdreasoning.model import MPLUGOwl2ForCausalLM
+def load_model_for_training(path, training_args, attention: str):
+    """The model with ZeRO-3-aware loading (transformers' from_pretrained) after our strict weight check.
+    `path`: a checkpoint folder or an open `CheckpointFolder` (its config is passed on, not read again)."""
+    from cdreasoning.model import CheckpointFolder, MPLUGOwl2ForCausalLM
     from cdreasoning.model.loading import verify_weights
     from cdreasoning.runtime import resolve_attention
 
-    verify_weights(path)
+    checkpoint = CheckpointFolder.open(path)
+    verify_weights(checkpoint)
     dtype = torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else torch.float32
     if training_args.deepspeed is None and dtype != torch.float32:
         dtype = torch.float32  # plain runs keep fp32 master weights; --bf16/--fp16 then means autocast
-    kwargs = {"dtype": dtype, "local_files_only": True}
+    kwargs = {"dtype": dtype, "local_files_only": True, "config": checkpoint.config}
     if training_args.bits in (4, 8):
         if not torch.cuda.is_available():
             raise RuntimeError("--bits 4/8 (QLoRA) needs a CUDA GPU and bitsandbytes")
@@ -94,7 +96,7 @@ def load_model_for_training(path: str, training_args, attention: str):
             llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
         )
         kwargs["device_map"] = {"": training_args.local_process_index}
-    model = MPLUGOwl2ForCausalLM.from_pretrained(path, **kwargs)
+    model = MPLUGOwl2ForCausalLM.from_pretrained(str(checkpoint.path), **kwargs)
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     model.set_attention_implementation(resolve_attention(attention, device))
     model.config.use_cache = False
@@ -104,8 +106,8 @@ def load_model_for_training(path: str, training_args, attention: str):
 def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
-    from cdreasoning.model.loading import read_config
-    from cdreasoning.processing import ImageProcessor, get_template, load_tokenizer
+    from cdreasoning.model import CheckpointFolder
+    from cdreasoning.processing import get_template
     from cdreasoning.runtime import offline_hub
     from cdreasoning.train.arguments import DataArguments, ModelArguments, TrainingArguments
     from cdreasoning.train.dataset import ConversationDataset, DataCollator
@@ -134,22 +136,21 @@ def main(argv: list[str] | None = None) -> int:
     elif resume is not None and not Path(resume).is_dir():
         raise FileNotFoundError(f"--resume_from_checkpoint {resume} is not a folder")
 
-    config = read_config(model_args.model_name_or_path)
+    checkpoint = CheckpointFolder.open(
+        model_args.model_name_or_path
+    )  # config.json read once, for every loader
+    config = checkpoint.config
     # Initialise the process group now: under ZeRO-3 the model is built inside deepspeed.zero.Init, which
     # partitions parameters over the ranks and so needs the group before from_pretrained runs.
     _ = training_args.device
-    model = load_model_for_training(model_args.model_name_or_path, training_args, model_args.attention)
+    model = load_model_for_training(checkpoint, training_args, model_args.attention)
     model = configure_tuning(model, training_args)
     if training_args.local_process_index == 0:
         print(f"[train] trainable parameters: {trainable_parameter_summary(model)}", flush=True)
 
-    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    tokenizer = checkpoint.load_tokenizer()
     tokenizer.model_max_length = training_args.model_max_length
-    processor = ImageProcessor.from_pretrained(
-        model_args.model_name_or_path,
-        default_size=config.vision.image_size,
-        aspect_ratio=data_args.image_aspect_ratio,
-    )
+    processor = checkpoint.image_processor(aspect_ratio=data_args.image_aspect_ratio)
     dataset = ConversationDataset(
         data_args.data_path,
         tokenizer,

@@ -16,7 +16,7 @@ lives on.
 - default (std None or 0): the two adjacent levels k, k+1 with w_k ≤ G ≤ w_{k+1}, weighted so that the
   expectation is exactly G: p_{k+1} = (G − w_k)/(w_{k+1} − w_k), p_k = 1 − p_{k+1}. This is what DeQA-Score
   does when a dataset gives a mean and no spread (SPCD gives one ΔV per pair).
-- `std` > 0 (grade units, `--soft_label_std`): a Gaussian N(G, std²) integrated over each level's bin (bin
+- `std` > 0 (grade units, `--soft-label-std`): a Gaussian N(G, std²) integrated over each level's bin (bin
   edges halfway between weights, the outer bins open), then the affine correction p' = α·p + β that keeps
   Σp' = 1 and makes Σp'·w = G exactly (DeQA-Score's "adjust_gaussian_bar"); when that would make a probability
   negative (a narrow Gaussian near the ends), the two-level target is used instead, as DeQA-Score does.
@@ -31,9 +31,9 @@ because the weights sit at k·1.25, not at the level bins' centres. The expectat
 where p_V is the softmax over the whole vocabulary. The first term is the KL on the five-level softmax that the
 scorer reads; the second keeps the probability mass on the level words, so that generation still answers with a
 level word. The sum is DeQA-Score's KL (full-vocabulary softmax, zero target elsewhere), and with a one-hot
-target it equals the usual cross-entropy of that position, so `--score_loss soft` with std 0 on a pair exactly at
+target it equals the usual cross-entropy of that position, so `--score-loss soft` with std 0 on a pair exactly at
 a level weight trains exactly like `ce`. The other answer tokens keep their cross-entropy (the dataset sets the
-level position's label to IGNORE_INDEX, and `CDTrainer` adds `--score_loss_weight` × this loss).
+level position's label to IGNORE_INDEX, and `CDTrainer` adds `--score-loss-weight` × this loss).
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class SoftLabelConfig:
 
     def __post_init__(self):
         if self.std is not None and (not math.isfinite(self.std) or self.std < 0):
-            raise ValueError(f"--soft_label_std must be ≥ 0, got {self.std}")
+            raise ValueError(f"--soft-label-std must be ≥ 0, got {self.std}")
         w = np.asarray(self.weights, dtype=np.float64)
         if w.ndim != 1 or len(w) < 2 or not np.all(np.diff(w) > 0):
             raise ValueError(f"level weights must be ≥ 2 strictly increasing numbers, got {self.weights}")

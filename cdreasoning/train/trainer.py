@@ -6,10 +6,10 @@
   instead of loading every sample to measure it.
 - Logs carry `samples_per_second` and `tokens_per_second` (tokens with images expanded) at every logging step.
 - Every save also writes the image preprocessor config, so each checkpoint folder is complete.
-- The training dataset is told each epoch (`set_epoch`), which varies its image-order draws (`--swap_pair_prob`)
+- The training dataset is told each epoch (`set_epoch`), which varies its image-order draws (`--swap-pair-prob`)
   without touching the global RNG.
-- `--score_loss soft`: score records carry a target distribution over the level words
-  (`cdreasoning.train.soft_labels`); the loss adds `--score_loss_weight` × the KL at the level position to the
+- `--score-loss soft`: score records carry a target distribution over the level words
+  (`cdreasoning.train.soft_labels`); the loss adds `--score-loss-weight` × the KL at the level position to the
   cross-entropy of the other answer tokens. The KL is a mean over the micro-batch's score records, so it is
   divided by the gradient-accumulation steps when the cross-entropy is normalised over the accumulated batch
   (as the Trainer does for the model's own loss); under data parallelism the gradient averaging makes it a mean
@@ -24,6 +24,7 @@ import time
 from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from cdreasoning.processing.tokenizer_files import copy_sentencepiece_files
 from cdreasoning.train.soft_labels import expanded_positions, level_distribution_loss
 
 
@@ -39,6 +40,9 @@ class _EpochToDataset(TrainerCallback):
 
 
 class CDTrainer(Trainer):
+    """Hugging Face `Trainer` with the abstractor's own learning rate, the image processor saved with every
+    checkpoint, throughput (samples, tokens) in the logs, and the soft-label score loss."""
+
     def __init__(
         self,
         *args,
@@ -133,3 +137,6 @@ class CDTrainer(Trainer):
         super()._save(output_dir, state_dict)
         if self.image_processor is not None and self.args.should_save:
             self.image_processor.save_pretrained(output_dir or self.args.output_dir)
+        if self.processing_class is not None and self.args.should_save:
+            # transformers 5 saves tokenizer.json only; keep the SentencePiece model prompts are encoded with
+            copy_sentencepiece_files(self.processing_class.name_or_path, output_dir or self.args.output_dir)

@@ -70,7 +70,7 @@ def test_gaussian_target_is_a_distribution_with_expectation_g(grade, std):
 
 
 def test_soft_label_config_rejects_bad_values():
-    with pytest.raises(ValueError, match="soft_label_std"):
+    with pytest.raises(ValueError, match="soft-label-std"):
         SoftLabelConfig(std=-1)
     with pytest.raises(ValueError, match="increasing"):
         SoftLabelConfig(weights=(0, 2, 1))
@@ -201,7 +201,7 @@ def test_swap_pair_prob_reverses_the_image_order(tiny_checkpoint, tmp_path, imag
     a = straight[0]["pixel_values"]
     b = swapped[0]["pixel_values"]
     torch.testing.assert_close(b, a.flip(0))
-    with pytest.raises(ValueError, match="swap_pair_prob"):
+    with pytest.raises(ValueError, match="swap-pair-prob"):
         _dataset(tiny_checkpoint, path, images, swap_pair_prob=1.5)
 
 
@@ -241,7 +241,7 @@ def test_train_with_soft_labels_full_and_lora(tiny_checkpoint, synth_set, tmp_pa
 def test_unknown_score_loss_is_refused():
     from cdreasoning.train.arguments import TrainingArguments
 
-    with pytest.raises(ValueError, match="score_loss"):
+    with pytest.raises(ValueError, match="score-loss"):
         TrainingArguments(output_dir="x", score_loss="mse", use_cpu=True)
 
 
