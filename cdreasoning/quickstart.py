@@ -37,6 +37,8 @@ import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from cdreasoning.errors import report_errors
+
 __all__ = ["QuickstartConfig", "Step", "build_steps", "main", "run_quickstart"]
 
 
@@ -560,6 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -26,12 +26,18 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from cdreasoning.errors import report_errors
+
 DEFAULT_DATA = "playground/data/m-spcd/depict_task/depict_align_test.json"
 DEFAULT_IMAGES = "playground/data/spcd/images"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdreasoning.inference.cli_common import add_batch_arguments, add_model_arguments
+    from cdreasoning.inference.cli_common import (
+        add_batch_arguments,
+        add_model_arguments,
+        add_overwrite_argument,
+    )
 
     parser = argparse.ArgumentParser(
         prog="cdreasoning eval describe",
@@ -58,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--name", default=None, help="method name in the report (default: the model folder name)"
     )
+    add_overwrite_argument(parser)
     parser.add_argument(
         "--describe-question",
         default=None,
@@ -73,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
     parser.add_argument("--seed", type=int, default=None, help="random seed when sampling")
     parser.add_argument(
+        "--allow-incomplete-references",
+        action="store_true",
+        help="score only the attributes a human answer rates (otherwise a human answer without a readable "
+        "severity for each of the seven attributes stops the run before anything is generated)",
+    )
+    parser.add_argument(
         "--allow-failures",
         action="store_true",
         help="report on the pairs that were described even if some images could not be read",
@@ -82,27 +95,50 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="scores CSV of the same pairs (eval score's scores.csv): report explanation–score agreement",
     )
-    add_model_arguments(parser)
+    add_model_arguments(parser, describe=True)
     add_batch_arguments(parser, default_batch=8)
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data import read_depict_tests
     from cdreasoning.data.pair_lists import PairSpec
     from cdreasoning.data.result_store import ResultLog
-    from cdreasoning.evaluate.description_metrics import write_description_report_from_records
-    from cdreasoning.inference.cli_common import load_scorer, max_new_tokens, run_over_pairs, workers
+    from cdreasoning.errors import DataError, PartialFailure
+    from cdreasoning.evaluate.description_metrics import (
+        check_references,
+        write_description_report_from_records,
+    )
+    from cdreasoning.inference.cli_common import (
+        check_default_data,
+        load_scorer,
+        max_new_tokens,
+        reject_score_question,
+        result_provenance,
+        run_over_pairs,
+        workers,
+    )
 
     args = build_parser().parse_args(argv)
+    reject_score_question(args)
     name = args.name or Path(args.model_path.rstrip("/")).name
     out = Path(args.out or f"runs/eval/{name}/describe")
+    check_default_data(args.data, DEFAULT_DATA)
     records = read_depict_tests(args.data)
     for record in records:
         if len(record.images) != 2:
-            raise SystemExit(
+            raise DataError(
                 f"{record.source}: record {record.question_id} has {len(record.images)} images, not 2"
             )
+    try:  # the ground truth is checked before anything is generated
+        check_references(records, require_complete=not args.allow_incomplete_references)
+    except ValueError as error:
+        raise DataError(
+            f"{args.data}: {error}",
+            hint=f"`cdreasoning data check {args.data} --no-images` lists every such record; "
+            "--allow-incomplete-references scores only the attributes each answer rates",
+        ) from None
     pairs = [
         PairSpec(i, r.images[0], r.images[1], None, str(r.question_id), f"{args.data}#{i}")
         for i, r in enumerate(records)
@@ -111,7 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     generation = dict(
         max_new_tokens=max_new_tokens(args), temperature=args.temperature, top_p=args.top_p, seed=args.seed
     )
-    log = ResultLog(out / "generations.jsonl", pairs)
+    log = ResultLog(
+        out / "generations.jsonl",
+        pairs,
+        provenance=result_provenance(
+            args, scorer, args.data, "describe", question=args.describe_question, generation=generation
+        ),
+        overwrite=args.overwrite,
+    )
 
     # Pairs asked the same question share prompts and batches; one scorer per distinct question.
     # --original-prompt asks every pair cd_description.py's fixed question, as the original did.
@@ -147,12 +190,10 @@ def main(argv: list[str] | None = None) -> int:
 
     status = run_over_pairs(pairs, log, results, to_row, "describing")
     if status and not args.allow_failures:
-        print(
-            "not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
-            "--allow-failures",
-            file=sys.stderr,
+        raise PartialFailure(
+            "not reporting metrics: some pairs failed (listed above)",
+            hint="fix or remove the failed pairs and rerun (done pairs are kept), or pass --allow-failures",
         )
-        return status
     done = [
         (records[p.index], log.rows[p.index]["text"]) for p in pairs if not log.rows[p.index].get("error")
     ]
@@ -164,7 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         **generation,
         "failed_pairs": len(pairs) - len(done),
     }
-    write_description_report_from_records(done, out, method_name=name, config=config)
+    write_description_report_from_records(
+        done,
+        out,
+        method_name=name,
+        config=config,
+        require_complete_references=not args.allow_incomplete_references,
+    )
     if args.scores:
         from cdreasoning.evaluate.agreement import annotate_description_report, format_agreement
 

@@ -28,13 +28,18 @@ import sys
 from pathlib import Path
 
 from cdreasoning.constants import CD_LEVELS
+from cdreasoning.errors import report_errors
 
 DEFAULT_DATA = "playground/data/spcd/test.csv"
 DEFAULT_IMAGES = "playground/data/spcd/images"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdreasoning.inference.cli_common import add_batch_arguments, add_model_arguments
+    from cdreasoning.inference.cli_common import (
+        add_batch_arguments,
+        add_model_arguments,
+        add_overwrite_argument,
+    )
 
     parser = argparse.ArgumentParser(
         prog="cdreasoning eval score",
@@ -61,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--name", default=None, help="method name in the report (default: the model folder name)"
     )
+    add_overwrite_argument(parser)
     parser.add_argument(
         "--allow-failures",
         action="store_true",
@@ -83,21 +89,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data.pair_lists import read_pairs
     from cdreasoning.data.result_store import ResultLog
     from cdreasoning.data.spcd_names import spcd_alignment
+    from cdreasoning.errors import DataError, PartialFailure
     from cdreasoning.evaluate.score_report import ScoreRow, write_score_report
-    from cdreasoning.inference.cli_common import image_pairs, load_scorer, run_over_pairs, workers
+    from cdreasoning.inference.cli_common import (
+        check_default_data,
+        image_pairs,
+        load_scorer,
+        result_provenance,
+        run_over_pairs,
+        workers,
+    )
 
     args = build_parser().parse_args(argv)
     name = args.name or Path(args.model_path.rstrip("/")).name
     out = Path(args.out or f"runs/eval/{name}/score")
+    check_default_data(args.data, DEFAULT_DATA)
     pairs = read_pairs(args.data)
     missing = [p.source for p in pairs if p.delta_v is None]
     if missing:
-        raise SystemExit(
-            f"{args.data}: {len(missing)} pair(s) have no human ΔV to evaluate against, e.g. {missing[0]}"
+        raise DataError(
+            f"{args.data}: {len(missing)} pair(s) have no human ΔV to evaluate against, e.g. {missing[0]}",
+            hint="`cdreasoning score --pairs … --out scores.csv` scores pairs without ground truth",
         )
     scorer = load_scorer(args)
     words = scorer.levels.words
@@ -106,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         out / "scores.csv",
         pairs,
         ["human_delta_v", "score", "level", "delta_v", *uncertainty, *[f"p_{w}" for w in words]],
+        provenance=result_provenance(args, scorer, args.data, "score", question=scorer.prompt.question),
+        overwrite=args.overwrite,
     )
 
     def to_row(pair, result):
@@ -130,12 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         "scoring",
     )
     if status and not args.allow_failures:
-        print(
-            "not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
-            "--allow-failures",
-            file=sys.stderr,
+        raise PartialFailure(
+            "not reporting metrics: some pairs failed (listed above)",
+            hint="fix or remove the failed pairs and rerun (done pairs are kept), or pass --allow-failures",
         )
-        return status
 
     rows = []
     for pair in pairs:

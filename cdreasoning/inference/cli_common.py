@@ -11,10 +11,13 @@ from tqdm import tqdm
 
 from cdreasoning.data.pair_lists import PairSpec
 from cdreasoning.data.result_store import ResultLog
+from cdreasoning.errors import DataError, UsageError
 from cdreasoning.inference.levels import LevelScale
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, describe: bool = False) -> None:
+    """The model, prompt and level options. `describe`: the command asks `--describe-question`, so `--question`
+    (the scoring question) is hidden there and refused by `reject_score_question`."""
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model-path",
@@ -57,7 +60,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["before", "after"],
         help="image placeholders before the question (M-SPCD / training format; the default) or after it",
     )
-    prompt.add_argument("--question", default=None, help="the question asked (default: an M-SPCD phrasing)")
+    prompt.add_argument(
+        "--question",
+        default=None,
+        help=argparse.SUPPRESS if describe else "the question asked (default: an M-SPCD phrasing)",
+    )
     levels = parser.add_argument_group("levels (scoring)")
     levels.add_argument(
         "--levels",
@@ -72,6 +79,39 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard an existing result file made by another model or settings (otherwise such a file is "
+        "refused, naming the difference; a file made by the same ones is resumed)",
+    )
+
+
+def result_provenance(args, scorer, data: str, task: str, **settings) -> dict:
+    """What produced a result file (see `cdreasoning.data.provenance`): model folder and weights, prompt,
+    levels, dtype, data file and the task's own settings (question, generation)."""
+    from cdreasoning.data.provenance import data_identity, weights_identity
+
+    levels = scorer.levels
+    return {
+        "task": task,
+        "model": weights_identity(args.model_path),
+        "dtype": str(scorer.dtype).removeprefix("torch."),
+        "quantization": "8bit" if args.load_8bit else "4bit" if args.load_4bit else None,
+        "conv_template": scorer.prompt.conv_template,
+        "image_position": scorer.prompt.image_position,
+        "original_prompt": bool(getattr(scorer.prompt, "original", False)),
+        "levels": {
+            "words": list(levels.words),
+            "weights": list(levels.weights),
+            "answer_prefix": levels.answer_prefix,
+        },
+        "data": data_identity(data),
+        **settings,
+    }
+
+
 def add_batch_arguments(parser: argparse.ArgumentParser, default_batch: int) -> None:
     group = parser.add_argument_group("batching")
     group.add_argument(
@@ -83,6 +123,28 @@ def add_batch_arguments(parser: argparse.ArgumentParser, default_batch: int) -> 
         default=None,
         help="DataLoader workers decoding images (default: 4 on CUDA, 0 on CPU)",
     )
+
+
+def check_default_data(data: str, default: str) -> None:
+    """The evaluation scripts' default data (`playground/…`) is not shipped: say where it goes."""
+    from pathlib import Path
+
+    if data == default and not Path(default).is_file():
+        raise DataError(
+            f"{default}: not found (the default test data of the evaluation is not shipped with the code)",
+            hint="put SPCD / M-SPCD as playground/README.md shows, or pass --data and --image-folder "
+            "(e.g. the quickstart's synthetic set: bash scripts/quickstart.sh, then "
+            "--data runs/quickstart/data/test.csv --image-folder runs/quickstart/data/images)",
+        )
+
+
+def reject_score_question(args) -> None:
+    """`describe` commands: `--question` is the scoring question; say which option they mean."""
+    if args.question is not None:
+        raise UsageError(
+            "--question sets the scoring question; describing asks --describe-question",
+            hint=f"use --describe-question {args.question!r}",
+        )
 
 
 def level_scale(args) -> LevelScale | None:
@@ -108,7 +170,10 @@ def load_scorer(args):
             given.append("describe_question")
         if given:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
-            raise SystemExit(f"--original-prompt fixes the prompt of the original scripts; drop {flags}")
+            raise UsageError(
+                f"--original-prompt fixes the prompt of the original scripts; drop {flags}",
+                hint="--original-prompt alone reproduces CD-Reasoning's evaluation prompts",
+            )
     return CDScorer.from_pretrained(
         args.model_path,
         device=args.device,

@@ -15,12 +15,16 @@ import argparse
 import json
 import sys
 
+from cdreasoning.errors import report_errors
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
+    add_overwrite_argument,
     image_pairs,
     load_scorer,
     max_new_tokens,
+    reject_score_question,
+    result_provenance,
     run_over_pairs,
     workers,
 )
@@ -40,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder the pair list's image names are relative to",
     )
     parser.add_argument("--out", help="output JSONL for --pairs (resumed if it exists)")
+    add_overwrite_argument(parser)
     parser.add_argument(
         "--describe-question",
         default=None,
@@ -58,11 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generation.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
     generation.add_argument("--seed", type=int, default=None, help="random seed when sampling")
-    add_model_arguments(parser)
+    add_model_arguments(parser, describe=True)
     add_batch_arguments(parser, default_batch=8)
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from dataclasses import replace
 
@@ -75,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give two images, or --pairs LIST --out FILE")
     if args.pairs is not None and (args.images or not args.out):
         parser.error("--pairs needs --out and no positional images")
+    reject_score_question(args)
     scorer = load_scorer(args)
     if args.describe_question is not None and args.describe_question != scorer.prompt.describe_question:
         scorer = type(scorer)(
@@ -97,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     pairs = read_pairs(args.pairs)
-    log = ResultLog(args.out, pairs)
+    provenance = result_provenance(
+        args, scorer, args.pairs, "describe", question=scorer.prompt.describe_question, generation=generation
+    )
+    log = ResultLog(args.out, pairs, provenance=provenance, overwrite=args.overwrite)
 
     def to_row(pair, description):
         row = {"record_id": pair.record_id}

@@ -17,11 +17,14 @@ import argparse
 import json
 import sys
 
+from cdreasoning.errors import report_errors
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
+    add_overwrite_argument,
     image_pairs,
     load_scorer,
+    result_provenance,
     run_over_pairs,
     workers,
 )
@@ -41,11 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder the pair list's image names are relative to",
     )
     parser.add_argument("--out", help="output CSV for --pairs (resumed if it exists)")
+    add_overwrite_argument(parser)
     add_model_arguments(parser)
     add_batch_arguments(parser, default_batch=16)
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data.pair_lists import read_pairs
     from cdreasoning.data.result_store import ResultLog
@@ -76,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
         "delta_v_high",
         *[f"p_{w}" for w in words],
     ]
-    log = ResultLog(args.out, pairs, fields)
+    provenance = result_provenance(args, scorer, args.pairs, "score", question=scorer.prompt.question)
+    log = ResultLog(args.out, pairs, fields, provenance=provenance, overwrite=args.overwrite)
 
     def to_row(pair, result):
         row = {"human_delta_v": "" if pair.delta_v is None else pair.delta_v}

@@ -28,8 +28,13 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, DEFAULT_SCORE_QUESTION, DEPICT_QUESTION
-from cdreasoning.errors import ImageError
+from cdreasoning.constants import (
+    DEFAULT_IMAGE_TOKEN,
+    DEFAULT_SCORE_QUESTION,
+    DEPICT_QUESTION,
+    IMAGE_TOKEN_ALIASES,
+)
+from cdreasoning.errors import ImageError, UsageError
 from cdreasoning.inference.levels import LevelScale, level_token_ids
 from cdreasoning.processing import ImageProcessor, get_template, tokenize_prompt
 from cdreasoning.processing.chunk_encoding import chunk_encoder
@@ -96,6 +101,13 @@ class PromptConfig:
         get_template(self.conv_template)
         if self.image_position not in IMAGE_POSITIONS:
             raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {self.image_position!r}")
+        for option, text in (("--question", self.question), ("--describe-question", self.describe_question)):
+            placeholder = next((p for p in (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES) if p in text), None)
+            if placeholder is not None:
+                raise UsageError(
+                    f"{option} contains the image placeholder {placeholder!r}: {text!r}",
+                    hint="remove it; the two images are placed for you (--image-position before|after)",
+                )
 
     def user_message(self, question: str) -> str:
         images = DEFAULT_IMAGE_TOKEN * 2
@@ -212,17 +224,7 @@ class CDScorer:
                 "prompt='original' fixes the template, question, image position and levels of the original "
                 "scripts; do not set conv_template, question, image_position or levels with it"
             )
-        from cdreasoning.model import CheckpointFolder
-
-        checkpoint = CheckpointFolder.open(path)  # config.json read once, for every loader below
-        torch_device = resolve_device(device)
-        torch_dtype = resolve_dtype(dtype, torch_device)
-        if load_8bit or load_4bit:
-            model = _load_quantized(checkpoint, 8 if load_8bit else 4, torch_device, torch_dtype)
-        else:
-            model = checkpoint.load_model(device=torch_device, dtype=torch_dtype, attention=attention)
-        tokenizer = checkpoint.load_tokenizer()
-        processor = checkpoint.image_processor()
+        # the prompt first: a bad question fails before the model is loaded
         prompt_config = PromptConfig(
             conv_template="mplug_owl2" if original else conv_template,
             question=question or DEFAULT_SCORE_QUESTION,
@@ -238,6 +240,17 @@ class CDScorer:
             prompt_config = replace(
                 prompt_config, question=ORIGINAL_SCORE_QUESTION, describe_question=ORIGINAL_DESCRIBE_QUESTION
             )
+        from cdreasoning.model import CheckpointFolder
+
+        checkpoint = CheckpointFolder.open(path)  # config.json read once, for every loader below
+        torch_device = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, torch_device)
+        if load_8bit or load_4bit:
+            model = _load_quantized(checkpoint, 8 if load_8bit else 4, torch_device, torch_dtype)
+        else:
+            model = checkpoint.load_model(device=torch_device, dtype=torch_dtype, attention=attention)
+        tokenizer = checkpoint.load_tokenizer()
+        processor = checkpoint.image_processor()
         return cls(model, tokenizer, processor, prompt_config, levels)
 
     @property

@@ -31,6 +31,10 @@ _DERIVED_KEY_SUFFIXES = (".rotary_emb.inv_freq",)
 _LISTED = 40
 
 
+class CheckpointNotFound(CheckpointError, FileNotFoundError):
+    """The checkpoint path does not exist."""
+
+
 def weight_files(folder: Path) -> list[Path]:
     """The weight files of a checkpoint folder, preferring safetensors; index files resolved to shards."""
     for index_name, single_name in (
@@ -69,7 +73,10 @@ def iter_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
             except Exception as exc:  # safetensors raises its own error types
                 if isinstance(exc, CheckpointError):
                     raise
-                raise CheckpointError(f"{file}: cannot read safetensors ({exc})") from exc
+                raise CheckpointError(
+                    f"{file}: cannot read safetensors ({exc}); the file is damaged or was not written to the end",
+                    hint="copy or save that file again",
+                ) from exc
         else:
             try:
                 state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
@@ -89,8 +96,14 @@ def checkpoint_keys(files: list[Path]) -> set[str]:
         if file.suffix == ".safetensors":
             from safetensors import safe_open
 
-            with safe_open(str(file), framework="pt", device="cpu") as handle:
-                names.update(handle.keys())
+            try:
+                with safe_open(str(file), framework="pt", device="cpu") as handle:
+                    names.update(handle.keys())
+            except Exception as exc:  # safetensors raises its own error types
+                raise CheckpointError(
+                    f"{file}: cannot read safetensors ({exc}); the file is damaged or was not written to the end",
+                    hint="copy or save that file again",
+                ) from exc
         else:
             names.update(name for name, _ in iter_tensors([file]))
     return names
@@ -126,8 +139,22 @@ class CheckpointFolder:
             return path
         offline_hub()
         folder = Path(path)
+        if folder.is_file():
+            raise CheckpointError(
+                f"{folder} is a file, not a checkpoint folder",
+                hint=f"pass the folder that holds config.json and the weights ({folder.parent}?)",
+            )
         if not folder.is_dir():
-            raise FileNotFoundError(f"checkpoint folder {folder} does not exist")
+            raise CheckpointNotFound(
+                f"checkpoint folder {folder} does not exist",
+                hint="weights are never downloaded; pass a local folder in the mPLUG-Owl2 layout",
+            )
+        if (folder / "adapter_config.json").is_file():
+            raise CheckpointError(
+                f"{folder} is a LoRA adapter folder (it has adapter_config.json), not a standalone checkpoint",
+                hint=f"pass the merged model, or merge it first: cdreasoning export --merge-lora {folder} "
+                f"--out {folder}-merged",
+            )
         config_file = folder / "config.json"
         if not config_file.is_file():
             raise CheckpointError(f"{folder}: no config.json (is this a Hugging Face checkpoint folder?)")

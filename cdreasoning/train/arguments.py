@@ -63,6 +63,13 @@ class DataArguments:
         default="pad",
         metadata={"help": "pad (mean-colour borders, as trained) or resize (squash) non-square images"},
     )
+    skip_data_check: bool = field(
+        default=False,
+        metadata={
+            "help": "skip the up-front check of every record and image (`cdreasoning data check`) before step 0; "
+            "for huge sets already checked"
+        },
+    )
     lazy_preprocess: bool = field(
         default=True,
         metadata={
@@ -106,6 +113,13 @@ class TrainingArguments(transformers.TrainingArguments):
     )
     lora_bias: str = field(default="none", metadata={"help": "none, all or lora_only"})
     bits: int = field(default=16, metadata={"help": "16, or 8 / 4 for QLoRA (CUDA + bitsandbytes)"})
+    fresh: bool = field(
+        default=False,
+        metadata={
+            "help": "start over: delete the checkpoints already in --output_dir (listed first) instead of "
+            "resuming from the newest complete one (the default)"
+        },
+    )
     remove_unused_columns: bool = field(default=False, metadata={"help": "keep pixel_values in batches"})
     score_loss: str = field(
         default="ce",

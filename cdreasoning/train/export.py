@@ -14,6 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
+from cdreasoning.errors import report_errors
+
 
 def merge_lora(
     adapter_dir: str | Path, out_dir: str | Path, base: str | Path | None = None, dtype: str = "float32"
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = merge_lora(args.merge_lora, args.out, args.base, args.dtype)

@@ -14,6 +14,8 @@
   divided by the gradient-accumulation steps when the cross-entropy is normalised over the accumulated batch
   (as the Trainer does for the model's own loss); under data parallelism the gradient averaging makes it a mean
   over all ranks' score records. Logs carry `score_kl` (on the five-level softmax) and `score_off_levels`.
+- Checkpoints are written into `.partial-checkpoint-N/` and renamed to `checkpoint-N` once complete, so a kill
+  during a save never leaves a `checkpoint-N` that looks resumable (`cdreasoning.train.checkpoints`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from cdreasoning.processing.tokenizer_files import copy_sentencepiece_files
+from cdreasoning.train.checkpoints import publish_checkpoint, stage_dir
 from cdreasoning.train.soft_labels import expanded_positions, level_distribution_loss
 
 
@@ -62,6 +65,7 @@ class CDTrainer(Trainer):
         self._samples = 0
         self._tokens = 0
         self._since = time.perf_counter()
+        self._staging: str | None = None
 
     # -- optimizer ---------------------------------------------------------------------------------------------
     def create_optimizer(self, model=None):
@@ -140,3 +144,41 @@ class CDTrainer(Trainer):
         if self.processing_class is not None and self.args.should_save:
             # transformers 5 saves tokenizer.json only; keep the SentencePiece model prompts are encoded with
             copy_sentencepiece_files(self.processing_class.name_or_path, output_dir or self.args.output_dir)
+
+    # -- atomic checkpoints -------------------------------------------------------------------------------------
+    def _get_output_dir(self, trial):
+        return self._staging if self._staging is not None else super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial):
+        """Save into the staging folder (the Trainer writes `<staging>/checkpoint-N`), then, on the main process
+        once every rank is done, rename it into place and apply `--save_total_limit` to the real folder."""
+        run_dir = super()._get_output_dir(trial)
+        step = self.state.global_step
+        self._staging = str(stage_dir(run_dir, step))
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging = None
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            final = publish_checkpoint(run_dir, step)
+            best = self.state.best_model_checkpoint
+            if best is not None and str(best).startswith(str(stage_dir(run_dir, step))):
+                self.state.best_model_checkpoint = str(final)
+            _rotate(self, run_dir)
+        self.accelerator.wait_for_everyone()
+
+
+def _rotate(trainer: Trainer, run_dir: str) -> None:
+    """`--save_total_limit` over the published checkpoints (by step number)."""
+    try:
+        from transformers.trainer_utils import rotate_checkpoints
+    except ImportError:  # older transformers 5.x keep it as a Trainer method
+        trainer._rotate_checkpoints(use_mtime=False, output_dir=run_dir)
+        return
+    rotate_checkpoints(
+        output_dir=run_dir,
+        save_total_limit=trainer.args.save_total_limit,
+        best_model_checkpoint=trainer.state.best_model_checkpoint,
+        use_mtime=False,
+    )
