@@ -111,7 +111,8 @@ def test_resume_refuses_an_output_of_another_list(tiny_checkpoint, pair_folder, 
     from cdreasoning.data.result_store import ResultLog
 
     with pytest.raises(DataError, match="written for another list"):
-        ResultLog(out, read_pairs(pairs), ["human_delta_v", "score", "level", "delta_v", *LEVEL_COLUMNS])
+        fields = ["human_delta_v", "score", "level", "delta_v", "std", "delta_v_low", "delta_v_high"]
+        ResultLog(out, read_pairs(pairs), [*fields, *LEVEL_COLUMNS])
 
 
 def test_score_argument_errors(tiny_checkpoint, capsys):
