@@ -82,12 +82,21 @@ class Logistic5Fit:
         return logistic5(x, *self.params)
 
 
+def _monotone(params, p: np.ndarray) -> bool:
+    """True when logistic5(·, params) is monotone (either direction) over [min p, max p]."""
+    steps = np.diff(logistic5(np.linspace(float(np.min(p)), float(np.max(p)), 512), *params))
+    scale = float(np.max(np.abs(steps))) or 1.0
+    return bool(np.all(steps >= -1e-9 * scale) or np.all(steps <= 1e-9 * scale))
+
+
 def fit_logistic5(pred, human) -> Logistic5Fit:
     """Least-squares fit of `logistic5` from predictions to human scores.
 
     Started from the usual SPCD / VQEG initial guess (amplitude = range of the human scores, slope 1 over the
-    spread of the predictions, centre = mean prediction); if the optimiser fails, the linear least-squares fit
-    (t0 = 0) is returned, which is still a valid member of the family.
+    spread of the predictions, centre = mean prediction). The linear least-squares fit (t0 = 0, still a member
+    of the family) is returned instead when the optimiser fails, when its parameters are ill-conditioned
+    (infinite or non-finite covariance, fewer points than parameters), or when the fitted curve is not monotone
+    over the predictions' range (a mapping that bends back would reward a predictor for ranking pairs wrongly).
     """
     from scipy import optimize
 
@@ -97,8 +106,9 @@ def fit_logistic5(pred, human) -> Logistic5Fit:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            params, _ = optimize.curve_fit(logistic5, p, h, p0=guess, maxfev=20000)
-            if np.all(np.isfinite(params)):
+            params, covariance = optimize.curve_fit(logistic5, p, h, p0=guess, maxfev=20000)
+            conditioned = np.all(np.isfinite(params)) and np.all(np.isfinite(np.diag(covariance)))
+            if conditioned and _monotone(params, p):
                 return Logistic5Fit(tuple(float(v) for v in params))
         except (RuntimeError, optimize.OptimizeWarning, ValueError, TypeError):
             pass  # TypeError: fewer points than the 5 parameters

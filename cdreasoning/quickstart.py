@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from cdreasoning.errors import report_errors
@@ -52,6 +52,9 @@ class QuickstartConfig:
     full_steps / lora_steps: optimizer steps of the two fine-tuning stages (batch `batch_size`).
     full_lr / lora_lr: their peak learning rates (cosine schedule, 5 % warm-up).
     lora_r: LoRA rank (alpha = 2·r, as in the CD-Reasoning recipe's r=128 / alpha=256).
+    score_loss / score_loss_weight: how score records are supervised in both stages (`cdreasoning train
+        --score-loss ce|soft --score-loss-weight W`; docs/training.md). Score records are also shown with their
+        two images swapped half of the time (`--swap-pair-prob 0.5`, the training default).
     cdflow_epochs / cdflow_size: CD-Flow training epochs and training image side (the `small` preset).
     examples: example descriptions shown in the report.
     workers: data-loading worker processes per step.
@@ -69,6 +72,8 @@ class QuickstartConfig:
     full_lr: float = 1e-3
     lora_lr: float = 1e-3
     lora_r: int = 16
+    score_loss: str = "ce"
+    score_loss_weight: float = 1.0
     cdflow_epochs: int = 2
     cdflow_size: int = 64
     examples: int = 3
@@ -95,6 +100,10 @@ class QuickstartConfig:
             raise ValueError("learning rates must be positive")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be ≥ 1, got {self.threads}")
+        if self.score_loss not in ("ce", "soft") or self.score_loss_weight < 0:
+            raise ValueError(
+                f"score_loss must be ce or soft and its weight ≥ 0, got {self.score_loss} / {self.score_loss_weight}"
+            )
         if self.examples < 0 or self.workers < 0:
             raise ValueError("examples and workers must be ≥ 0")
 
@@ -158,6 +167,10 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
         "tensorboard",
         "--resume-from-checkpoint",
         "auto",
+        "--score-loss",
+        config.score_loss,
+        "--score-loss-weight",
+        str(config.score_loss_weight),
     )
     full_save = max(50, config.full_steps // 4)
     lora_save = max(50, config.lora_steps // 3)
@@ -285,6 +298,9 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
                     str(evals / label),
                     "--name",
                     label,
+                    "--consistency",
+                    "--identical-pairs",
+                    "30",
                     *device,
                     "--num-workers",
                     str(config.workers),
@@ -313,12 +329,14 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
                 "tiny-lora",
                 "--max-new-tokens",
                 "96",
+                "--scores",
+                str(evals / "tiny-lora" / "scores.csv"),
                 *device,
                 "--num-workers",
                 str(config.workers),
             ),
             evals / "tiny-lora-describe" / "metrics.json",
-            reads=("data", "merge"),
+            reads=("data", "merge", "score-lora-merged"),
             owns=(evals / "tiny-lora-describe",),
         )
     )
@@ -508,6 +526,28 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"training batch size (default {defaults.batch_size})",
     )
     parser.add_argument(
+        "--full-lr",
+        type=float,
+        default=defaults.full_lr,
+        help=f"full fine-tuning peak LR (default {defaults.full_lr})",
+    )
+    parser.add_argument(
+        "--lora-lr", type=float, default=defaults.lora_lr, help=f"LoRA peak LR (default {defaults.lora_lr})"
+    )
+    parser.add_argument(
+        "--score-loss",
+        choices=("ce", "soft"),
+        default=defaults.score_loss,
+        help=f"score supervision: ce (hard level word) or soft (distribution; docs/training.md) "
+        f"(default {defaults.score_loss})",
+    )
+    parser.add_argument(
+        "--score-loss-weight",
+        type=float,
+        default=defaults.score_loss_weight,
+        help=f"weight of the soft-label term (default {defaults.score_loss_weight})",
+    )
+    parser.add_argument(
         "--cdflow-epochs",
         type=int,
         default=defaults.cdflow_epochs,
@@ -545,20 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        # every setting the parser has is a QuickstartConfig field of the same name (dashes → underscores)
         config = QuickstartConfig(
-            out=args.out,
-            scenes=args.scenes,
-            size=args.size,
-            seed=args.seed,
-            device=args.device,
-            full_steps=args.full_steps,
-            lora_steps=args.lora_steps,
-            batch_size=args.batch_size,
-            cdflow_epochs=args.cdflow_epochs,
-            cdflow_size=args.cdflow_size,
-            examples=args.examples,
-            workers=args.workers,
-            threads=args.threads,
+            **{f.name: getattr(args, f.name) for f in fields(QuickstartConfig) if f.name in vars(args)}
         )
     except ValueError as err:
         print(f"cdreasoning quickstart: error: {err}", file=sys.stderr)

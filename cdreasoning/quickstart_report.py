@@ -42,6 +42,14 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _of_seven(fraction: float | None) -> str:
+    """A mean number of attributes out of 7, e.g. "7 of 7" or "5.4 of 7" (never "1.000 of 7")."""
+    if fraction is None:
+        return "n/a"
+    n = fraction * len(ATTRIBUTES)
+    return f"{n:.0f} of 7" if abs(n - round(n)) < 0.05 else f"{n:.1f} of 7"
+
+
 def _device_name(device: str) -> str:
     import torch
 
@@ -67,7 +75,10 @@ def _loss_curves(out: Path, models: Path) -> Path | None:
             panels.append((title, "optimizer step", "training loss (answer tokens)", {stage: (xs, ys)}))
     if not panels:
         return None
-    return save_line_panels(panels, out / "training_loss.png", "training loss of the two stages", log_y=True)
+    values = [y for _, _, _, series in panels for _, ys in series.values() for y in ys if y > 0]
+    # a log axis only helps when the loss falls by more than an order of magnitude; otherwise it hides the change
+    log_y = bool(values) and max(values) / min(values) > 10
+    return save_line_panels(panels, out / "training_loss.png", "training loss of the two stages", log_y=log_y)
 
 
 def _data_section(out: Path, meta: dict[str, Any]) -> list[str]:
@@ -83,6 +94,16 @@ def _data_section(out: Path, meta: dict[str, Any]) -> list[str]:
         "severities from the edit strengths (see docs/data.md). Scenes are split 70/10/20, no scene in two "
         "splits."
     )
+    lines += [
+        "",
+        (
+            "**The ground truth here is a proxy, not human judgement.** The proxy ΔV is computed from CIELAB "
+            "differences of the two renders (a pooled ΔE-like term, a global colour-cast term and a texture term; "
+            "docs/data.md). Pixel formulas such as CIEDE2000 and S-CIELAB therefore have an advantage on the "
+            "pixel-aligned pairs that they do not have on SPCD's human ratings; compare methods on the "
+            "not-aligned pairs too."
+        ),
+    ]
     lines += ["", "| split | pairs | pixel-aligned | not aligned |", "|---|---:|---:|---:|"]
     for split in ("train", "val", "test"):
         pairs = read_spcd_csv(out / "data" / f"{split}.csv")
@@ -110,9 +131,82 @@ def _leaderboard_section(out: Path) -> list[str]:
     ]
 
 
+def _honesty_section(out: Path) -> list[str]:
+    """Trivial baselines next to the MLLM's numbers, collapse flags, uncertainty and consistency."""
+    from cdreasoning.evaluate.calibration import format_calibration
+    from cdreasoning.evaluate.trivial_baselines import description_checks, score_checks
+
+    lines = [
+        "## Did the MLLM learn anything? (baselines and checks)",
+        "",
+        (
+            "A constant answer has no rank correlation (SRCC / PLCC 0) and a STRESS that does not depend on the "
+            "constant; always answering the most common test level gets the majority-class accuracy. A model "
+            "that answers one level for ≥ 90 % of the pairs, or writes only a handful of distinct descriptions, "
+            "is flagged **collapsed**: its accuracy is then the majority class's."
+        ),
+        "",
+        (
+            "| model | level accuracy | majority-class accuracy | most common answer (share) | levels used | "
+            "STRESS of a constant (ΔV / level space) | collapsed? |"
+        ),
+        "|---|---:|---:|---|---:|---:|---|",
+    ]
+    notes = []
+    for label in ("tiny-full", "tiny-lora"):
+        c = score_checks(out / "eval" / label / "scores.csv")
+        stress = c["constant_stress"]
+        flag = "**yes**" if c["collapsed"] else "no"
+        lines.append(
+            f"| {label} | {_fmt(c['level_accuracy'])} | {_fmt(c['majority_level_accuracy'])} "
+            f"({c['majority_level']}) | {c['top_level']} ({_fmt(c['top_level_share'], 2)}) | "
+            f"{c['distinct_levels']} of 5 | {_fmt(stress['delta_v'], 1)} / {_fmt(stress['level'], 1)} | {flag} |"
+        )
+        report = _read_json(out / "eval" / label / "metrics.json")
+        text = format_calibration(report.get("calibration"), report.get("consistency"))
+        if text:
+            notes += [f"- {label}: " + line for line in text.splitlines()]
+    folder = out / "eval" / "tiny-lora-describe"
+    d = description_checks(folder / "descriptions.jsonl")
+    lines += [
+        "",
+        (
+            f"Descriptions (tiny-lora): {d['distinct_texts']} distinct texts and {d['distinct_severity_patterns']} "
+            f"distinct severity patterns for {d['n_descriptions']} pairs; answering every attribute with its most "
+            f"common test severity scores {_fmt(d['majority_severity_accuracy'])} accuracy"
+            + (
+                " — **collapsed**: the description accuracy below is the majority class's."
+                if d["collapsed"]
+                else "."
+            )
+        ),
+    ]
+    agreement = _read_json(folder / "metrics.json").get("agreement")
+    if agreement:
+        from cdreasoning.evaluate.agreement import format_agreement
+
+        lines += [
+            "",
+            format_agreement(agreement)
+            + " (contradicting pairs: eval/tiny-lora-describe/contradictions.csv).",
+        ]
+    if notes:
+        lines += [
+            "",
+            (
+                "Uncertainty (the 80 % ΔV interval of each score, `std` of its level distribution; "
+                "eval/<model>/reliability.png) and consistency (each pair also scored as (B, A), and images against "
+                "themselves):"
+            ),
+            "",
+            *notes,
+        ]
+    return [*lines, ""]
+
+
 def _scatter_section(out: Path) -> list[str]:
     lines = [
-        "## Prediction against human ΔV",
+        "## Prediction against the proxy ΔV",
         "",
         (
             "Each method's score report (`eval/<method>/`: metrics.json, predictions.csv, scatter.png). The MLLM "
@@ -159,7 +253,7 @@ def _description_section(out: Path, examples: int) -> list[str]:
     sim = m["text_similarity"]
     lines += [
         "",
-        f"Attributes mentioned: {_fmt(o['mentioned_fraction'])} of 7; exact match of all seven: "
+        f"Attributes mentioned: {_of_seven(o['mentioned_fraction'])}; exact match of all seven: "
         f"{_fmt(o['exact_match'])}; "
         + (
             "text similarity absent"
@@ -204,18 +298,34 @@ def _description_section(out: Path, examples: int) -> list[str]:
     return lines
 
 
+def _step_timings(out: Path, timings: dict[str, float]) -> dict[str, float]:
+    """Timings of the steps that ran now, merged over those of earlier runs (OUT/step_timings.json), so that a
+    reused step keeps the time it took when it ran."""
+    path = out / "step_timings.json"
+    merged = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    merged.update(timings)
+    path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    return merged
+
+
 def write_report(config, steps, timings: dict[str, float], total_seconds: float) -> Path:
     """Write OUT/report.md (and OUT/training_loss.png) from the steps' outputs; returns the report's path."""
     out = Path(config.out)
     meta = _read_json(out / "data" / "synth_meta.json")
     loss_png = _loss_curves(out, out / "models")
+    all_timings = _step_timings(out, timings)
+    measured = sum(all_timings.get(step.name, 0.0) for step in steps)
+    reused = [step.name for step in steps if step.name not in timings]
+    took = f"this run took {total_seconds / 60:.1f} min"
+    if reused:
+        took += (
+            f" ({len(reused)} of {len(steps)} steps reused from an earlier run; all steps together took "
+            f"{measured / 60:.1f} min when they ran)"
+        )
     lines = [
         "# cdreasoning quickstart report",
         "",
-        (
-            f"Written {time.strftime('%Y-%m-%d %H:%M')} on {_device_name(config.device)}; this run took "
-            f"{total_seconds / 60:.1f} min (steps reused from an earlier run take no time)."
-        ),
+        f"Written {time.strftime('%Y-%m-%d %H:%M')} on {_device_name(config.device)}; {took}.",
         "",
         (
             "A tiny two-image mPLUG-Owl2 model was fine-tuned on a synthetic SPCD-like set (full, then LoRA), then "
@@ -226,6 +336,7 @@ def write_report(config, steps, timings: dict[str, float], total_seconds: float)
         "",
     ]
     lines += _leaderboard_section(out)
+    lines += _honesty_section(out)
     lines += _scatter_section(out)
     lines += _description_section(out, config.examples)
     if loss_png is not None:
@@ -239,9 +350,22 @@ def write_report(config, steps, timings: dict[str, float], total_seconds: float)
         "",
     ]
     for step in steps:
-        took = timings.get(step.name)
-        status = f"{took:.0f} s" if took is not None else "reused"
+        seconds = all_timings.get(step.name)
+        status = "time unknown" if seconds is None else f"{seconds:.0f} s"
+        if step.name not in timings:
+            status += ", reused"
         lines += [f"{step.title} ({status}):", "", "```bash", step.command_line(), "```", ""]
+    model = out / "models" / "lora-merged"
+    lines += [
+        "## Try the model on your own pair",
+        "",
+        "```bash",
+        f"cdreasoning score --model-path {model} A.png B.png      # score, level, std and the 80 % ΔV interval",
+        f"cdreasoning describe --model-path {model} A.png B.png   # the seven attributes in words",
+        "```",
+        "",
+        "(The tiny model has seen only the synthetic set: expect it to be as good as the numbers above say.)",
+    ]
     path = out / "report.md"
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     return path

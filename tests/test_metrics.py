@@ -76,3 +76,15 @@ def test_logistic_fit_with_fewer_points_than_parameters_falls_back_to_linear():
     fit = metrics.fit_logistic5(pred, human)
     assert fit.params[0] == 0.0  # the linear member of the family
     assert metrics.plcc(pred, human, fit="logistic5") == pytest.approx(1.0)
+
+
+def test_logistic_fit_never_bends_back():
+    # data that a logistic + linear member fits exactly but that rises, then falls (t4 < 0 after saturation):
+    # the unconstrained optimum is found and is not monotone, so the linear member is used instead
+    x = np.linspace(0.0, 10.0, 41)
+    human = metrics.logistic5(x, 10.0, 3.0, 5.0, 5.0, -0.8)
+    fit = metrics.fit_logistic5(x, human)
+    steps = np.diff(fit(np.linspace(0.0, 10.0, 400)))
+    assert np.all(steps >= -1e-9) or np.all(steps <= 1e-9)
+    slope, intercept = np.polyfit(x, human, 1)
+    assert fit.params == pytest.approx((0.0, 1.0, 0.0, intercept, slope))

@@ -51,6 +51,12 @@ def test_report_has_every_method_subset_plot_and_example(smoke):
     ran = [line for line in lines if "\n  $ cdreasoning " in line]
     assert len(ran) == len(build_steps(config))
     assert "cdreasoning train --model-path" in text and "--lora-enable True" in text
+    # honest reading: baselines, collapse flags, proxy ground truth, uncertainty, the command to try it
+    assert "majority-class accuracy" in text and "collapsed?" in text
+    assert "proxy, not human judgement" in text and "CIELAB" in text
+    assert "calibration (" in text and "consistency (" in text and "explanation–score agreement" in text
+    assert " of 7;" in text and ".000 of 7" not in text
+    assert text.rstrip().endswith("numbers above say.)") and "cdreasoning score --model-path" in text
 
 
 def test_rerun_reuses_and_a_redone_step_redoes_its_readers(smoke):
@@ -58,6 +64,8 @@ def test_rerun_reuses_and_a_redone_step_redoes_its_readers(smoke):
     lines = []
     run_quickstart(config, echo=lines.append)
     assert sum("reusing" in line for line in lines) == len(build_steps(config))
+    text = (config.out / "report.md").read_text()
+    assert "all steps together took" in text and "time unknown" not in text
     # redo the CD-Flow test: only it and the leaderboard (which reads it) run again
     (config.out / "eval" / "cdflow" / "metrics.json").unlink()
     lines = []

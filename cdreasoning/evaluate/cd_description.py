@@ -11,6 +11,10 @@ compared: per-attribute accuracy, macro-F1, mean absolute severity error, a conf
 of attributes mentioned, and BLEU / ROUGE-L against the human answers. Outputs in `--out`: `generations.jsonl`
 (written as it goes; a rerun resumes), `metrics.json`, `descriptions.jsonl`, `confusion.png`, the printed table.
 
+`--scores SCORES.csv` (from `eval score` or `cdreasoning score` on the same pairs) adds explanation–score
+agreement (`cdreasoning.evaluate.agreement`: the rule is in its docstring and docs/training.md): `agreement` in
+metrics.json, a `contradiction` flag per line of descriptions.jsonl and `contradictions.csv`.
+
 Default data layout (see playground/README.md): `playground/data/m-spcd/depict_task/depict_align_test.json` with
 the images in `playground/data/spcd/images/`.
 """
@@ -85,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-failures",
         action="store_true",
         help="report on the pairs that were described even if some images could not be read",
+    )
+    parser.add_argument(
+        "--scores",
+        default=None,
+        help="scores CSV of the same pairs (eval score's scores.csv): report explanation–score agreement",
     )
     add_model_arguments(parser, describe=True)
     add_batch_arguments(parser, default_batch=8)
@@ -203,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
         config=config,
         require_complete_references=not args.allow_incomplete_references,
     )
+    if args.scores:
+        from cdreasoning.evaluate.agreement import annotate_description_report, format_agreement
+
+        print(format_agreement(annotate_description_report(out, args.scores)))
     print(f"report: {out}/metrics.json, descriptions.jsonl, confusion.png", file=sys.stderr)
     return status
 

@@ -11,6 +11,12 @@ PLCC after the logistic fit). Outputs in `--out`: `scores.csv` (written as pairs
 exact prompt, level ids and padding of CD-Reasoning's cd_score.py (the paper's numbers); the default is the
 training template.
 
+Uncertainty and consistency (`cdreasoning.evaluate.calibration`): metrics.json also holds `calibration`
+(share of human ΔV inside the model's 80 % interval, mean std, Spearman(std, |error|)), drawn in
+`reliability.png` next to the scatter plot. `--consistency` also scores every pair as (B, A) and a sample of
+images against themselves (`--identical-pairs`, default 50) and adds `consistency` (mean |s(A,B) − s(B,A)|, share
+of level flips, mean score and P(negligible) of identical images) with the per-pair `consistency.csv`.
+
 Default data layout (see playground/README.md): `playground/data/spcd/test.csv` with the images in
 `playground/data/spcd/images/`.
 """
@@ -67,6 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="report on the pairs that were scored even if some images could not be read "
         "(otherwise the run stops with the list of failed pairs and no metrics)",
     )
+    parser.add_argument(
+        "--consistency",
+        action="store_true",
+        help="also score every pair as (B, A) and a sample of (A, A) pairs; report the differences",
+    )
+    parser.add_argument(
+        "--identical-pairs",
+        type=int,
+        default=50,
+        help="how many images to score against themselves with --consistency (default 50)",
+    )
     add_model_arguments(parser)
     add_batch_arguments(parser, default_batch=16)
     return parser
@@ -101,10 +118,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     scorer = load_scorer(args)
     words = scorer.levels.words
+    uncertainty = ["std", "delta_v_low", "delta_v_high"]
     log = ResultLog(
         out / "scores.csv",
         pairs,
-        ["human_delta_v", "score", "level", "delta_v", *[f"p_{w}" for w in words]],
+        ["human_delta_v", "score", "level", "delta_v", *uncertainty, *[f"p_{w}" for w in words]],
         provenance=result_provenance(args, scorer, args.data, "score", question=scorer.prompt.question),
         overwrite=args.overwrite,
     )
@@ -116,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 score=result.score,
                 level=result.level,
                 delta_v=result.delta_v,
+                **{name: getattr(result, name) for name in uncertainty},
                 **{f"p_{w}": result.probabilities[w] for w in words},
             )
         return row
@@ -156,9 +175,52 @@ def main(argv: list[str] | None = None) -> int:
         "weights": list(scorer.levels.weights),
         "failed_pairs": len(pairs) - len(rows),
     }
-    write_score_report(rows, out, prediction_space="grade", method_name=name, config=config)
-    print(f"report: {out}/metrics.json, predictions.csv, scatter.png", file=sys.stderr)
+    report = write_score_report(rows, out, prediction_space="grade", method_name=name, config=config)
+    _uncertainty_and_consistency(args, scorer, pairs, log, report, out, name)
+    print(f"report: {out}/metrics.json, predictions.csv, scatter.png, reliability.png", file=sys.stderr)
     return status
+
+
+def _uncertainty_and_consistency(args, scorer, pairs, log, report, out: Path, name: str) -> None:
+    """Add `calibration` (and with --consistency, `consistency`) to metrics.json; draw reliability.png."""
+    import json
+
+    from cdreasoning.evaluate.calibration import (
+        calibration_metrics,
+        format_calibration,
+        run_consistency,
+        save_reliability_plot,
+        write_consistency_csv,
+    )
+    from cdreasoning.inference.cli_common import workers
+
+    done = [p for p in pairs if not log.rows[p.index].get("error")]
+    rows = [log.rows[p.index] for p in done]
+    report["calibration"] = calibration_metrics(
+        [float(r["score"]) for r in rows], [float(r["std"]) for r in rows], [p.delta_v for p in done]
+    )
+    save_reliability_plot(report["calibration"], out / "reliability.png", f"{name}: uncertainty calibration")
+    if args.consistency:
+        forward = [
+            None
+            if log.rows[p.index].get("error")
+            else (log.rows[p.index]["score"], log.rows[p.index]["level"])
+            for p in pairs
+        ]
+        report["consistency"], consistency_rows = run_consistency(
+            scorer,
+            [(p.image_a, p.image_b) for p in pairs],
+            forward,
+            identical=args.identical_pairs,
+            batch_size=args.batch_size,
+            num_workers=workers(args, scorer),
+            image_folder=args.image_folder,
+        )
+        write_consistency_csv(consistency_rows, out / "consistency.csv")
+    (out / "metrics.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    print(format_calibration(report["calibration"], report.get("consistency")))
 
 
 if __name__ == "__main__":

@@ -176,7 +176,9 @@ def save_grouped_bars(
         ax.grid(axis="y", alpha=0.3)
         ax.tick_params(axis="y", labelsize=7)
     if panels:
-        axes[0].legend(fontsize=7, loc="best")
+        # one legend for the figure, below the panels, so that it never covers a bar
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, fontsize=7, loc="outside lower center", ncols=min(len(labels), 5))
     for ax in axes[n:]:
         ax.set_axis_off()
     fig.suptitle(title, fontsize=11)

@@ -356,9 +356,20 @@ def load_score_report(result_dir: str | Path) -> tuple[dict[str, Any], list[Scor
     return report, read_score_predictions(result_dir / "predictions.csv")
 
 
+def ground_truth_name(config: dict[str, Any]) -> str:
+    """ "proxy" when the evaluated pair list belongs to a synthetic set (`cdreasoning data synth` writes
+    synth_meta.json beside its test.csv: its ΔV is a CIELAB-based proxy, not human judgement), else "human"."""
+    for key in ("data", "pairs_csv"):
+        value = config.get(key)
+        if isinstance(value, str) and (Path(value).parent / "synth_meta.json").is_file():
+            return "proxy"
+    return "human"
+
+
 def _scatter_panels(rows: Sequence[ScoreRow], report: dict[str, Any]):
     from cdreasoning.evaluate.plots import ScatterPanel
 
+    truth = report.get("ground_truth", "human")
     space = report["prediction_space"]
     grid = []
     conventions = ["level", "delta_v"] if space == "grade" else ["delta_v"]
@@ -385,7 +396,7 @@ def _scatter_panels(rows: Sequence[ScoreRow], report: dict[str, Any]):
                         x=[r.prediction for r in chosen],
                         y=np.asarray(grade_from_delta_v(human_dv)),
                         xlabel="predicted grade G",
-                        ylabel="human grade G (from ΔV)",
+                        ylabel=f"{truth} grade G (from ΔV)",
                         identity=True,
                     )
                 )
@@ -402,7 +413,7 @@ def _scatter_panels(rows: Sequence[ScoreRow], report: dict[str, Any]):
                         y=human_dv,
                         curve=curve,
                         xlabel="predicted ΔV" + (" (from grade)" if space == "grade" else ""),
-                        ylabel="human ΔV",
+                        ylabel=f"{truth} ΔV",
                     )
                 )
         grid.append(panels)
@@ -434,6 +445,7 @@ def write_score_report(
             k: v for k, v in CONVENTIONS.items() if prediction_space == "grade" or k == "delta_v"
         },
         "config": dict(config or {}),
+        "ground_truth": ground_truth_name(dict(config or {})),
         "subsets": subsets,
     }
     out_dir = Path(out_dir)
@@ -448,7 +460,7 @@ def write_score_report(
     save_scatter_panels(
         _scatter_panels(rows, report),
         out_dir / "scatter.png",
-        f"{method_name}: prediction vs human ({len(rows)} pairs)",
+        f"{method_name}: prediction vs {report['ground_truth']} ΔV ({len(rows)} pairs)",
     )
     if echo:
         print(format_score_table(report))

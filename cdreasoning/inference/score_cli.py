@@ -5,7 +5,8 @@
 
 A pair list is SPCD CSV (`image_a,image_b[,ΔV]`, no header), a CSV with an `image_a,image_b[,delta_v]` header,
 or an M-SPCD JSON. The output CSV has one row per pair: `pair_index,image_a,image_b,human_delta_v,score,level,
-delta_v,p_<level>…,error`. Rows are written as they come; rerunning the same command skips the pairs already
+delta_v,std,delta_v_low,delta_v_high,p_<level>…,error` (std: spread of the level distribution in grade units;
+delta_v_low/high: the 80 % ΔV interval, see `cdreasoning.inference.uncertainty`). Rows are written as they come; rerunning the same command skips the pairs already
 scored (and retries failed ones). A missing or unreadable image is reported in the `error` column and the run
 goes on; the exit status is 1 if any pair failed.
 """
@@ -70,7 +71,16 @@ def main(argv: list[str] | None = None) -> int:
 
     pairs = read_pairs(args.pairs)
     words = scorer.levels.words
-    fields = ["human_delta_v", "score", "level", "delta_v", *[f"p_{w}" for w in words]]
+    fields = [
+        "human_delta_v",
+        "score",
+        "level",
+        "delta_v",
+        "std",
+        "delta_v_low",
+        "delta_v_high",
+        *[f"p_{w}" for w in words],
+    ]
     provenance = result_provenance(args, scorer, args.pairs, "score", question=scorer.prompt.question)
     log = ResultLog(args.out, pairs, fields, provenance=provenance, overwrite=args.overwrite)
 
@@ -81,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                 score=result.score,
                 level=result.level,
                 delta_v=result.delta_v,
+                std=result.std,
+                delta_v_low=result.delta_v_low,
+                delta_v_high=result.delta_v_high,
                 **{f"p_{w}": result.probabilities[w] for w in words},
             )
         return row

@@ -48,18 +48,28 @@ PROMPTS = ("training", "original")
 @dataclass(frozen=True)
 class ScoreResult:
     """score: expected level on the 0–5 grade scale; level: the most likely word; probabilities: per level
-    word (sum 1); delta_v: the score on SPCD's ΔV scale (ΔV = 1.6036·exp(0.5391·score) − 1.2943)."""
+    word (sum 1); delta_v: the score on SPCD's ΔV scale (ΔV = 1.6036·exp(0.5391·score) − 1.2943);
+    std: standard deviation of the level distribution (grade units, 0 = one level for sure);
+    delta_v_low/high: the ΔV interval at `interval_coverage` (see `cdreasoning.inference.uncertainty`)."""
 
     score: float
     level: str
     probabilities: dict[str, float]
     delta_v: float
+    std: float = 0.0
+    delta_v_low: float | None = None
+    delta_v_high: float | None = None
+    interval_coverage: float | None = None
 
     def to_dict(self) -> dict:
         return {
             "score": self.score,
             "level": self.level,
             "delta_v": self.delta_v,
+            "std": self.std,
+            "delta_v_low": self.delta_v_low,
+            "delta_v_high": self.delta_v_high,
+            "interval_coverage": self.interval_coverage,
             "probabilities": dict(self.probabilities),
         }
 
@@ -265,16 +275,24 @@ class CDScorer:
         return logits[:, self._level_ids].float().softmax(-1).cpu()
 
     def _results(self, probabilities: torch.Tensor) -> list[ScoreResult]:
+        from cdreasoning.inference.uncertainty import DEFAULT_COVERAGE, delta_v_interval, level_std
+
         scores = probabilities @ self._weights
+        stds = level_std(probabilities.double().numpy(), self.levels.weights).reshape(-1)
         out = []
-        for probs, score in zip(probabilities.tolist(), scores.tolist()):
+        for probs, score, std in zip(probabilities.tolist(), scores.tolist(), stds.tolist()):
             best = max(range(len(probs)), key=probs.__getitem__)
+            low, high = delta_v_interval(score, std, DEFAULT_COVERAGE, self.levels.weights)
             out.append(
                 ScoreResult(
                     score=score,
                     level=self.levels.words[best],
                     probabilities=dict(zip(self.levels.words, probs)),
                     delta_v=float(delta_v_from_grade(score)),
+                    std=std,
+                    delta_v_low=low,
+                    delta_v_high=high,
+                    interval_coverage=DEFAULT_COVERAGE,
                 )
             )
         return out

@@ -13,6 +13,11 @@ them), and the concepts shared with the other commands have their names: `--mode
   `--lora_target_modules` (default `q_proj` and `v_proj.multiway.1`, CD-Reasoning's choice); the abstractor and
   the vision tower additionally train (as full copies saved with the adapter) only when the two flags above ask.
 - `--visual_abstractor_lr` really gives the abstractor's parameters their own learning rate.
+
+Score-task options (see docs/training.md): `--score-loss ce|soft` (hard level word, or the DeQA-Score style
+distribution over the level words built from the record's human ΔV `gt_score`), `--score-loss-weight`,
+`--soft-label-std` (Gaussian soft labels instead of two adjacent levels) and `--swap-pair-prob` (random image
+order for score records).
 """
 
 from __future__ import annotations
@@ -120,6 +125,28 @@ class TrainingArguments(transformers.TrainingArguments):
         default=None,
         metadata={"help": "torch CPU threads (default: one per core that other processes leave free)"},
     )
+    score_loss: str = field(
+        default="ce",
+        metadata={
+            "help": "score records: ce (cross-entropy on the hard level word) or soft (KL to a distribution over "
+            "the level words whose expectation is the record's grade G from gt_score; other answer tokens "
+            "keep their cross-entropy)"
+        },
+    )
+    score_loss_weight: float = field(
+        default=1.0, metadata={"help": "weight of the soft-label KL term (with --score-loss soft)"}
+    )
+    soft_label_std: float = field(
+        default=0.0,
+        metadata={
+            "help": "std (grade units) of a discretised Gaussian soft label; 0 = the two adjacent levels "
+            "(with --score-loss soft)"
+        },
+    )
+    swap_pair_prob: float = field(
+        default=0.5,
+        metadata={"help": "probability of giving a score record's two images in the order (B, A)"},
+    )
     # Flags of the original scripts that newer transformers renamed; accepted and mapped so their command lines run.
     warmup_ratio: float = field(
         default=None, metadata={"help": "fraction of steps for LR warmup (→ --warmup_steps)"}
@@ -143,6 +170,14 @@ class TrainingArguments(transformers.TrainingArguments):
             raise ValueError("--bits 4/8 (QLoRA) needs --lora_enable True")
         if self.lora_bias not in ("none", "all", "lora_only"):
             raise ValueError(f"--lora_bias must be none, all or lora_only, not {self.lora_bias!r}")
+        from cdreasoning.train.soft_labels import SCORE_LOSSES
+
+        if self.score_loss not in SCORE_LOSSES:
+            raise ValueError(f"--score-loss must be one of {SCORE_LOSSES}, not {self.score_loss!r}")
+        if not 0.0 <= self.swap_pair_prob <= 1.0:
+            raise ValueError(f"--swap-pair-prob must be in [0, 1], got {self.swap_pair_prob}")
+        if self.soft_label_std < 0 or self.score_loss_weight < 0:
+            raise ValueError("--soft-label-std and --score-loss-weight must be ≥ 0")
         if self.lora_enable and self.freeze_llm:
             raise ValueError(
                 "--freeze_llm has no meaning with --lora_enable (the LLM weights are frozen already)"

@@ -8,21 +8,35 @@ Records are read and validated by `cdreasoning.data.read_conversations` (every `
 an image). Only the assistant answers and their `</s>` are supervised (see `cdreasoning.processing`). Nothing is
 dropped silently: a record that cannot be used — an image that does not load, a sample longer than
 `max_length` — raises `DataError` naming the file and the record.
+
+Score records (answer "The color difference between these two images is {level}.") get two options:
+
+- `swap_pair_prob`: with this probability the two images are given in the order (B, A) — a colour difference
+  has no direction, and random order teaches the model so (`--swap-pair-prob`, default 0.5). The draw is a
+  pure function of (seed, epoch, record index) — `CDTrainer` tells the dataset the epoch — so it does not
+  consume the global RNG: a run resumed from a checkpoint sees the same orders as an uninterrupted one.
+- `soft_labels` (`--score-loss soft`): for a record with a human ΔV (`gt_score`), the sample also carries
+  `level_position` (index in `input_ids` of the level word's first sub-token, whose label is then IGNORE_INDEX)
+  and `level_target` (the distribution over the levels, `cdreasoning.train.soft_labels`). The position is where
+  the scorer reads the level logits: the tokens of the prompt rendered up to the answer prefix must be a prefix
+  of the record's tokens, and the next token must be the record's level word, or a DataError says so.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 
-from cdreasoning.constants import IGNORE_INDEX
+from cdreasoning.constants import ANSWER_PREFIX, CD_LEVELS, IGNORE_INDEX
 from cdreasoning.data import DataError, read_conversations
 from cdreasoning.errors import ImageError
 from cdreasoning.processing import ImageProcessor, tokenize_conversation
 from cdreasoning.processing.templates import ConversationTemplate
+from cdreasoning.train.soft_labels import SoftLabelConfig, soft_level_target
 
 _ROLES = {"human": 0, "gpt": 1}
 
@@ -41,19 +55,39 @@ class ConversationDataset(Dataset):
         max_length: int,
         image_tokens: int,
         lazy: bool = True,
+        swap_pair_prob: float = 0.0,
+        soft_labels: SoftLabelConfig | None = None,
+        seed: int = 0,
     ):
+        if not 0.0 <= swap_pair_prob <= 1.0:
+            raise ValueError(f"--swap-pair-prob must be in [0, 1], got {swap_pair_prob}")
         self.tokenizer, self.template, self.processor = tokenizer, template, image_processor
+        self.swap_pair_prob, self.soft_labels = swap_pair_prob, soft_labels
+        self.seed, self.epoch = seed, 0
         self.image_folder = Path(image_folder) if image_folder else None
         self.max_length, self.image_tokens = max_length, image_tokens
         self.items = [record for path in paths for record in read_conversations(path)]
         if not self.items:
             raise DataError(f"no training records in {paths}")
+        self.level_ids: list[int] | None = None
+        if soft_labels is not None:
+            self.level_ids = self._level_ids()
         self._tokens: list | None = None
         if not lazy:
             self._tokens = [self._tokenize(i) for i in range(len(self.items))]
 
     def __len__(self) -> int:
         return len(self.items)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next items belong to (it varies the image order of score pairs between epochs)."""
+        self.epoch = int(epoch)
+
+    def swapped(self, index: int) -> bool:
+        """Whether record `index` is shown as (B, A) in the current epoch (deterministic, see module doc)."""
+        if self.swap_pair_prob <= 0:
+            return False
+        return random.Random(f"swap:{self.seed}:{self.epoch}:{index}").random() < self.swap_pair_prob
 
     @property
     def lengths(self) -> list[int]:
@@ -85,20 +119,77 @@ class ConversationDataset(Dataset):
             raise DataError(f"{record.where}: no assistant answer to learn from")
         return tokens
 
+    # -- soft labels ---------------------------------------------------------------------------------------
+    def _prompt_ids(self, turns: list[tuple[str, str]]) -> tuple[str, list[int]]:
+        from cdreasoning.processing import tokenize_prompt
+
+        text = self.template.render_prompt(turns, ANSWER_PREFIX)
+        return text, tokenize_prompt(self.tokenizer, text)
+
+    def _level_ids(self) -> list[int]:
+        """First sub-token id of each level word where it follows the answer prefix (as the scorer reads it)."""
+        from cdreasoning.processing import tokenize_prompt
+        from cdreasoning.processing.levels import LevelScale, level_token_ids
+
+        text, ids = self._prompt_ids([self.template.user_turn("<|image|><|image|>\nHow?")])
+        return level_token_ids(
+            self.tokenizer, ids, text, LevelScale(), lambda t: tokenize_prompt(self.tokenizer, t)
+        )
+
+    def _level_supervision(self, record, input_ids: list[int]) -> tuple[int, list[float]] | None:
+        """(position of the level token in input_ids, target distribution), or None for records without a
+        human ΔV or that are not one-round score records."""
+        if record.gt_score is None or len(record.turns) != 2 or record.level is None:
+            return None
+        level = record.level.strip().lower()
+        if level not in CD_LEVELS:
+            raise DataError(f"{record.where}: score answer level {record.level!r} is not one of {CD_LEVELS}")
+        turns = [(self.template.roles[0], record.turns[0].value)]
+        _, prompt_ids = self._prompt_ids(turns)
+        position = len(prompt_ids)
+        expected = self.level_ids[CD_LEVELS.index(level)]
+        if (
+            input_ids[:position] != prompt_ids
+            or position >= len(input_ids)
+            or input_ids[position] != expected
+        ):
+            raise DataError(
+                f"{record.where}: the answer does not tokenise as the answer prefix followed by the level word "
+                f"{level!r} (token {expected}), so the soft label has no position; check the answer text"
+            )
+        try:
+            target = soft_level_target(record.gt_score, self.soft_labels)
+        except ValueError as exc:
+            raise DataError(f"{record.where}: gt_score {record.gt_score!r}: {exc}") from None
+        return position, target.tolist()
+
     def __getitem__(self, index: int) -> dict:
         record = self.items[index]
         tokens = self._tokens[index] if self._tokens is not None else self._tokenize(index)
         paths = [self.image_folder / name if self.image_folder else Path(name) for name in record.images]
+        is_score = record.kind == "score" and len(paths) == 2
+        if is_score and self.swapped(index):
+            paths = paths[::-1]
         try:
             pixel_values = self.processor(paths) if paths else None
         except ImageError as exc:
             raise DataError(f"{record.where}: {exc}") from None
-        return {"input_ids": tokens.input_ids, "labels": tokens.labels, "pixel_values": pixel_values}
+        sample = {"input_ids": tokens.input_ids, "labels": tokens.labels, "pixel_values": pixel_values}
+        if self.soft_labels is not None:
+            supervision = self._level_supervision(record, tokens.input_ids) if is_score else None
+            position, target = supervision or (-1, [0.0] * len(self.level_ids))
+            if position >= 0:
+                sample["labels"] = list(tokens.labels)
+                sample["labels"][position] = IGNORE_INDEX
+            sample["level_position"], sample["level_target"] = position, target
+        return sample
 
 
 @dataclass
 class DataCollator:
-    """Right-pads a list of samples into one batch; images of all samples are concatenated in order."""
+    """Right-pads a list of samples into one batch; images of all samples are concatenated in order.
+
+    Samples with soft labels add `level_positions` [b] (−1: none) and `level_targets` [b, n_levels]."""
 
     pad_token_id: int
 
@@ -116,4 +207,7 @@ class DataCollator:
         images = [s["pixel_values"] for s in samples if s["pixel_values"] is not None]
         if images:
             batch["pixel_values"] = torch.cat(images)
+        if "level_position" in samples[0]:
+            batch["level_positions"] = torch.tensor([s["level_position"] for s in samples], dtype=torch.long)
+            batch["level_targets"] = torch.tensor([s["level_target"] for s in samples], dtype=torch.float32)
         return batch

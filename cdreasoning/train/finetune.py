@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     from cdreasoning.train.checkpoints import resolve_resume
     from cdreasoning.train.data_validation import validate_training_data
     from cdreasoning.train.dataset import ConversationDataset, DataCollator
+    from cdreasoning.train.soft_labels import SoftLabelConfig
     from cdreasoning.train.trainer import CDTrainer
     from cdreasoning.train.tuning import configure_tuning, trainable_parameter_summary
 
@@ -173,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         training_args.model_max_length,
         config.image_tokens,
         lazy=data_args.lazy_preprocess,
+        swap_pair_prob=training_args.swap_pair_prob,
+        seed=training_args.seed,
+        soft_labels=(
+            SoftLabelConfig(std=training_args.soft_label_std or None)
+            if training_args.score_loss == "soft"
+            else None
+        ),
     )
     trainer = CDTrainer(
         model=model,
@@ -182,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         processing_class=tokenizer,
         image_processor=processor,
         image_tokens=config.image_tokens,
+        level_ids=dataset.level_ids,
+        score_loss_weight=training_args.score_loss_weight,
     )
     trainer.train(resume_from_checkpoint=resume)
     trainer.save_state()

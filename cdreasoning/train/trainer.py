@@ -6,29 +6,62 @@
   instead of loading every sample to measure it.
 - Logs carry `samples_per_second` and `tokens_per_second` (tokens with images expanded) at every logging step.
 - Every save also writes the image preprocessor config, so each checkpoint folder is complete.
+- The training dataset is told each epoch (`set_epoch`), which varies its image-order draws (`--swap-pair-prob`)
+  without touching the global RNG.
+- `--score-loss soft`: score records carry a target distribution over the level words
+  (`cdreasoning.train.soft_labels`); the loss adds `--score-loss-weight` × the KL at the level position to the
+  cross-entropy of the other answer tokens. The KL is a mean over the micro-batch's score records, so it is
+  divided by the gradient-accumulation steps when the cross-entropy is normalised over the accumulated batch
+  (as the Trainer does for the model's own loss); under data parallelism the gradient averaging makes it a mean
+  over all ranks' score records. Logs carry `score_kl` (on the five-level softmax) and `score_off_levels`.
 - Checkpoints are written into `.partial-checkpoint-N/` and renamed to `checkpoint-N` once complete, so a kill
   during a save never leaves a `checkpoint-N` that looks resumable (`cdreasoning.train.checkpoints`).
 """
 
 from __future__ import annotations
 
+import math
 import time
 
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from cdreasoning.processing.tokenizer_files import copy_sentencepiece_files
 from cdreasoning.train.checkpoints import publish_checkpoint, stage_dir
+from cdreasoning.train.soft_labels import expanded_positions, level_distribution_loss
+
+
+class _EpochToDataset(TrainerCallback):
+    """Tells the training dataset the epoch that starts (for its per-epoch image-order draws). state.epoch is
+    e exactly when epoch e starts, and e + k/steps when a run resumes inside epoch e."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.dataset.set_epoch(math.floor((state.epoch or 0.0) + 1e-6))
 
 
 class CDTrainer(Trainer):
     """Hugging Face `Trainer` with the abstractor's own learning rate, the image processor saved with every
-    checkpoint, and throughput (samples, tokens) in the logs."""
+    checkpoint, throughput (samples, tokens) in the logs, and the soft-label score loss."""
 
-    def __init__(self, *args, image_processor=None, image_tokens: int = 1, **kwargs):
+    def __init__(
+        self,
+        *args,
+        image_processor=None,
+        image_tokens: int = 1,
+        level_ids: list[int] | None = None,
+        score_loss_weight: float = 1.0,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.image_processor = image_processor
         self.image_tokens = image_tokens
+        self.level_ids, self.score_loss_weight = level_ids, score_loss_weight
+        self._score_parts: dict[str, list[float]] = {"score_kl": [], "score_off_levels": []}
+        if hasattr(self.train_dataset, "set_epoch"):
+            self.add_callback(_EpochToDataset(self.train_dataset))
         self._samples = 0
         self._tokens = 0
         self._since = time.perf_counter()
@@ -65,12 +98,28 @@ class CDTrainer(Trainer):
         return super()._get_train_sampler(*args, **kwargs)
 
     # -- throughput ----------------------------------------------------------------------------------------------
-    def compute_loss(self, model, inputs, *args, **kwargs):
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        inputs = dict(inputs)
+        positions = inputs.pop("level_positions", None)
+        targets = inputs.pop("level_targets", None)
         if model.training:
             images = inputs["pixel_values"].shape[0] if inputs.get("pixel_values") is not None else 0
             self._samples += int(inputs["input_ids"].shape[0])
             self._tokens += int(inputs["attention_mask"].sum()) + images * (self.image_tokens - 1)
-        return super().compute_loss(model, inputs, *args, **kwargs)
+        rows = None if positions is None else (positions >= 0).nonzero().flatten()
+        if rows is None or rows.numel() == 0 or self.level_ids is None:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
+        # logits [b, L, V]; the level token sits at expanded position e, so position e − 1 predicts it
+        at = expanded_positions(inputs["input_ids"][rows], positions[rows], self.image_tokens) - 1
+        kl, parts = level_distribution_loss(outputs.logits[rows, at], self.level_ids, targets[rows])
+        if num_items_in_batch is not None and self.model_accepts_loss_kwargs:
+            kl = kl / getattr(self, "current_gradient_accumulation_steps", 1)
+        loss = loss + self.score_loss_weight * kl.to(loss.dtype)
+        if model.training:
+            self._score_parts["score_kl"].append(parts["kl_levels"])
+            self._score_parts["score_off_levels"].append(parts["out_of_levels"])
+        return (loss, outputs) if return_outputs else loss
 
     def log(self, logs, *args, **kwargs):
         if "loss" in logs and self._samples:
@@ -80,6 +129,11 @@ class CDTrainer(Trainer):
             logs["tokens_per_second"] = round(self._tokens * world / elapsed, 1)
             self._samples = self._tokens = 0
             self._since = time.perf_counter()
+        if "loss" in logs:
+            for key, values in self._score_parts.items():
+                if values:
+                    logs[key] = round(sum(values) / len(values), 5)
+                    values.clear()
         return super().log(logs, *args, **kwargs)
 
     # -- saving -----------------------------------------------------------------------------------------------

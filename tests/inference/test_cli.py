@@ -33,6 +33,7 @@ def test_score_one_pair_prints_json(tiny_checkpoint, pair_folder, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["image_a"].endswith("img0.png") and 0 <= result["score"] <= 5
     assert abs(sum(result["probabilities"].values()) - 1) < 1e-5
+    assert result["delta_v_low"] <= result["delta_v"] <= result["delta_v_high"] and result["std"] >= 0
 
 
 def test_score_list_reports_failures_and_resumes(tiny_checkpoint, pair_folder, tmp_path, capsys):
@@ -63,7 +64,9 @@ def test_score_list_reports_failures_and_resumes(tiny_checkpoint, pair_folder, t
     assert "image file not found" in result[6]["error"] and result[6]["score"] == ""
     assert all(r["error"] == "" and 0 <= float(r["score"]) <= 5 for r in result[:6])
     assert float(result[2]["human_delta_v"]) == 3.5
-    assert {"p_negligible", "p_severe", "level", "delta_v"} <= set(result[0])
+    assert {"p_negligible", "p_severe", "level", "delta_v", "std", "delta_v_low", "delta_v_high"} <= set(
+        result[0]
+    )
 
     # interrupted run: keep 3 rows, mark one so we can see it is not recomputed
     header = list(result[0])
@@ -108,7 +111,8 @@ def test_resume_refuses_an_output_of_another_list(tiny_checkpoint, pair_folder, 
     from cdreasoning.data.result_store import ResultLog
 
     with pytest.raises(DataError, match="written for another list"):
-        ResultLog(out, read_pairs(pairs), ["human_delta_v", "score", "level", "delta_v", *LEVEL_COLUMNS])
+        fields = ["human_delta_v", "score", "level", "delta_v", "std", "delta_v_low", "delta_v_high"]
+        ResultLog(out, read_pairs(pairs), [*fields, *LEVEL_COLUMNS])
 
 
 def test_score_argument_errors(tiny_checkpoint, capsys):

@@ -19,7 +19,16 @@ def test_result_fields_and_invariants(scorer, pair_folder):
     assert math.isclose(result.score, expected, rel_tol=1e-5) and 0 <= result.score <= 5
     assert result.level == max(result.probabilities, key=result.probabilities.get)
     assert math.isclose(result.delta_v, delta_v_from_grade(result.score))
-    assert set(result.to_dict()) == {"score", "level", "delta_v", "probabilities"}
+    assert set(result.to_dict()) == {
+        "score",
+        "level",
+        "delta_v",
+        "std",
+        "delta_v_low",
+        "delta_v_high",
+        "interval_coverage",
+        "probabilities",
+    }
 
 
 def test_score_does_not_depend_on_the_batch(scorer, pair_folder):

@@ -72,10 +72,12 @@ def _train_records(synth_set) -> int:
 
 def test_zero3_full_finetune_on_two_cpu_ranks(tiny_checkpoint, synth_set, tmp_path):
     out = tmp_path / "zero3"
-    _launch("finetune.sh", tiny_checkpoint, synth_set, out, "scripts/zero3.json")
+    # with the soft-label score loss (computed by the Trainer subclass from the logits, under ZeRO-3)
+    _launch("finetune.sh", tiny_checkpoint, synth_set, out, "scripts/zero3.json", "--score_loss", "soft")
     assert (out / "checkpoint-2" / "global_step2").is_dir()  # a DeepSpeed engine, not DDP
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["global_step"] == 3
+    assert all("score_kl" in e for e in state["log_history"] if "loss" in e)
     assert state["epoch"] == pytest.approx(3 * 2 * 2 / _train_records(synth_set), rel=1e-3)
     trained, initial = (
         load_pretrained(out),
@@ -98,6 +100,8 @@ def test_zero2_lora_on_two_cpu_ranks(tiny_checkpoint, synth_set, tmp_path):
         "4",
         "--lora_alpha",
         "8",
+        "--score_loss",
+        "soft",
     )
     assert (out / "checkpoint-2" / "global_step2").is_dir()
     state = json.loads((out / "trainer_state.json").read_text())
