@@ -4,7 +4,7 @@ transformers."""
 
 from cdreasoning.backbones.base import Backbone, Prompt, detect_backbone, read_model_type
 
-__all__ = ["Backbone", "Prompt", "detect_backbone", "load_backbone", "read_model_type", "as_backbone"]
+__all__ = ["Backbone", "Prompt", "as_backbone", "detect_backbone", "load_backbone", "read_model_type"]
 
 
 def __getattr__(name):

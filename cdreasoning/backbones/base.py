@@ -91,7 +91,7 @@ def read_model_type(path: str | Path) -> str:
 
 
 def detect_backbone(path: str | Path) -> str:
-    """"mplug_owl2" or "hf_vlm" for a checkpoint folder, from config.json's model_type (torch not imported)."""
+    """ "mplug_owl2" or "hf_vlm" for a checkpoint folder, from config.json's model_type (torch not imported)."""
     model_type = read_model_type(path)
     if model_type in OWL2_MODEL_TYPES:
         return "mplug_owl2"

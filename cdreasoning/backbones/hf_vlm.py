@@ -140,7 +140,7 @@ def load_hf_processor(path: str | Path):
 
 
 def parameter_part(name: str) -> str:
-    """"vision", "projector" or "llm" for a parameter name of an HF VLM (LoRA weights count as "lora")."""
+    """ "vision", "projector" or "llm" for a parameter name of an HF VLM (LoRA weights count as "lora")."""
     if "lora_" in name:
         return "lora"
     bare = name.removeprefix("base_model.model.")
@@ -170,7 +170,10 @@ class HFVisionLanguageBackbone:
                     "image size is set in its preprocessor_config.json"
                 )
             self._images_kwargs = {
-                "size": {"shortest_edge": min(dict(size)["shortest_edge"], self.max_pixels), "longest_edge": self.max_pixels}
+                "size": {
+                    "shortest_edge": min(dict(size)["shortest_edge"], self.max_pixels),
+                    "longest_edge": self.max_pixels,
+                }
             }
 
     @property
@@ -204,7 +207,9 @@ class HFVisionLanguageBackbone:
             full = self.render(messages + [{"role": "assistant", "content": answer_prefix}])
             end = full.rfind(answer_prefix)
             if end < 0:
-                raise ValueError(f"the chat template of {self.model_type} does not render the answer verbatim")
+                raise ValueError(
+                    f"the chat template of {self.model_type} does not render the answer verbatim"
+                )
             text = full[: end + len(answer_prefix)]
         return Prompt(text, self.encode(text))
 

@@ -26,7 +26,9 @@ def as_backbone(model, tokenizer=None, image_processor=None):
     from cdreasoning.backbones.hf_vlm import HFVisionLanguageBackbone
 
     if image_processor is None or not hasattr(image_processor, "apply_chat_template"):
-        raise TypeError(f"a {model_type} model needs its transformers processor (AutoProcessor) as image_processor")
+        raise TypeError(
+            f"a {model_type} model needs its transformers processor (AutoProcessor) as image_processor"
+        )
     return HFVisionLanguageBackbone(model, image_processor, model_type)
 
 

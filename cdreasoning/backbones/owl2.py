@@ -97,3 +97,15 @@ class Owl2Backbone:
                 row = row[: row.index(self.tokenizer.eos_token_id)]
             texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
         return texts
+
+
+def load_owl2_backbone(path, device="auto", dtype="auto", attention: str = "auto") -> Owl2Backbone:
+    """Model (strict load), tokenizer and image preprocessing of an mPLUG-Owl2-layout checkpoint folder."""
+    from cdreasoning.model import load_pretrained
+    from cdreasoning.model.loading import read_config
+    from cdreasoning.processing import load_tokenizer
+
+    config = read_config(path)
+    model = load_pretrained(path, device=device, dtype=dtype, attention=attention)
+    processor = ImageProcessor.from_pretrained(path, default_size=config.vision.image_size)
+    return Owl2Backbone(model.eval(), load_tokenizer(path), processor)

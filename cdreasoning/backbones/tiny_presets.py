@@ -205,7 +205,11 @@ def _build(preset: str, tokenizer):
 
 
 def write_hf_preset(
-    preset: str, out_dir: str | Path, seed: int = 0, dtype: torch.dtype = torch.float32, overwrite: bool = False
+    preset: str,
+    out_dir: str | Path,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+    overwrite: bool = False,
 ) -> Path:
     """Write a tiny random checkpoint folder of `preset` (refuses a non-empty folder unless `overwrite`)."""
     import transformers
