@@ -73,6 +73,11 @@ def count_images(content: list[dict]) -> int:
     return sum(1 for item in content if item["type"] == "image")
 
 
+def assistant_message(text: str) -> dict:
+    """An assistant turn in the content-list form every family's chat template reads."""
+    return {"role": "assistant", "content": [{"type": "text", "text": text}]}
+
+
 def _without_video(processor_class):
     """The processor class, accepting video_processor=None (transformers checks every attribute's class, and
     the video processor class cannot be imported without torchvision)."""
@@ -204,7 +209,7 @@ class HFVisionLanguageBackbone:
         if not answer_prefix:
             text = self.render(messages, add_generation_prompt=True)
         else:
-            full = self.render(messages + [{"role": "assistant", "content": answer_prefix}])
+            full = self.render(messages + [assistant_message(answer_prefix)])
             end = full.rfind(answer_prefix)
             if end < 0:
                 raise ValueError(
@@ -212,6 +217,47 @@ class HFVisionLanguageBackbone:
                 )
             text = full[: end + len(answer_prefix)]
         return Prompt(text, self.encode(text))
+
+    def conversation(self, turns: list[tuple[str, str]]) -> tuple[str, list[tuple[int, int]], list[int]]:
+        """Turns [("user" | "assistant", text with image placeholders), …] → (the rendered conversation, the
+        supervised token spans counted from the end of its tokens [(start, stop)], the text's token ids).
+
+        The supervised tokens of an answer are those between the chat template's rendering of the conversation up
+        to the open assistant turn and up to the end of that answer (its end-of-turn tokens included), i.e.
+        exactly what generation after `prompt()` has to produce. Spans are counted from the end because the
+        processor expands each image placeholder into many tokens before them; images must therefore all come
+        before the first answer (as in every CD record).
+        """
+        messages: list[dict] = []
+        bounds: list[tuple[str, str]] = []
+        answered = False
+        for index, (role, text) in enumerate(turns):
+            if role == "user":
+                content = message_content(text)
+                if answered and count_images(content):
+                    raise ValueError(
+                        f"turn {index}: images after an answer are not supported by {self.model_type}"
+                    )
+                messages.append({"role": "user", "content": content})
+            elif role == "assistant":
+                prefix = self.render(messages, add_generation_prompt=True)
+                messages.append(assistant_message(text))
+                bounds.append((prefix, self.render(messages)))
+                answered = True
+            else:
+                raise ValueError(f"turn {index}: role must be user or assistant, not {role!r}")
+        full = self.render(messages)
+        ids = self.encode(full)
+        spans = []
+        for prefix, upto in bounds:
+            start, stop = len(self.encode(prefix)), len(self.encode(upto))
+            if ids[:stop] != self.encode(upto) or ids[:start] != self.encode(prefix):
+                raise ValueError(
+                    f"the chat template of {self.model_type} does not tokenise an answer as a continuation of "
+                    "its prompt; cannot tell which tokens to supervise"
+                )
+            spans.append((len(ids) - start, len(ids) - stop))
+        return full, spans, ids
 
     # -- images ----------------------------------------------------------------------------------------------------
     def load_pair(self, image_a, image_b):

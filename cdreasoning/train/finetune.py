@@ -1,5 +1,8 @@
 """Fine-tune an mPLUG-Owl2-layout model on colour-difference conversations (full or LoRA, DeepSpeed-ready).
 
+An HF image-text-to-text checkpoint (Qwen2.5-VL, Qwen3-VL, Idefics3, …; from config.json's model_type) takes the
+same flags and data through `cdreasoning.train.hf_training`.
+
     python cdreasoning/train/finetune.py --model_name_or_path CKPT --data_path train.json \\
         --image_folder images/ --output_dir runs/cd --version v1 --bf16 True --num_train_epochs 1 …
     cdreasoning train …                                    (the same)
@@ -133,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     elif resume is not None and not Path(resume).is_dir():
         raise FileNotFoundError(f"--resume_from_checkpoint {resume} is not a folder")
 
+    from cdreasoning.backbones import detect_backbone
+
+    if detect_backbone(model_args.model_name_or_path) == "hf_vlm":  # Qwen-VL, Idefics3, … (config.json)
+        from cdreasoning.train.hf_training import train_hf
+
+        return train_hf(model_args, data_args, training_args, resume)
     config = read_config(model_args.model_name_or_path)
     # Initialise the process group now: under ZeRO-3 the model is built inside deepspeed.zero.Init, which
     # partitions parameters over the ranks and so needs the group before from_pretrained runs.
