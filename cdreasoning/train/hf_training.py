@@ -159,8 +159,16 @@ class HFDataCollator:
 
 
 def _module_names(model, prefixes) -> list[str]:
-    names = {name for name, _ in model.named_modules()}
-    return [p.rstrip(".") for p in prefixes if p.rstrip(".") in names]
+    """Names of the modules at `prefixes` (a ModuleList is listed by its items: peft copies modules, not lists)."""
+    modules = dict(model.named_modules())
+    names = []
+    for prefix in prefixes:
+        module = modules.get(prefix.rstrip("."))
+        if isinstance(module, (torch.nn.ModuleList, torch.nn.ModuleDict)):
+            names += [f"{prefix}{child}" for child, _ in module.named_children()]
+        elif module is not None:
+            names.append(prefix.rstrip("."))
+    return names
 
 
 def configure_hf_tuning(model, args):

@@ -26,3 +26,13 @@ def image_folder(tmp_path_factory):
         image = np.clip(base + rng.normal(0, 25, (h, w, 3)), 0, 255).astype(np.uint8)
         Image.fromarray(image).save(folder / f"img{i}.png")
     return folder
+
+
+@pytest.fixture(scope="session")
+def synth_set(tmp_path_factory):
+    """A small synthetic SPCD-like set made by the real generator (5 scenes, 64 px)."""
+    from cdreasoning.data import synthesize
+
+    out = tmp_path_factory.mktemp("bb-synth") / "set"
+    synthesize(out, scenes=5, seed=0, size=64, pairs_per_scene=6)
+    return out
