@@ -251,7 +251,7 @@ def train_hf(model_args, data_args, training_args, resume: str | None) -> int:
         print(f"[train] {model_type}: trainable parameters {trainable_parameter_summary(model)}", flush=True)
 
     processor = load_hf_processor(path)
-    backbone = HFVisionLanguageBackbone(model, processor, model_type)
+    backbone = HFVisionLanguageBackbone(model, processor, model_type, max_pixels=data_args.max_pixels)
     dataset = HFConversationDataset(
         data_args.data_path, backbone, data_args.image_folder, lazy=data_args.lazy_preprocess
     )

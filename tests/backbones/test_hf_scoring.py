@@ -28,7 +28,7 @@ def test_batch_1_and_8_give_the_same_score(hf_scorer, image_folder):
     alone = [r.score for r in hf_scorer.score_pairs(pairs, batch_size=1)]
     batched = [r.score for r in hf_scorer.score_pairs(pairs, batch_size=8)]
     assert max(abs(a - b) for a, b in zip(alone, batched)) <= 1e-4
-    assert len(set(round(s, 6) for s in alone)) > 1  # different pairs, different scores (not a constant)
+    assert len({round(s, 6) for s in alone}) > 1  # different pairs, different scores (not a constant)
 
 
 def test_result_invariants_and_level_tokens(hf_scorer, image_folder):
