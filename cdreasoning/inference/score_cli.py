@@ -8,6 +8,11 @@ or an M-SPCD JSON. The output CSV has one row per pair: `pair_index,image_a,imag
 delta_v,p_<level>…,error`. Rows are written as they come; rerunning the same command skips the pairs already
 scored (and retries failed ones). A missing or unreadable image is reported in the `error` column and the run
 goes on; the exit status is 1 if any pair failed.
+
+Data-parallel over N processes or GPUs with any launcher (pairs sharded by rank, parts merged by rank 0 in input
+order; see `cdreasoning.inference.sharding`):
+
+    torchrun --nproc_per_node N -m cdreasoning score --model-path CKPT --pairs pairs.csv --out scores.csv
 """
 
 from __future__ import annotations
@@ -50,6 +55,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give two images, or --pairs LIST --out FILE")
     if args.pairs is not None and (args.images or not args.out):
         parser.error("--pairs needs --out and no positional images")
+    from cdreasoning.inference.sharding import Shard, run_sharded
+
+    shard = Shard.from_env()
+    if shard.sharded:
+        if args.pairs is None:
+            parser.error("a multi-process launch needs --pairs LIST --out FILE")
+        shard.setup()  # before loading: picks this rank's GPU
     scorer = load_scorer(args)
     if args.pairs is None:
         result = scorer.score(*args.images)
@@ -61,7 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     pairs = read_pairs(args.pairs)
     words = scorer.levels.words
     fields = ["human_delta_v", "score", "level", "delta_v", *[f"p_{w}" for w in words]]
-    log = ResultLog(args.out, pairs, fields)
 
     def to_row(pair, result):
         row = {"human_delta_v": "" if pair.delta_v is None else pair.delta_v}
@@ -79,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder
         )
 
-    return run_over_pairs(pairs, log, results, to_row, "scoring")
+    if shard.sharded:
+        return run_sharded(shard, pairs, args.out, fields, results, to_row, "scoring")
+    return run_over_pairs(pairs, ResultLog(args.out, pairs, fields), results, to_row, "scoring")
 
 
 if __name__ == "__main__":
