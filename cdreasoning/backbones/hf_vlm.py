@@ -279,7 +279,7 @@ class HFVisionLanguageBackbone:
             **self._images_kwargs,
         )
 
-    def _batch_inputs(self, prompt: Prompt, batch: list) -> dict:
+    def batch_inputs(self, prompt: Prompt, batch: list) -> dict:
         inputs = self.inputs([prompt.text] * len(batch), [list(pair) for pair in batch])
         last = inputs["input_ids"][:, -1]
         if not bool((last == prompt.ids[-1]).all()):
@@ -299,7 +299,7 @@ class HFVisionLanguageBackbone:
     # -- model -----------------------------------------------------------------------------------------------------
     def answer_logits(self, prompt: Prompt, batch: list) -> torch.Tensor:
         """b image pairs → next-token logits [b, v] after the prompt (the last position of the left-padded batch)."""
-        inputs = self._batch_inputs(prompt, batch)
+        inputs = self.batch_inputs(prompt, batch)
         return self.model(**inputs, logits_to_keep=1, use_cache=False).logits[:, -1]
 
     def generate(
@@ -311,7 +311,7 @@ class HFVisionLanguageBackbone:
         top_p: float = 1.0,
         seed: int | None = None,
     ) -> list[str]:
-        inputs = self._batch_inputs(prompt, batch)
+        inputs = self.batch_inputs(prompt, batch)
         if seed is not None:
             torch.manual_seed(seed)
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}

@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="random seed of the initialisation (default 0)")
     parser.add_argument("--dtype", default="float32", help="weight dtype: float32, bfloat16 or float16")
     parser.add_argument("--overwrite", action="store_true", help="replace the output folder if not empty")
-    parser.add_argument("--tokenizer", default=None, help="mPLUG-Owl2 presets: a LLaMA tokenizer folder to copy in")
+    parser.add_argument(
+        "--tokenizer", default=None, help="mPLUG-Owl2 presets: a LLaMA tokenizer folder to copy in"
+    )
     return parser
 
 

@@ -100,3 +100,19 @@ def test_max_pixels_caps_the_image_tokens(hf_checkpoints, image_folder):
     image = np.zeros((64, 64, 3), dtype=np.uint8)
     out = capped.inputs(["<|vision_start|><|image_pad|><|vision_end|>"], [[image]])
     assert out["image_grid_thw"].tolist() == [[1, 2, 2]]  # 16×16 px → 2×2 patches → 1 token
+
+
+def test_bench_model_prints_pairs_per_second_for_any_backbone(hf_checkpoints, tiny_checkpoint, capsys):
+    import importlib.util
+
+    from tests.conftest import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_model", REPO_ROOT / "scripts" / "bench_model.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for path in (hf_checkpoints["tiny-idefics3"], tiny_checkpoint):
+        args = ["--model-path", str(path), "--device", "cpu", "--batch-sizes", "1,2"]
+        assert bench.main([*args, "--iters", "1", "--warmup", "0", "--image-size", "32"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert "pairs/s" in lines[1] and [line.split()[0] for line in lines[2:]] == ["1", "2"]
+        assert all(float(line.split()[1]) > 0 for line in lines[2:])

@@ -128,7 +128,7 @@ def test_lora_train_merge_score_describe(family, hf_checkpoints, synth_set, tmp_
     with_adapter = PeftModel.from_pretrained(
         AutoModelForImageTextToText.from_pretrained(str(base), local_files_only=True), str(out)
     ).eval()
-    inputs = backbone._batch_inputs(prompt, pair)
+    inputs = backbone.batch_inputs(prompt, pair)
     with torch.no_grad():
         expected = with_adapter(**inputs).logits[:, -1]
         got = backbone.answer_logits(prompt, pair)
