@@ -21,7 +21,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+
+# scipy.optimize / scipy.stats are imported inside the functions that use them: together they take ~1 s to
+# import on 2 CPU cores, and `import cdreasoning.metrics` (every report, `cdreasoning --help` paths) should not.
 
 __all__ = ["Logistic5Fit", "fit_logistic5", "krcc", "logistic5", "plcc", "rmse", "srcc", "stress"]
 
@@ -76,6 +78,8 @@ def fit_logistic5(pred, human) -> Logistic5Fit:
     spread of the predictions, centre = mean prediction); if the optimiser fails, the linear least-squares fit
     (t0 = 0) is returned, which is still a valid member of the family.
     """
+    from scipy import optimize
+
     p, h = _validate(pred, human)
     spread = float(np.std(p)) or 1.0
     guess = [float(np.max(h) - np.min(h)), 1.0 / spread, float(np.mean(p)), float(np.mean(h)), 0.0]
@@ -100,17 +104,23 @@ def plcc(pred, human, fit: str | None = None) -> float:
         p = fit_logistic5(p, h)(p)
         if np.ptp(p) == 0:
             raise ValueError("the logistic fit collapsed to a constant; PLCC is undefined")
+    from scipy import stats
+
     return float(stats.pearsonr(p, h)[0])
 
 
 def srcc(pred, human) -> float:
     """Spearman rank-order correlation."""
+    from scipy import stats
+
     p, h = _validate(pred, human)
     return float(stats.spearmanr(p, h)[0])
 
 
 def krcc(pred, human) -> float:
     """Kendall rank-order correlation (tau-b)."""
+    from scipy import stats
+
     p, h = _validate(pred, human)
     return float(stats.kendalltau(p, h)[0])
 

@@ -117,6 +117,10 @@ class Step:
     # Folders the step owns: removed before it runs again because an upstream step changed.
     owns: tuple[Path, ...] = field(default_factory=tuple)
 
+    def command_line(self) -> str:
+        """The step as a shell line (`cdreasoning …`, arguments quoted where needed), as printed and reported."""
+        return "cdreasoning " + " ".join(_quote(a) for a in self.argv)
+
 
 def _logging_steps(steps: int) -> int:
     """Log the loss every 25 steps, or often enough that a short run still draws a curve."""
@@ -353,7 +357,7 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
 
     extra_labels, extra_reads = [], []
     for backbone in config.backbones:
-        steps += backbone_steps(config, backbone, train_common, device)
+        steps += [Step(**kw) for kw in backbone_steps(config, backbone, train_common, device, _logging_steps)]
         extra_labels += [f"tiny-{backbone}-full", f"tiny-{backbone}-lora"]
         extra_reads += [f"score-full-{backbone}", f"score-lora-merged-{backbone}"]
     steps += [
@@ -429,10 +433,6 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
     return steps
 
 
-def _command_line(step: Step) -> str:
-    return "cdreasoning " + " ".join(_quote(a) for a in step.argv)
-
-
 def _quote(arg: str) -> str:
     return arg if arg and all(c.isalnum() or c in "-_./=:," for c in arg) else json.dumps(arg)
 
@@ -460,7 +460,7 @@ def run_quickstart(config: QuickstartConfig, *, fresh: bool = False, echo=print)
         if stale:
             for folder in step.owns:  # its inputs changed: its old result (and any resume state) is void
                 shutil.rmtree(folder, ignore_errors=True)
-        echo(f"{header}\n  $ {_command_line(step)}")
+        echo(f"{header}\n  $ {step.command_line()}")
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "cdreasoning", *step.argv], check=True, env=env)
         timings[step.name] = time.perf_counter() - t0

@@ -7,11 +7,20 @@ the data, the baselines and CD-Flow are shared, and its two score results join t
 
 from __future__ import annotations
 
-from cdreasoning.quickstart import QuickstartConfig, Step, _logging_steps
+from collections.abc import Callable
+from pathlib import Path
 
 
-def backbone_steps(config: QuickstartConfig, backbone: str, train_common: tuple, device: tuple) -> list[Step]:
-    """Steps 2–5 for a transformers-native backbone's tiny preset, with the default model's settings."""
+def _step(name: str, title: str, argv: tuple, result: Path, reads: tuple = (), owns: tuple = ()) -> dict:
+    return {"name": name, "title": title, "argv": argv, "result": result, "reads": reads, "owns": owns}
+
+
+def backbone_steps(
+    config, backbone: str, train_common: tuple, device: tuple, logging_steps: Callable
+) -> list[dict]:
+    """Steps 2–5 for a transformers-native backbone's tiny preset, with the default model's settings: the
+    keyword arguments of each `cdreasoning.quickstart.Step` (this module sits below the quickstart, which
+    imports it). `config` is the QuickstartConfig; `logging_steps(n)` the quickstart's logging interval."""
     out = config.out
     data, models, evals = out / "data", out / "models" / backbone, out / "eval"
     images = str(data / "images")
@@ -31,7 +40,7 @@ def backbone_steps(config: QuickstartConfig, backbone: str, train_common: tuple,
     n_steps = {"full": config.full_steps, "lora": config.lora_steps}
     init_args = ("init-model", "--preset", label, "--out", str(models / "init"), "--seed", str(config.seed))
     steps = [
-        Step(
+        _step(
             f"init-{backbone}",
             f"tiny random {backbone}",
             (*init_args, "--overwrite"),
@@ -47,11 +56,11 @@ def backbone_steps(config: QuickstartConfig, backbone: str, train_common: tuple,
             "--save_steps",
             str(max(50, n_steps[stage] // 3)),
             "--logging_steps",
-            str(_logging_steps(n_steps[stage])),
+            str(logging_steps(n_steps[stage])),
         )
         title = f"{backbone}: {'full fine-tuning' if stage == 'full' else 'LoRA on the base'}"
         steps.append(
-            Step(
+            _step(
                 f"{stage}-{backbone}",
                 title,
                 (*argv, *stages[stage]),
@@ -62,7 +71,7 @@ def backbone_steps(config: QuickstartConfig, backbone: str, train_common: tuple,
         )
     merged = models / "lora-merged"
     steps.append(
-        Step(
+        _step(
             f"merge-{backbone}",
             f"{backbone}: merge the LoRA adapter",
             ("export", "--merge-lora", str(models / "lora"), "--out", str(merged)),
@@ -78,7 +87,7 @@ def backbone_steps(config: QuickstartConfig, backbone: str, train_common: tuple,
         argv = ("eval", "score", "--model-path", str(models / model), "--data", str(data / "test.csv"))
         argv += ("--image-folder", images, "--out", str(evals / name), "--name", name, *device)
         steps.append(
-            Step(
+            _step(
                 f"score-{model}-{backbone}",
                 f"score the test pairs ({name})",
                 (*argv, "--num-workers", str(config.workers)),
@@ -107,7 +116,7 @@ def backbone_steps(config: QuickstartConfig, backbone: str, train_common: tuple,
         "96",
     )
     steps.append(
-        Step(
+        _step(
             f"describe-{backbone}",
             f"describe the test pairs ({label}-lora)",
             (*argv, *device, "--num-workers", str(config.workers)),

@@ -206,8 +206,6 @@ def _description_section(out: Path, examples: int) -> list[str]:
 
 def write_report(config, steps, timings: dict[str, float], total_seconds: float) -> Path:
     """Write OUT/report.md (and OUT/training_loss.png) from the steps' outputs; returns the report's path."""
-    from cdreasoning.quickstart import _command_line  # the exact commands, as printed while running
-
     out = Path(config.out)
     meta = _read_json(out / "data" / "synth_meta.json")
     loss_png = _loss_curves(out, out / "models")
@@ -243,7 +241,7 @@ def write_report(config, steps, timings: dict[str, float], total_seconds: float)
     for step in steps:
         took = timings.get(step.name)
         status = f"{took:.0f} s" if took is not None else "reused"
-        lines += [f"{step.title} ({status}):", "", "```bash", _command_line(step), "```", ""]
+        lines += [f"{step.title} ({status}):", "", "```bash", step.command_line(), "```", ""]
     path = out / "report.md"
     path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     return path

@@ -22,7 +22,11 @@ PARSERS = {
     ("train",): None,
     ("export",): "cdreasoning.train.export",
     ("quickstart",): "cdreasoning.quickstart",
-    ("data",): "cdreasoning.data.cli",
+    ("data", "build-score"): "cdreasoning.data.build_score_cli",
+    ("data", "build-describe"): "cdreasoning.data.build_describe_cli",
+    ("data", "mix"): "cdreasoning.data.mix_cli",
+    ("data", "check"): "cdreasoning.data.check_cli",
+    ("data", "synth"): "cdreasoning.data.synth_cli",
     ("eval", "score"): "cdreasoning.evaluate.cd_score",
     ("eval", "describe"): "cdreasoning.evaluate.cd_description",
     ("eval", "baseline"): "cdreasoning.evaluate.baseline",
@@ -68,7 +72,7 @@ def _command(line: str) -> tuple[tuple[str, ...], list[str]] | None:
     else:
         return None
     for key in PARSERS:
-        if tuple(rest[: len(key)]) == key:  # ("data",) keeps its sub-command: its parser has sub-parsers
+        if tuple(rest[: len(key)]) == key:
             return key, rest[len(key) :]
     raise AssertionError(f"README command {line!r}: unknown cdreasoning command")
 
@@ -108,7 +112,9 @@ def test_readme_has_the_commands_users_need():
         ("cdflow", "train"),
         ("cdflow", "test"),
         ("init-model",),
-        ("data",),
+        ("data", "build-score"),
+        ("data", "check"),
+        ("data", "synth"),
     ]:
         assert needed in keys, needed
 

@@ -31,7 +31,7 @@ import torch
 
 from cdreasoning.backbones.base import Prompt, read_model_type
 from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, IMAGE_TOKEN_ALIASES
-from cdreasoning.processing import load_image
+from cdreasoning.data.images import load_image
 from cdreasoning.runtime import offline_hub, resolve_attention, resolve_device, resolve_dtype
 
 _PLACEHOLDER = re.compile("|".join(re.escape(t) for t in (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES)))

@@ -28,6 +28,7 @@ import torch
 
 from cdreasoning.cdflow.config import CDFlowConfig
 from cdreasoning.cdflow.flow import CDFlow
+from cdreasoning.errors import CheckpointError
 
 __all__ = [
     "CheckpointError",
@@ -40,10 +41,6 @@ __all__ = [
 FORMAT = "cdreasoning.cdflow"
 KINDS = ("best", "last")
 REQUIRED = ("format", "kind", "config", "image_size", "eval_size", "model")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is missing, unreadable or not a CD-Flow checkpoint (the message names the file)."""
 
 
 def new_fingerprint() -> str:

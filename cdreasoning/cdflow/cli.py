@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
+from cdreasoning.cli_support import Commands, command_group_parser, dispatch_subcommand
+
+SUBCOMMANDS: Commands = {
     "train": (
         "cdreasoning.cdflow.train",
         "train CD-Flow on SPCD-format pair lists (resumable; EMA; best checkpoint by validation SRCC)",
@@ -27,8 +29,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdreasoning.cli import command_group_parser
-
     return command_group_parser(
         "cdreasoning cdflow",
         "CD-Flow (CVPR 2023): a normalizing flow whose latent Euclidean distance predicts the "
@@ -38,9 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cdreasoning.cli import dispatch_subcommand
-
-    return dispatch_subcommand(list(sys.argv[1:] if argv is None else argv), SUBCOMMANDS, build_parser)
+    return dispatch_subcommand(argv, SUBCOMMANDS, build_parser)
 
 
 if __name__ == "__main__":

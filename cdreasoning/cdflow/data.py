@@ -17,7 +17,7 @@ With `dequantize`, the 8-bit values v become (v + u)/256 with u ~ U[0, 1) per va
 so that the flow models a density on continuous values); without it, v/255 as at test time.
 
 Evaluation preprocessing (`prepare_eval_pair`, also used by `CDFlowMetric` for image files): both images are
-brought to a common size (`evaluate.pair_images.load_pair`: the smaller extent per axis, area resampling),
+brought to a common size (`data.images.load_pair`: the smaller extent per axis, area resampling),
 then resized so the shorter side is `eval_size` (bilinear; skipped when already so), then centre-cropped so
 that height and width are multiples of 2**scales (at most 2**scales − 1 pixels are cut per axis).
 The original tested at 1024 px after a square centre crop; here the aspect ratio is kept.
@@ -38,8 +38,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair
+from cdreasoning.errors import DataError
 
 __all__ = [
     "EvalPairs",
@@ -127,7 +127,7 @@ def to_tensor(rgb: np.ndarray, noise: np.ndarray | None = None) -> torch.Tensor:
 
 
 def _read(image_dir: Path, name: str, where: str) -> np.ndarray:
-    from cdreasoning.evaluate.pair_images import read_rgb
+    from cdreasoning.data.images import read_rgb
 
     try:
         return read_rgb(image_dir / name)
@@ -199,12 +199,12 @@ def prepare_eval_arrays(
     W multiples of `multiple`. eval_size None keeps the (common) native size."""
     from PIL import Image
 
-    from cdreasoning.evaluate.pair_images import common_size
+    from cdreasoning.data.images import common_size
 
     if eval_size is not None and (eval_size < multiple or eval_size % multiple):
         raise ValueError(f"eval_size must be a positive multiple of {multiple}, got {eval_size}")
     images = [Image.fromarray(rgb) for rgb in (rgb_a, rgb_b)]
-    size = common_size(images[0].size, images[1].size, None)  # the rule of evaluate.pair_images.load_pair
+    size = common_size(images[0].size, images[1].size, None)  # the rule of data.images.load_pair
     arrays = []
     for image in images:
         if image.size != size:
@@ -227,8 +227,8 @@ def prepare_eval_arrays(
 def prepare_eval_pair(
     path_a: str | Path, path_b: str | Path, eval_size: int | None, multiple: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Both image files of a pair, decoded (`evaluate.pair_images.read_rgb`) and `prepare_eval_arrays`-ed."""
-    from cdreasoning.evaluate.pair_images import read_rgb
+    """Both image files of a pair, decoded (`data.images.read_rgb`) and `prepare_eval_arrays`-ed."""
+    from cdreasoning.data.images import read_rgb
 
     return prepare_eval_arrays(read_rgb(path_a), read_rgb(path_b), eval_size, multiple, f"{path_a}, {path_b}")
 

@@ -76,14 +76,14 @@ class CDFlowMetric:
         from PIL import Image
 
         from cdreasoning.cdflow.data import prepare_eval_arrays, to_tensor
-        from cdreasoning.evaluate.pair_images import read_rgb
+        from cdreasoning.data.images import load_image, read_rgb
 
         arrays = []
         for image in (image_a, image_b):
             if isinstance(image, (str, Path)):
                 image = read_rgb(image)
             elif isinstance(image, Image.Image):
-                image = np.asarray(image.convert("RGB"), dtype=np.uint8)
+                image = np.asarray(load_image(image), dtype=np.uint8)
             if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
                 raise ValueError(
                     f"image arrays must be uint8 (H, W, 3) sRGB, got {image.dtype} {image.shape}"

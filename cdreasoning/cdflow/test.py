@@ -9,7 +9,7 @@ flags), scores every pair of DATAPATH/test.csv (or --test_csv) with ΔE = the RM
 score report (`evaluate.score_report.write_score_report`, ΔV space: STRESS on ΔV, PLCC and RMSE after the
 5-parameter logistic fit, SRCC / KRCC raw) into WORK_PATH/test (or --out): metrics.json, predictions.csv,
 scatter.png; the table is printed. Pixel-aligned / not-aligned subsets follow the SPCD naming rule
-(`cdreasoning.pairs`), which reproduces the published test_aligned / test_notaligned files. The result
+(`cdreasoning.data.spcd_names`), which reproduces the published test_aligned / test_notaligned files. The result
 directory works with `cdreasoning eval compare` next to the baselines and the MLLM.
 
 The original's README documented `--datadir` while its test.py read `--dataset` (and silently used an empty
@@ -23,7 +23,6 @@ those starts the cache afresh.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -43,9 +42,10 @@ from cdreasoning.cdflow.options import (
     resolve_amp_dtype,
 )
 from cdreasoning.cdflow.predict import predict_pairs
-from cdreasoning.data.errors import DataError
+from cdreasoning.data.result_store import PairCache, read_pair_cache
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
-from cdreasoning.evaluate.pair_cache import CACHE_FIELDS, read_pair_cache
+from cdreasoning.data.spcd_names import spcd_alignment
+from cdreasoning.errors import DataError
 from cdreasoning.runtime import resolve_device
 
 __all__ = ["build_parser", "evaluate_checkpoint", "main"]
@@ -53,13 +53,6 @@ __all__ = ["build_parser", "evaluate_checkpoint", "main"]
 PROG = "cdreasoning cdflow test"
 CACHE_NAME = "cdflow_cache.csv"
 RUN_NAME = "cdflow_run.json"
-
-
-def _aligned(pair: SpcdPair) -> bool | None:
-    try:
-        return pair.aligned
-    except ValueError:  # not SPCD names: counted in "all" only (the report says how many)
-        return None
 
 
 def evaluate_checkpoint(
@@ -113,7 +106,7 @@ def evaluate_checkpoint(
         print(f"{PROG}: {out_dir} held results of another checkpoint or settings; recomputing")
     run_path.write_text(json.dumps(identity, indent=2) + "\n", encoding="utf-8")
     if not cache:
-        cache_path.write_text(",".join(CACHE_FIELDS) + "\n", encoding="utf-8")
+        cache_path.unlink(missing_ok=True)  # results of another checkpoint or settings: start the store anew
 
     dataset = EvalPairs(pairs, image_dir, csv_path=pairs_csv, eval_size=size, multiple=model.config.multiple)
     todo, seen = [], set()
@@ -129,15 +122,12 @@ def evaluate_checkpoint(
             f"{len(todo)} to score on {device}"
         )
     started = time.perf_counter()
-    with cache_path.open("a", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+    with PairCache(cache_path) as store:
 
         def record(indices: list[int], values) -> None:
-            for index, value in zip(indices, values):
-                key = pairs[index].key
-                cache[key] = float(value)
-                writer.writerow([*key, repr(float(value))])
-            handle.flush()
+            items = [(pairs[index].key, float(value)) for index, value in zip(indices, values)]
+            cache.update(items)
+            store.add_many(items)
 
         predict_pairs(
             model,
@@ -153,7 +143,10 @@ def evaluate_checkpoint(
         )
     elapsed = time.perf_counter() - started
 
-    rows = [ScoreRow(p.image_a, p.image_b, p.delta_v, cache[p.key], _aligned(p)) for p in pairs]
+    rows = [
+        ScoreRow(p.image_a, p.image_b, p.delta_v, cache[p.key], spcd_alignment(p.image_a, p.image_b))
+        for p in pairs
+    ]
     config = {
         "checkpoint": str(checkpoint),
         "model": model.config.to_dict(),

@@ -60,8 +60,8 @@ from cdreasoning.cdflow.options import (
     resolve_amp_dtype,
 )
 from cdreasoning.cdflow.predict import predict_pairs
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
+from cdreasoning.errors import DataError
 from cdreasoning.runtime import resolve_device
 
 __all__ = ["build_parser", "main", "train"]

@@ -34,9 +34,10 @@ from cdreasoning.data.conversations import (
     known_level,
     parse_conversation_record,
 )
-from cdreasoning.data.depict import DepictTestRecord, parse_depict_test_record
-from cdreasoning.data.errors import DataError
+from cdreasoning.data.depict_tests import DepictTestRecord, parse_depict_test_record
+from cdreasoning.data.images import load_image
 from cdreasoning.data.jsonio import load_json_list
+from cdreasoning.errors import DataError, ImageError
 from cdreasoning.scale import level_from_delta_v
 
 PROBLEM_KINDS = (
@@ -132,16 +133,20 @@ def _raw_id(obj: Any) -> str | None:
 
 
 def _verify_image(path: Path) -> str | None:
-    """None when `path` verifies and decodes; otherwise what went wrong."""
+    """None when `path` verifies and decodes as training and evaluation will read it (`data.images`);
+    otherwise what went wrong."""
     from PIL import Image
 
     try:
+        # verify() checks what a plain decode skips (e.g. PNG chunk checksums)
         with Image.open(path) as image:
             image.verify()
-        with Image.open(path) as image:
-            image.load()
     except Exception as error:  # noqa: BLE001 - PIL raises many types for corrupt files; all mean "unreadable"
         return f"{type(error).__name__}: {error}"
+    try:
+        load_image(path)
+    except ImageError as error:
+        return str(error).removeprefix(f"{path}: ")
     return None
 
 

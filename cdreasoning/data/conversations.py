@@ -39,8 +39,8 @@ from cdreasoning.constants import (
     IMAGE_TOKEN_ALIASES,
     SEVERITIES,
 )
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.jsonio import load_json_list
+from cdreasoning.errors import DataError
 
 ROLES = ("human", "gpt")
 PLACEHOLDERS = (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES)

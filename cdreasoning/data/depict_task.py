@@ -32,12 +32,12 @@ from cdreasoning.data.conversations import (
     validate_images,
     validate_severities,
 )
-from cdreasoning.data.depict import DepictTestRecord
+from cdreasoning.data.depict_tests import DepictTestRecord
 from cdreasoning.data.descriptions import describe_severities
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.jsonio import load_json_list
 from cdreasoning.data.score_task import record_id, two_image_prompt
 from cdreasoning.data.seeding import text_rng
+from cdreasoning.errors import DataError
 
 FORMATS = ("train", "test")
 CSV_COLUMNS = ("image_a", "image_b", *ATTRIBUTES)

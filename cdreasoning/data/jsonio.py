@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from cdreasoning.data.errors import DataError
+from cdreasoning.errors import DataError
 
 
 def load_json_list(path: str | Path) -> list[Any]:

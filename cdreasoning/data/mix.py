@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cdreasoning.data.conversations import ConversationRecord, parse_conversations
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.jsonio import load_json_list
 from cdreasoning.data.seeding import shuffle, text_rng
+from cdreasoning.errors import DataError
 
 
 @dataclass

@@ -14,8 +14,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from cdreasoning.data.errors import DataError
-from cdreasoning.pairs import is_pixel_aligned
+from cdreasoning.data.spcd_names import is_pixel_aligned
+from cdreasoning.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class SpcdPair:
 
     @property
     def aligned(self) -> bool:
-        """Pixel-aligned (an edit of the reference) unless both are phone captures; see cdreasoning.pairs."""
+        """Pixel-aligned (an edit of the reference) unless both are phone captures; see data.spcd_names."""
         return is_pixel_aligned(self.image_a, self.image_b)
 
 

@@ -12,6 +12,7 @@ Importing this package is light (numpy / scipy): matplotlib, colour-science, sac
 imported only by the functions that need them, torch never.
 """
 
+from cdreasoning.data.severity_parser import SeverityParse, parse_severities, parse_severities_detailed
 from cdreasoning.evaluate.baseline import BASELINE_METHODS, BaselineConfig, run_baseline
 from cdreasoning.evaluate.colour_difference import DELTA_E_METHODS, delta_e, mean_delta_e, srgb_to_lab
 from cdreasoning.evaluate.compare import ComparisonError, Leaderboard, compare_results, write_leaderboard
@@ -30,7 +31,6 @@ from cdreasoning.evaluate.score_report import (
     score_metrics,
     write_score_report,
 )
-from cdreasoning.evaluate.severity_parser import SeverityParse, parse_severities, parse_severities_detailed
 
 __all__ = [
     "BASELINE_METHODS",

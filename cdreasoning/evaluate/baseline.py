@@ -3,7 +3,7 @@
     cdreasoning eval baseline --method ciede2000 --pairs data/spcd/test.csv --image-folder SPCD/images \\
         --out runs/baselines/ciede2000
 
-For every pair (`image_a,image_b,ΔV` rows, no header) the two images are loaded (`pair_images.load_pair`:
+For every pair (`image_a,image_b,ΔV` rows, no header) the two images are loaded (`data.images.load_pair`:
 common size, `--max-side` cap), converted sRGB → XYZ → CIELAB (D65), and the image-level colour difference is
 the mean over pixels of the per-pixel formula (`colour_difference`), or of S-CIELAB (`scielab`). The results
 go through the score report (`score_report.write_score_report`, prediction space ΔV: STRESS on ΔV, PLCC /
@@ -19,7 +19,6 @@ line (the pairs done so far stay in the cache).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -32,13 +31,13 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from cdreasoning.data.errors import DataError
+from cdreasoning.data.result_store import PairCache, read_pair_cache
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
+from cdreasoning.data.spcd_names import spcd_alignment
+from cdreasoning.errors import DataError
 from cdreasoning.evaluate.colour_difference import DELTA_E_METHODS
-from cdreasoning.evaluate.pair_cache import CACHE_FIELDS, read_pair_cache
 from cdreasoning.evaluate.scielab import ViewingConditions
 from cdreasoning.evaluate.score_report import ScoreRow, write_score_report
-from cdreasoning.pairs import is_pixel_aligned
 
 __all__ = ["BASELINE_METHODS", "BaselineConfig", "main", "run_baseline"]
 
@@ -85,8 +84,8 @@ class BaselineConfig:
 
 
 def _compute_pair(path_a: str, path_b: str, config: BaselineConfig) -> float:
+    from cdreasoning.data.images import load_pair
     from cdreasoning.evaluate.colour_difference import mean_delta_e
-    from cdreasoning.evaluate.pair_images import load_pair
     from cdreasoning.evaluate.scielab import mean_scielab
 
     pair = load_pair(path_a, path_b, config.max_side)
@@ -129,15 +128,6 @@ def _prepare_out_dir(out_dir: Path, run_info: dict[str, Any], overwrite: bool) -
     if overwrite and cache_path.exists():
         cache_path.unlink()
     run_path.write_text(json.dumps(run_info, indent=2) + "\n", encoding="utf-8")
-    if not cache_path.exists():
-        cache_path.write_text(",".join(CACHE_FIELDS) + "\n", encoding="utf-8")
-
-
-def _aligned(pair: SpcdPair) -> bool | None:
-    try:
-        return is_pixel_aligned(pair.image_a, pair.image_b)
-    except ValueError:  # not SPCD names: the pair counts in "all" only (the report says how many)
-        return None
 
 
 # --- the run ------------------------------------------------------------------------------------------------
@@ -199,19 +189,20 @@ def run_baseline(
         )
 
     started = time.perf_counter()
-    with cache_path.open("a", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+    with PairCache(cache_path) as store:
 
         def record(results: list[tuple[int, float]]) -> None:
-            for index, value in results:
-                cache[keys[index]] = value
-                writer.writerow([*keys[index], repr(value)])
-            handle.flush()
+            items = [(keys[index], value) for index, value in results]
+            cache.update(items)
+            store.add_many(items)
 
         _run_batches(batches, config, workers, record, progress, total=len(tasks), desc=config.method)
     elapsed = time.perf_counter() - started
 
-    rows = [ScoreRow(p.image_a, p.image_b, p.delta_v, cache[p.key], _aligned(p)) for p in pairs]
+    rows = [
+        ScoreRow(p.image_a, p.image_b, p.delta_v, cache[p.key], spcd_alignment(p.image_a, p.image_b))
+        for p in pairs
+    ]
     report_config = {
         **asdict(config),
         "samples_per_degree": config.viewing().samples_per_degree() if config.method == "scielab" else None,

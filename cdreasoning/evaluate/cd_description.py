@@ -64,9 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data import read_depict_tests
+    from cdreasoning.data.pair_lists import PairSpec
+    from cdreasoning.data.result_store import ResultLog
     from cdreasoning.evaluate.description_metrics import write_description_report_from_records
     from cdreasoning.inference.cli_common import load_scorer, run_over_pairs, workers
-    from cdreasoning.inference.pairs import PairSpec, ResultLog
 
     args = build_parser().parse_args(argv)
     name = args.name or Path(args.model_path.rstrip("/")).name

@@ -59,10 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cdreasoning.data.pair_lists import read_pairs
+    from cdreasoning.data.result_store import ResultLog
+    from cdreasoning.data.spcd_names import spcd_alignment
     from cdreasoning.evaluate.score_report import ScoreRow, write_score_report
     from cdreasoning.inference.cli_common import image_pairs, load_scorer, run_over_pairs, workers
-    from cdreasoning.inference.pairs import ResultLog, read_pairs
-    from cdreasoning.pairs import is_pixel_aligned
 
     args = build_parser().parse_args(argv)
     name = args.name or Path(args.model_path.rstrip("/")).name
@@ -112,10 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         row = log.rows[pair.index]
         if row.get("error"):
             continue
-        try:
-            aligned = is_pixel_aligned(pair.image_a, pair.image_b)
-        except ValueError:
-            aligned = None  # not SPCD names: counted in "all" only
+        aligned = spcd_alignment(pair.image_a, pair.image_b)
         probabilities = tuple(float(row[f"p_{w}"]) for w in words) if tuple(words) == CD_LEVELS else None
         rows.append(
             ScoreRow(pair.image_a, pair.image_b, pair.delta_v, float(row["score"]), aligned, probabilities)

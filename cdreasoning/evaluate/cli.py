@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from cdreasoning.cli_support import Commands, command_group_parser, dispatch_subcommand
+
 # name → (module exposing main(argv), one-line help)
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
+SUBCOMMANDS: Commands = {
     "score": (
         "cdreasoning.evaluate.cd_score",
         "score every pair of a test set with a model and report STRESS / PLCC / SRCC (all, aligned, not aligned)",
@@ -37,8 +39,6 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdreasoning.cli import command_group_parser
-
     return command_group_parser(
         "cdreasoning eval",
         "Evaluate colour-difference predictions against SPCD human judgements.",
@@ -47,9 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cdreasoning.cli import dispatch_subcommand
-
-    return dispatch_subcommand(list(sys.argv[1:] if argv is None else argv), SUBCOMMANDS, build_parser)
+    return dispatch_subcommand(argv, SUBCOMMANDS, build_parser)
 
 
 if __name__ == "__main__":

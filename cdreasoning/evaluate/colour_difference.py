@@ -8,11 +8,7 @@ The formulas are the CIE ones as implemented in colour-science (`colour.sRGB_to_
 planar arrays because colour-science takes ~2 s per 1024² pair (float64, per-call validation) and SPCD has
 5,975 test pairs; the tests check this module against colour-science to < 1e-3 ΔE.
 
-- sRGB decoding: IEC 61966-2-1 (linear below 0.04045, ((v + 0.055)/1.055)^2.4 above); 8-bit images through a
-  256-entry lookup table.
-- sRGB → XYZ: the IEC 61966-2-1 matrix (4 decimals, as colour-science uses it); Y of white = 1.
-- XYZ → CIELAB: reference white D65 from its chromaticity (0.3127, 0.3290) (colour-science's default);
-  f(t) = t^(1/3) above 216/24389, (24389/27 · t + 16)/116 below.
+- sRGB → XYZ → CIELAB (D65): `cdreasoning.colour` (the one conversion of the package).
 - ΔE*ab (CIE 1976): Euclidean distance in CIELAB.
 - ΔE*94 (CIE 1994, graphic-arts weights kL = 1, K1 = 0.045, K2 = 0.015): S_C and S_H use the chroma of the
   *first* image (the reference), so the formula is not symmetric — image_a is the reference.
@@ -27,86 +23,17 @@ import math
 
 import numpy as np
 
+from cdreasoning.colour import srgb_to_lab, srgb_to_lab_planes
+
 __all__ = [
-    "D65_WHITE_XYZ",
     "DELTA_E_METHODS",
-    "SRGB_TO_XYZ",
     "delta_e",
+    "delta_e_planes",
     "mean_delta_e",
     "srgb_to_lab",
-    "srgb_to_xyz",
-    "xyz_to_lab",
 ]
 
 DELTA_E_METHODS = ("cie76", "cie94", "ciede2000")
-
-
-# IEC 61966-2-1 publishes the sRGB → XYZ matrix rounded to 4 decimals; colour-science uses that matrix.
-SRGB_TO_XYZ = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
-# CIELAB reference white: D65 from its chromaticity (0.3127, 0.3290), Y = 1 (colour-science's default).
-D65_WHITE_XYZ = np.array([0.3127 / 0.3290, 1.0, (1.0 - 0.3127 - 0.3290) / 0.3290])
-
-
-def _decode_srgb(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-_DECODE_LUT_8BIT = _decode_srgb(np.arange(256) / 255.0).astype(np.float32)
-
-
-def _linear_planes(rgb: np.ndarray) -> list[np.ndarray]:
-    """(H, W, 3) sRGB (uint8, or float in [0, 1]) → three linear-light float32 planes."""
-    rgb = np.asarray(rgb)
-    if rgb.ndim < 1 or rgb.shape[-1] != 3:
-        raise ValueError(f"expected an (..., 3) RGB array, got shape {rgb.shape}")
-    if rgb.dtype == np.uint8:
-        return [_DECODE_LUT_8BIT[rgb[..., c]] for c in range(3)]
-    if not np.issubdtype(rgb.dtype, np.floating):
-        raise ValueError(f"RGB must be uint8 or float in [0, 1], got {rgb.dtype}")
-    return [_decode_srgb(rgb[..., c]).astype(np.float32) for c in range(3)]
-
-
-def _apply_matrix(matrix: np.ndarray, planes: list[np.ndarray]) -> list[np.ndarray]:
-    """3 planes through a 3×3 matrix, as 9 fused multiply-adds (no BLAS threads, no (N, 3) copies)."""
-    m = matrix.astype(np.float32)
-    return [m[i, 0] * planes[0] + m[i, 1] * planes[1] + m[i, 2] * planes[2] for i in range(3)]
-
-
-_LAB_EPSILON = 216.0 / 24389.0
-_LAB_KAPPA = 24389.0 / 27.0
-
-
-def _lab_f(t: np.ndarray) -> np.ndarray:
-    out = np.cbrt(t)
-    linear = np.float32(_LAB_KAPPA / 116.0) * t + np.float32(16.0 / 116.0)
-    out += (t <= _LAB_EPSILON) * (linear - out)  # the linear segment near black (see `_hue` on masks)
-    return out
-
-
-def _xyz_planes_to_lab(planes: list[np.ndarray]) -> list[np.ndarray]:
-    fx, fy, fz = (_lab_f(p / np.float32(w)) for p, w in zip(planes, D65_WHITE_XYZ))
-    return [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
-
-
-def srgb_to_xyz(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) sRGB → (H, W, 3) float32 XYZ (Y of white = 1)."""
-    return np.stack(_apply_matrix(SRGB_TO_XYZ, _linear_planes(rgb)), axis=-1)
-
-
-def xyz_to_lab(xyz: np.ndarray) -> np.ndarray:
-    """(H, W, 3) XYZ → (H, W, 3) float32 CIELAB under D65."""
-    xyz = np.asarray(xyz, dtype=np.float32)
-    return np.stack(_xyz_planes_to_lab([xyz[..., c] for c in range(3)]), axis=-1)
-
-
-def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """(H, W, 3) sRGB → (H, W, 3) float32 CIELAB (D65)."""
-    return np.stack(_srgb_lab_planes(rgb), axis=-1)
-
-
-def _srgb_lab_planes(rgb: np.ndarray) -> list[np.ndarray]:
-    return _xyz_planes_to_lab(_apply_matrix(SRGB_TO_XYZ, _linear_planes(rgb)))
 
 
 # --- ΔE formulas on planes ----------------------------------------------------------------------------------
@@ -241,5 +168,5 @@ def mean_delta_e(rgb_a: np.ndarray, rgb_b: np.ndarray, method: str = "ciede2000"
         raise ValueError(
             f"images differ in shape: {rgb_a.shape} vs {rgb_b.shape}; resize them to a common size"
         )
-    diff = _FORMULAS[method](_srgb_lab_planes(rgb_a), _srgb_lab_planes(rgb_b))
+    diff = _FORMULAS[method](srgb_to_lab_planes(rgb_a), srgb_to_lab_planes(rgb_b))
     return float(np.mean(diff, dtype=np.float64))

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from cdreasoning.constants import ATTRIBUTE_LABELS, ATTRIBUTES, SEVERITIES
-from cdreasoning.evaluate.severity_parser import parse_severities, parse_severities_detailed
+from cdreasoning.data.severity_parser import parse_severities, parse_severities_detailed
 
 __all__ = [
     "DescriptionMetrics",

@@ -45,13 +45,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import fft, special
 
-from cdreasoning.evaluate.colour_difference import (
-    SRGB_TO_XYZ,
-    _apply_matrix,
-    _linear_planes,
-    _xyz_planes_to_lab,
-    delta_e_planes,
-)
+from cdreasoning.colour import SRGB_TO_XYZ, apply_matrix, linear_planes, xyz_planes_to_lab
+from cdreasoning.evaluate.colour_difference import delta_e_planes
 
 __all__ = [
     "SCIELAB_KERNEL_PARAMETERS",
@@ -166,9 +161,9 @@ def _filter_planes(planes: np.ndarray, samples_per_degree: float) -> np.ndarray:
 def scielab_filter_xyz(xyz: np.ndarray, samples_per_degree: float) -> np.ndarray:
     """(H, W, 3) XYZ → (H, W, 3) XYZ as seen through the S-CIELAB spatial filters."""
     xyz = np.asarray(xyz, dtype=np.float32)
-    planes = np.stack(_apply_matrix(XYZ_TO_OPPONENT, [xyz[..., i] for i in range(3)]))[None]
+    planes = np.stack(apply_matrix(XYZ_TO_OPPONENT, [xyz[..., i] for i in range(3)]))[None]
     filtered = _filter_planes(planes, samples_per_degree)[0]
-    return np.stack(_apply_matrix(OPPONENT_TO_XYZ, list(filtered)), axis=-1)
+    return np.stack(apply_matrix(OPPONENT_TO_XYZ, list(filtered)), axis=-1)
 
 
 def scielab_delta_e_map(rgb_a: np.ndarray, rgb_b: np.ndarray, samples_per_degree: float) -> np.ndarray:
@@ -179,10 +174,10 @@ def scielab_delta_e_map(rgb_a: np.ndarray, rgb_b: np.ndarray, samples_per_degree
             f"images differ in shape: {rgb_a.shape} vs {rgb_b.shape}; resize them to a common size"
         )
     opponent = [
-        np.stack(_apply_matrix(XYZ_TO_OPPONENT @ SRGB_TO_XYZ, _linear_planes(rgb))) for rgb in (rgb_a, rgb_b)
+        np.stack(apply_matrix(XYZ_TO_OPPONENT @ SRGB_TO_XYZ, linear_planes(rgb))) for rgb in (rgb_a, rgb_b)
     ]
     filtered = _filter_planes(np.stack(opponent), samples_per_degree)  # (2, 3, H, W), both in one FFT
-    labs = [_xyz_planes_to_lab(_apply_matrix(OPPONENT_TO_XYZ, list(f))) for f in filtered]
+    labs = [xyz_planes_to_lab(apply_matrix(OPPONENT_TO_XYZ, list(f))) for f in filtered]
     return delta_e_planes(labs[0], labs[1], "ciede2000")
 
 

@@ -1,16 +1,12 @@
 """Scoring and describing colour differences: `CDScorer` (Python) and `cdreasoning score|describe` (CLI)."""
 
 from cdreasoning.inference.levels import LevelScale
-from cdreasoning.inference.pairs import PairSpec, ResultLog, read_pairs
 from cdreasoning.inference.scorer import CDScorer, Description, PromptConfig, ScoreResult
 
 __all__ = [
     "CDScorer",
     "Description",
     "LevelScale",
-    "PairSpec",
     "PromptConfig",
-    "ResultLog",
     "ScoreResult",
-    "read_pairs",
 ]

@@ -9,8 +9,9 @@ from collections.abc import Callable, Iterator
 
 from tqdm import tqdm
 
+from cdreasoning.data.pair_lists import PairSpec
+from cdreasoning.data.result_store import ResultLog
 from cdreasoning.inference.levels import LevelScale
-from cdreasoning.inference.pairs import PairSpec, ResultLog
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cdreasoning.inference.pairs import ResultLog, read_pairs
+    from cdreasoning.data.pair_lists import read_pairs
+    from cdreasoning.data.result_store import ResultLog
 
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -32,8 +32,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from cdreasoning.backbones import as_backbone, detect_backbone
 from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, DEFAULT_SCORE_QUESTION, DEPICT_QUESTION
+from cdreasoning.errors import ImageError
 from cdreasoning.inference.levels import LevelScale, level_token_ids
-from cdreasoning.processing import ImageError, ImageProcessor, get_template, load_tokenizer
+from cdreasoning.processing import ImageProcessor, get_template, load_tokenizer
 from cdreasoning.runtime import resolve_device, resolve_dtype
 from cdreasoning.scale import delta_v_from_grade
 
@@ -309,7 +310,7 @@ class CDScorer:
 
     @staticmethod
     def _describe_result(text: str) -> Description:
-        from cdreasoning.evaluate import parse_severities
+        from cdreasoning.data.severity_parser import parse_severities
 
         return Description(text=text, severities=parse_severities(text))
 

@@ -71,7 +71,7 @@ class Shard:
 
 def merge_parts(shard: Shard, out: str | Path, pairs: list, fieldnames: list[str] | None) -> list[dict]:
     """Rank 0: the parts' rows → `out` (one row per pair, input order); returns the failed rows."""
-    from cdreasoning.inference.pairs import ResultLog
+    from cdreasoning.data.result_store import ResultLog
 
     merged = ResultLog(out, pairs, fieldnames)
     for rank in range(shard.world_size):
@@ -92,8 +92,8 @@ def run_sharded(shard: Shard, pairs: list, out, fieldnames, results, to_row, des
     """This rank's pairs into its part file, then (rank 0) the merge. Exit status: 1 if any pair failed."""
     import sys
 
+    from cdreasoning.data.result_store import ResultLog
     from cdreasoning.inference.cli_common import run_over_pairs
-    from cdreasoning.inference.pairs import ResultLog
 
     part = ResultLog(shard.part_path(out), pairs, fieldnames)
     label = f"{description} [rank {shard.rank}/{shard.world_size}]"

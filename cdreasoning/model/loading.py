@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from cdreasoning.errors import CheckpointError
 from cdreasoning.model.configuration import MPLUGOwl2Config
 from cdreasoning.model.modeling import MPLUGOwl2ForCausalLM
 from cdreasoning.runtime import offline_hub, resolve_attention, resolve_device, resolve_dtype
@@ -27,10 +28,6 @@ from cdreasoning.runtime import offline_hub, resolve_attention, resolve_device, 
 # Buffers some older LLaMA checkpoints saved; they hold nothing the config does not (recomputed here).
 _DERIVED_KEY_SUFFIXES = (".rotary_emb.inv_freq",)
 _LISTED = 40
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder cannot be loaded as it is; the message says which file or which weights."""
 
 
 def weight_files(folder: Path) -> list[Path]:

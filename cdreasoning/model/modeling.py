@@ -9,7 +9,7 @@ accepted as an alias. The parameter names are those of the released checkpoints 
 `model.visual_abstractor.*`, `model.layers.N.self_attn.k_proj.multiway.1.weight`, …), so OneAlign / Q-Align /
 CD-Reasoning weights load as they are and our checkpoints load in the original code.
 
-`import cdreasoning` registers the config and this class with `AutoConfig` / `AutoModelForCausalLM` under
+Importing `cdreasoning.model` (as `cdreasoning.load_pretrained` does) registers the config and this class with `AutoConfig` / `AutoModelForCausalLM` under
 `model_type` "mplug_owl2".
 """
 

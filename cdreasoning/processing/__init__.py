@@ -1,6 +1,6 @@
 """Turning conversations and images into model inputs: templates, tokenisation with image sentinels, images."""
 
-from cdreasoning.processing.images import ImageError, ImageProcessor, load_image
+from cdreasoning.processing.images import ImageProcessor
 from cdreasoning.processing.templates import TEMPLATES, ConversationTemplate, get_template
 from cdreasoning.processing.tokenization import (
     TokenizedConversation,
@@ -14,13 +14,11 @@ from cdreasoning.processing.tokenizer import build_tokenizer, load_tokenizer
 __all__ = [
     "TEMPLATES",
     "ConversationTemplate",
-    "ImageError",
     "ImageProcessor",
     "TokenizedConversation",
     "build_tokenizer",
     "count_image_placeholders",
     "get_template",
-    "load_image",
     "load_tokenizer",
     "normalize_image_placeholders",
     "tokenize_conversation",

@@ -3,10 +3,11 @@
     processor = ImageProcessor.from_pretrained(checkpoint_dir)     # reads preprocessor_config.json if present
     pixel_values = processor([img_a, img_b])                        # [2, 3, S, S] float32
 
-Per image: load (path, PIL image or uint8/float numpy array) → RGB → pad to a square with the mean colour
+Per image: load (path, PIL image or uint8/float numpy array) with the package's one reader
+(`cdreasoning.data.images.load_image`: EXIF orientation, alpha composited on white, grey / palette / CMYK /
+16-bit converted, `ImageError` naming a missing or undecodable file) → pad to a square with the mean colour
 (`image_aspect_ratio="pad"`, the training default; "resize" squashes instead) → resize to S×S bicubic →
-scale to [0, 1] → normalise with the CLIP mean/std. Grey, RGBA (alpha dropped, as the originals do), palette,
-CMYK and 16-bit files are converted; a file that is missing or cannot be decoded raises `ImageError` naming it.
+scale to [0, 1] → normalise with the CLIP mean/std.
 """
 
 from __future__ import annotations
@@ -17,66 +18,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from cdreasoning.data.images import load_image
+from cdreasoning.errors import ImageError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-class ImageError(ValueError):
-    """An image cannot be read or converted; the message names the file."""
-
-
-def load_image(source) -> Image.Image:
-    """An RGB PIL image from a path, a PIL image or an HxW(x3/4) numpy array (uint8, uint16 or float 0..1)."""
-    if isinstance(source, Image.Image):
-        return to_rgb(source, "<PIL image>")
-    if isinstance(source, np.ndarray):
-        return to_rgb(Image.fromarray(_array_to_uint8(source, "<array>")), "<array>")
-    path = Path(source)
-    if not path.is_file():
-        raise ImageError(f"{path}: image file not found")
-    try:
-        with Image.open(path) as handle:
-            handle.load()
-            return to_rgb(handle, str(path))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        if isinstance(exc, ImageError):
-            raise
-        raise ImageError(f"{path}: cannot decode image ({exc})") from None
-
-
-def _array_to_uint8(array: np.ndarray, name: str) -> np.ndarray:
-    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
-        raise ImageError(f"{name}: expected an HxW, HxWx3 or HxWx4 array, got shape {array.shape}")
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[..., 0]
-    if array.dtype == np.uint8:
-        return array
-    if array.dtype == np.uint16:
-        return (array.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
-            raise ImageError(f"{name}: float image contains NaN or inf")
-        return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    raise ImageError(f"{name}: unsupported array dtype {array.dtype}")
-
-
-def to_rgb(image: Image.Image, name: str) -> Image.Image:
-    """Convert any PIL mode to 8-bit RGB (16-bit and float greys rescaled, not clipped)."""
-    if image.mode == "RGB":
-        return image.copy()
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image).astype(np.float64)
-        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
-        grey = (np.clip(array / peak, 0, 1) * 255.0 + 0.5).astype(np.uint8)
-        return Image.fromarray(grey).convert("RGB")
-    if image.mode == "F":
-        return Image.fromarray(_array_to_uint8(np.asarray(image), name)).convert("RGB")
-    try:
-        return image.convert("RGB")
-    except (ValueError, OSError) as exc:
-        raise ImageError(f"{name}: cannot convert mode {image.mode} to RGB ({exc})") from None
 
 
 @dataclass(frozen=True)

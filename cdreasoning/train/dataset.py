@@ -20,7 +20,8 @@ from torch.utils.data import Dataset
 
 from cdreasoning.constants import IGNORE_INDEX
 from cdreasoning.data import DataError, read_conversations
-from cdreasoning.processing import ImageError, ImageProcessor, tokenize_conversation
+from cdreasoning.errors import ImageError
+from cdreasoning.processing import ImageProcessor, tokenize_conversation
 from cdreasoning.processing.templates import ConversationTemplate
 
 _ROLES = {"human": 0, "gpt": 1}

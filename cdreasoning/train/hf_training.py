@@ -40,7 +40,8 @@ from cdreasoning.backbones.hf_vlm import (
 )
 from cdreasoning.constants import IGNORE_INDEX
 from cdreasoning.data import DataError, read_conversations
-from cdreasoning.processing import ImageError, load_image
+from cdreasoning.data.images import load_image
+from cdreasoning.errors import ImageError
 
 OWL2_DEFAULT_LORA_TARGETS = ["q_proj", "v_proj.multiway.1"]
 # Files of a checkpoint folder besides config and weights: what the processor and generation need.

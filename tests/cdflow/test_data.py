@@ -16,8 +16,8 @@ from cdreasoning.cdflow.data import (
     prepare_eval_pair,
     train_geometry,
 )
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
+from cdreasoning.errors import DataError
 
 
 def _write(path, rgb):

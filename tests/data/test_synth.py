@@ -17,9 +17,9 @@ from cdreasoning.data import (
     synthesize,
 )
 from cdreasoning.data.cli import main
-from cdreasoning.data.errors import DataError
+from cdreasoning.data.spcd_names import is_pixel_aligned, parse_spcd_name
 from cdreasoning.data.synth import generate, scene_layout, split_scenes
-from cdreasoning.pairs import is_pixel_aligned, parse_spcd_name
+from cdreasoning.errors import DataError
 
 SCENES, SEED, SIZE, PAIRS = 5, 11, 64, 9
 

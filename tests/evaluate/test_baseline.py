@@ -5,13 +5,10 @@ from __future__ import annotations
 import csv
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from cdreasoning.data.errors import DataError
+from cdreasoning.errors import DataError
 from cdreasoning.evaluate.baseline import BaselineConfig, main, run_baseline
-from cdreasoning.evaluate.pair_images import common_size, load_pair, read_rgb
 from tests.evaluate.synthetic_pairs import make_pair_set
 
 
@@ -218,40 +215,3 @@ def test_config_validation():
         BaselineConfig(max_side=0)
     with pytest.raises(ValueError, match="viewing_distance_cm"):
         BaselineConfig(viewing_distance_cm=-1)
-
-
-# --- loading pairs ------------------------------------------------------------------------------------------
-
-
-def test_common_size_rule():
-    assert common_size((1024, 1024), (1024, 1024), 1024) == (1024, 1024)
-    assert common_size((1024, 1024), (1024, 1024), 256) == (256, 256)
-    assert common_size((1000, 800), (960, 820), None) == (960, 800)
-    assert common_size((4000, 3000), (4000, 3000), 1024) == (1024, 768)
-
-
-def test_load_pair_resizes_different_sizes_and_reports_scale(tmp_path):
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(tmp_path / "a.png")
-    Image.fromarray(rng.integers(0, 256, (30, 80, 3), dtype=np.uint8)).save(tmp_path / "b.png")
-    pair = load_pair(tmp_path / "a.png", tmp_path / "b.png")
-    assert pair.a.shape == pair.b.shape == (30, 60, 3) and pair.scale == 1.0
-    pair = load_pair(tmp_path / "a.png", tmp_path / "b.png", max_side=30)
-    assert pair.a.shape == (15, 30, 3) and pair.scale == pytest.approx(0.5)
-
-
-def test_image_modes(tmp_path):
-    grey = np.arange(64, dtype=np.uint8).reshape(8, 8)
-    Image.fromarray(grey, "L").save(tmp_path / "grey.png")
-    assert (read_rgb(tmp_path / "grey.png") == grey[..., None]).all()
-    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "grey16.png")
-    assert (read_rgb(tmp_path / "grey16.png")[..., 1] == grey).all()
-    opaque = np.dstack([np.zeros((8, 8, 3), np.uint8), np.full((8, 8), 255, np.uint8)])
-    Image.fromarray(opaque, "RGBA").save(tmp_path / "opaque.png")
-    assert read_rgb(tmp_path / "opaque.png").shape == (8, 8, 3)
-    opaque[0, 0, 3] = 10
-    Image.fromarray(opaque, "RGBA").save(tmp_path / "transparent.png")
-    with pytest.raises(DataError, match="transparent.png: 1 transparent pixel"):
-        read_rgb(tmp_path / "transparent.png")
-    with pytest.raises(DataError, match="missing.png: image not found"):
-        read_rgb(tmp_path / "missing.png")

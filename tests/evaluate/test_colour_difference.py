@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from cdreasoning.evaluate.colour_difference import delta_e, mean_delta_e, srgb_to_lab, srgb_to_xyz
+from cdreasoning.colour import srgb_to_lab, srgb_to_xyz
+from cdreasoning.evaluate.colour_difference import delta_e, mean_delta_e
 from cdreasoning.evaluate.scielab import (
     ViewingConditions,
     mean_scielab,

@@ -7,7 +7,7 @@ import torch
 
 from cdreasoning import CDScorer, LevelScale
 from cdreasoning.constants import CD_LEVELS, IMAGE_TOKEN_INDEX
-from cdreasoning.processing import ImageError
+from cdreasoning.errors import ImageError
 from cdreasoning.scale import delta_v_from_grade
 
 

@@ -1,13 +1,14 @@
-"""Image preprocessing: modes are converted, padding uses the mean colour, bad files fail naming the file."""
+"""Image preprocessing for the vision tower: padding uses the mean colour, CLIP normalisation, config files.
+
+Reading image files is tested in tests/data/test_images.py (the one reader)."""
 
 import json
 
 import numpy as np
-import pytest
 import torch
 from PIL import Image
 
-from cdreasoning.processing import ImageError, ImageProcessor, load_image
+from cdreasoning.processing import ImageProcessor
 from cdreasoning.processing.images import CLIP_MEAN, CLIP_STD
 
 
@@ -15,50 +16,6 @@ def _save(tmp_path, name, image):
     path = tmp_path / name
     image.save(path)
     return path
-
-
-def test_modes_are_converted_to_rgb(tmp_path):
-    rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
-    grey16 = (rng.integers(0, 65536, (20, 30))).astype(np.uint16)
-    sources = {
-        "grey.png": Image.fromarray(rgb[..., 0], "L"),
-        "rgba.png": Image.fromarray(np.dstack([rgb, np.full((20, 30), 128, np.uint8)]), "RGBA"),
-        "palette.png": Image.fromarray(rgb).convert("P"),
-        "grey16.png": Image.fromarray(grey16),
-    }
-    for name, image in sources.items():
-        loaded = load_image(_save(tmp_path, name, image))
-        assert loaded.mode == "RGB" and loaded.size == (30, 20), name
-    # 16-bit grey is rescaled, not clipped at 255
-    loaded = np.asarray(load_image(tmp_path / "grey16.png"))[..., 0].astype(float)
-    expected = grey16 / 65535 * 255
-    assert np.abs(loaded - expected).max() <= 1.0
-    # RGBA keeps its colour channels
-    assert np.array_equal(np.asarray(load_image(tmp_path / "rgba.png")), rgb)
-
-
-def test_arrays_and_pil_inputs():
-    rng = np.random.default_rng(1)
-    array = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-    assert np.array_equal(np.asarray(load_image(array)), array)
-    assert np.array_equal(np.asarray(load_image(array.astype(np.float32) / 255)), array)
-    with pytest.raises(ImageError, match="NaN"):
-        load_image(np.full((4, 4, 3), np.nan, np.float32))
-
-
-def test_missing_and_corrupt_files_name_the_file(tmp_path):
-    with pytest.raises(ImageError, match="nope.png: image file not found"):
-        load_image(tmp_path / "nope.png")
-    bad = tmp_path / "bad.png"
-    bad.write_bytes(b"not a png at all")
-    with pytest.raises(ImageError, match="bad.png: cannot decode"):
-        load_image(bad)
-    truncated = tmp_path / "truncated.png"
-    Image.fromarray(np.zeros((64, 64, 3), np.uint8) + 90).save(truncated)
-    truncated.write_bytes(truncated.read_bytes()[:60])
-    with pytest.raises(ImageError, match="truncated.png"):
-        load_image(truncated)
 
 
 def test_pad_to_square_with_mean_colour_then_normalise():

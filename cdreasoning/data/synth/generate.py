@@ -44,13 +44,14 @@ from typing import Any
 
 import numpy as np
 
+from cdreasoning.colour import srgb_to_linear
 from cdreasoning.data.depict_task import SeverityItem, build_describe_records
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.jsonio import dumps_json, write_bytes_atomic, write_json, write_text_atomic
 from cdreasoning.data.mix import mix_records
 from cdreasoning.data.score_task import build_score_records
 from cdreasoning.data.seeding import shuffle, text_rng
 from cdreasoning.data.spcd import SpcdPair
+from cdreasoning.data.spcd_names import is_pixel_aligned
 from cdreasoning.data.synth.geometry import Framing, canvas_size, frame, random_framing
 from cdreasoning.data.synth.isp import (
     SEVERITY_THRESHOLDS,
@@ -58,7 +59,6 @@ from cdreasoning.data.synth.isp import (
     attribute_magnitudes,
     render_linear,
     severities_from_magnitudes,
-    srgb_to_linear,
 )
 from cdreasoning.data.synth.looks import EDIT_GROUPS, clamp_look, edit_look, phone_look
 from cdreasoning.data.synth.proxy import (
@@ -71,7 +71,7 @@ from cdreasoning.data.synth.proxy import (
     viewing_image,
 )
 from cdreasoning.data.synth.sources import SOURCES, make_scene
-from cdreasoning.pairs import is_pixel_aligned
+from cdreasoning.errors import DataError
 
 GENERATOR_VERSION = "synth-1"
 SPLITS = ("train", "val", "test")

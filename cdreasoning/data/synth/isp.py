@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from cdreasoning.colour import linear_to_srgb, srgb_to_linear
 from cdreasoning.constants import ATTRIBUTES, SEVERITIES
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)  # Rec.709 / sRGB luminance weights
@@ -89,15 +90,6 @@ def severities_from_magnitudes(magnitudes: dict[str, float]) -> dict[str, str]:
         value = magnitudes[attribute]
         out[attribute] = SEVERITIES[0] if value < low else SEVERITIES[1] if value < high else SEVERITIES[2]
     return out
-
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4).astype(np.float32)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)
 
 
 def _hue_matrix(degrees: float) -> np.ndarray:

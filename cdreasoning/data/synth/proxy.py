@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cdreasoning.colour import srgb_to_lab
+
 PROXY_VERSION = "pv1"
 PROXY_FORMULA = (
     "D = E + 0.6*G + 1.5*T at viewing scale (<=128 px box average, Gaussian sigma 0.75 px, CIELAB D65) "
@@ -43,23 +45,6 @@ PROXY_FORMULA = (
 VIEW_PIXELS = 128
 NOISE_SIGMA = 0.10
 DV_MIN, DV_GAIN, DV_POWER, DV_MAX = 0.9, 0.64, 0.75, 16.5
-
-_XYZ_FROM_RGB = np.array(
-    [[0.4124564, 0.3575761, 0.1804375], [0.2126729, 0.7151522, 0.0721750], [0.0193339, 0.1191920, 0.9503041]],
-    dtype=np.float32,
-)
-_WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float32)
-
-
-def srgb_to_lab(srgb: np.ndarray) -> np.ndarray:
-    """CIELAB (D65) of sRGB values in [0, 1]; [..., 3] → [..., 3]."""
-    linear = np.where(srgb <= 0.04045, srgb / 12.92, ((srgb + 0.055) / 1.055) ** 2.4)
-    xyz = (linear @ _XYZ_FROM_RGB.T) / _WHITE_D65
-    delta = 6 / 29
-    f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3 * delta**2) + 4 / 29)
-    return np.stack(
-        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1
-    )
 
 
 @dataclass(frozen=True)
@@ -81,7 +66,7 @@ def viewing_lab(srgb: np.ndarray) -> np.ndarray:
         h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
         image = image[:h, :w].reshape(h // factor, factor, w // factor, factor, 3).mean(axis=(1, 3))
     image = gaussian_filter(image, sigma=(0.75, 0.75, 0))
-    return srgb_to_lab(np.clip(image, 0.0, 1.0))
+    return srgb_to_lab(np.clip(image, 0.0, 1.0)).astype(np.float64)
 
 
 def viewing_image(srgb: np.ndarray) -> ProxyView:

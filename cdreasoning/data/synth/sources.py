@@ -18,7 +18,7 @@ import random
 
 import numpy as np
 
-from cdreasoning.data.errors import DataError
+from cdreasoning.errors import DataError
 
 SOURCES = (
     "astronaut",

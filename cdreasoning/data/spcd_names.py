@@ -4,6 +4,10 @@ SPCD names its images `I{scene}_{group}_{index}.png`: group 01 holds the six pho
 pixel-aligned with each other: parallax, framing), groups 02-07 are edits of `I{scene}_01_01` (pixel-aligned
 with it and with each other). A pair is *not aligned* exactly when both images are phone captures (group 01);
 this reproduces the published test_aligned (3,980) / test_notaligned (1,995) split.
+
+    from cdreasoning.data.spcd_names import is_pixel_aligned, spcd_alignment
+    is_pixel_aligned("I0006_01_03.png", "I0006_02_01.png")   # True (an edit of the reference)
+    spcd_alignment("a.png", "b.png")                         # None (not SPCD names: "all" only)
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ _NAME = re.compile(r"^I(?P<scene>\d+)_(?P<group>\d+)_(?P<index>\d+)\.[A-Za-z0-9]
 
 @dataclass(frozen=True)
 class SpcdName:
+    """The three numeric fields of an SPCD image name, as strings (leading zeros kept)."""
+
     scene: str
     group: str
     index: str
@@ -34,3 +40,14 @@ def parse_spcd_name(name: str) -> SpcdName:
 def is_pixel_aligned(image_a: str, image_b: str) -> bool:
     """True unless both images are phone captures (group 01) of the scene."""
     return not (parse_spcd_name(image_a).group == "01" and parse_spcd_name(image_b).group == "01")
+
+
+def spcd_alignment(image_a: str, image_b: str) -> bool | None:
+    """`is_pixel_aligned` for reports: None when either name is not an SPCD name.
+
+    Reports count such a pair in "all" only (and say how many); this is the one place that rule is written.
+    """
+    try:
+        return is_pixel_aligned(image_a, image_b)
+    except ValueError:
+        return None

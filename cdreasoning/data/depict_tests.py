@@ -26,8 +26,8 @@ from cdreasoning.data.conversations import (
     validate_images,
     validate_severities,
 )
-from cdreasoning.data.errors import DataError
 from cdreasoning.data.jsonio import load_json_list
+from cdreasoning.errors import DataError
 
 _KNOWN_KEYS = ("question_id", "image", "text", "human_answer", "severities")
 

@@ -2,7 +2,7 @@ import csv
 
 import pytest
 
-from cdreasoning.pairs import is_pixel_aligned, parse_spcd_name
+from cdreasoning.data.spcd_names import is_pixel_aligned, parse_spcd_name
 from tests.conftest import shared_path
 
 

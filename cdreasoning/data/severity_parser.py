@@ -1,6 +1,6 @@
 """Read the seven attribute severities out of a free-text colour-difference description.
 
-    from cdreasoning.evaluate import parse_severities
+    from cdreasoning.data.severity_parser import parse_severities
     parse_severities("Slight variations in white balance, moderate color contrast. Dark details show "
                      "moderate distinctions, light details also have slight variations.")
     # {'white_balance': 'slight', 'color_contrast': 'moderate', 'dark_details': 'moderate',

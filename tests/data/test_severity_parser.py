@@ -8,7 +8,7 @@ import random
 import pytest
 
 from cdreasoning.constants import ATTRIBUTES, DEPICT_QUESTION, SEVERITIES
-from cdreasoning.evaluate import parse_severities, parse_severities_detailed
+from cdreasoning.data.severity_parser import parse_severities, parse_severities_detailed
 from tests.conftest import shared_path
 
 ALL_SLIGHT = dict.fromkeys(ATTRIBUTES, "slight")
