@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -163,23 +163,20 @@ class HFVisionLanguageBackbone:
     model_type: str
     max_pixels: int | None = None
     kind: str = "hf_vlm"
-    _images_kwargs: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
         self.processor.tokenizer.padding_side = "left"
         if self.max_pixels is not None:
-            size = getattr(self.processor.image_processor, "size", None)
-            if size is None or "longest_edge" not in dict(size) or "shortest_edge" not in dict(size):
+            # Written into the processor's own size setting, so the cap holds wherever this processor is used.
+            image_processor = self.processor.image_processor
+            size = getattr(image_processor, "size", None)
+            if size is None or getattr(size, "longest_edge", None) is None or not size.shortest_edge:
                 raise ValueError(
                     f"max_pixels applies to dynamic-resolution processors (Qwen-VL family); {self.model_type}'s "
                     "image size is set in its preprocessor_config.json"
                 )
-            self._images_kwargs = {
-                "size": {
-                    "shortest_edge": min(dict(size)["shortest_edge"], self.max_pixels),
-                    "longest_edge": self.max_pixels,
-                }
-            }
+            shortest = min(size.shortest_edge, self.max_pixels)
+            image_processor.size = type(size)(shortest_edge=shortest, longest_edge=self.max_pixels)
 
     @property
     def tokenizer(self):
@@ -276,7 +273,6 @@ class HFVisionLanguageBackbone:
             padding_side=padding_side,
             add_special_tokens=False,  # the chat template already wrote every special token
             return_tensors="pt",
-            **self._images_kwargs,
         )
 
     def batch_inputs(self, prompt: Prompt, batch: list) -> dict:
