@@ -4,6 +4,7 @@
     python scripts/bench_model.py --preset owl2-7b --device cuda --dtype bfloat16   # random 8.2 B weights
     python scripts/bench_model.py --model-path CKPT --device cuda --dtype bfloat16  # any backbone's checkpoint
     python scripts/bench_model.py --model-path /models/Qwen2.5-VL-7B-Instruct --image-size 448 --max-pixels 200704
+    python scripts/bench_model.py --preset qwen2_5_vl-7b --device cuda --dtype bfloat16   # random 8.29 B weights
 
 A "pair" is one CD sample: the scoring prompt of the v1 template with two images (2 × 65 visual tokens for the
 7B preset). Weights are random (built on the meta device and materialised in place for the 7B preset); inputs
@@ -59,18 +60,28 @@ def bench_checkpoint(args) -> int:
 
     from cdreasoning.backbones import load_backbone
 
-    backbone = load_backbone(
-        args.model_path,
-        device=args.device,
-        dtype=args.dtype,
-        attention=args.attention,
-        max_pixels=args.max_pixels,
-    )
+    if args.preset == "qwen2_5_vl-7b":  # random weights of the real sizes, built on the device
+        from cdreasoning.backbones.tiny_presets import qwen2_5_vl_7b
+
+        device = resolve_device(args.device)
+        backbone = qwen2_5_vl_7b(device, resolve_dtype(args.dtype, device))
+        if args.max_pixels:
+            backbone = type(backbone)(
+                backbone.model, backbone.processor, "qwen2_5_vl", max_pixels=args.max_pixels
+            )
+    else:
+        backbone = load_backbone(
+            args.model_path,
+            device=args.device,
+            dtype=args.dtype,
+            attention=args.attention,
+            max_pixels=args.max_pixels,
+        )
     device = backbone.device
     prompt = backbone.prompt("<|image|><|image|>\n" + DEFAULT_SCORE_QUESTION, "v1", ANSWER_PREFIX)
     rng = np.random.default_rng(0)
     print(
-        f"model={args.model_path} backbone={backbone.kind}/{backbone.model_type} device={device} dtype={backbone.dtype}"
+        f"model={args.model_path or args.preset} backbone={backbone.kind}/{backbone.model_type} device={device} dtype={backbone.dtype}"
     )
     print(f"{'batch':>5} {'pairs/s':>10} {'tokens/pair':>11} {'ms/batch':>10} {'peak GiB':>9}")
     for batch in [int(b) for b in args.batch_sizes.split(",")]:
@@ -115,7 +126,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--preset", default="tiny", choices=["tiny", "owl2-7b"])
+    parser.add_argument(
+        "--preset",
+        default="tiny",
+        choices=["tiny", "owl2-7b", "qwen2_5_vl-7b"],
+        help="random weights: tiny / owl2-7b (mPLUG-Owl2) or qwen2_5_vl-7b (Qwen2.5-VL-7B sizes, 8.29 B)",
+    )
     parser.add_argument("--device", default="auto")
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--attention", default="auto")
@@ -133,7 +149,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.model_path:
+    if args.model_path or args.preset == "qwen2_5_vl-7b":
         return bench_checkpoint(args)
 
     device = resolve_device(args.device)

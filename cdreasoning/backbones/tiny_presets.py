@@ -247,3 +247,71 @@ def write_hf_preset(
     processor_config = {"processor_class": processor_class, **processor_kwargs}
     (out / "processor_config.json").write_text(json.dumps(processor_config, indent=2) + "\n")
     return out
+
+
+def qwen2_5_vl_7b(device="cpu", dtype: torch.dtype = torch.bfloat16):
+    """(model, backbone) of Qwen2.5-VL-7B's sizes with random weights, built in place on `device` (no files):
+    text 3584 wide, 28 layers, 28 heads / 4 KV heads, MLP 18944, vocabulary 152064; vision 32 blocks of 1280,
+    patch 14, window 112, 2×2 merge → 3584 (8.29 B parameters). The processor is the tiny Qwen preset's
+    tokenizer and chat template with the real patch / merge sizes, so image-token counts are the real ones.
+    For `scripts/bench_model.py --preset qwen2_5_vl-7b` (GPU measurements without a download)."""
+    import transformers
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    from cdreasoning.backbones.hf_vlm import HFVisionLanguageBackbone, _without_video
+
+    tokenizer = build_bpe_tokenizer(QWEN_SPECIAL, "<|im_end|>", "<|endoftext|>", QWEN_CHAT_TEMPLATE)
+    token = tokenizer.convert_tokens_to_ids
+    text = dict(
+        vocab_size=152064,
+        hidden_size=3584,
+        intermediate_size=18944,
+        num_hidden_layers=28,
+        num_attention_heads=28,
+        num_key_value_heads=4,
+        max_position_embeddings=128000,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
+        tie_word_embeddings=False,
+    )
+    vision = dict(
+        depth=32,
+        hidden_size=1280,
+        intermediate_size=3420,
+        num_heads=16,
+        out_hidden_size=3584,
+        patch_size=14,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        window_size=112,
+        fullatt_block_indexes=[7, 15, 23, 31],
+    )
+    config = transformers.Qwen2_5_VLConfig(
+        text_config=text,
+        vision_config=vision,
+        image_token_id=token("<|image_pad|>"),
+        video_token_id=token("<|video_pad|>"),
+        vision_start_token_id=token("<|vision_start|>"),
+        vision_end_token_id=token("<|vision_end|>"),
+    )
+    with torch.device(device):
+        model = transformers.Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=dtype)
+    image_processor = Qwen2VLImageProcessorPil(
+        min_pixels=56 * 56, max_pixels=28 * 28 * 1280, patch_size=14, temporal_patch_size=2, merge_size=2
+    )
+    processor_class = transformers.Qwen2_5_VLProcessor
+    try:
+        processor = processor_class(
+            image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN_CHAT_TEMPLATE
+        )
+    except (
+        TypeError,
+        ValueError,
+        AttributeError,
+    ):  # no torchvision: no video processor class to check against
+        processor = _without_video(processor_class)(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            video_processor=None,
+            chat_template=QWEN_CHAT_TEMPLATE,
+        )
+    return HFVisionLanguageBackbone(model.eval(), processor, "qwen2_5_vl")

@@ -116,3 +116,16 @@ def test_bench_model_prints_pairs_per_second_for_any_backbone(hf_checkpoints, ti
         lines = capsys.readouterr().out.splitlines()
         assert "pairs/s" in lines[1] and [line.split()[0] for line in lines[2:]] == ["1", "2"]
         assert all(float(line.split()[1]) > 0 for line in lines[2:])
+
+
+def test_qwen2_5_vl_7b_sizes_for_the_gpu_benchmark():
+    """The bench's random Qwen2.5-VL-7B (built on the meta device here): 8.29 B parameters as released, and a
+    448×448 image is 32×32 patches of 14 px → 256 tokens after the 2×2 merge."""
+    from cdreasoning.backbones.tiny_presets import qwen2_5_vl_7b
+
+    backbone = qwen2_5_vl_7b("meta", torch.bfloat16)
+    assert sum(p.numel() for p in backbone.model.parameters()) == 8_292_166_656
+    image = np.zeros((448, 448, 3), dtype=np.uint8)
+    inputs = backbone.inputs(["<|vision_start|><|image_pad|><|vision_end|>"], [[image]])
+    assert inputs["image_grid_thw"].tolist() == [[1, 32, 32]]
+    assert int((inputs["input_ids"] == backbone.processor.image_token_id).sum()) == 256
