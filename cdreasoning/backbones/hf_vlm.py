@@ -94,13 +94,16 @@ def _without_video(processor_class):
 
 
 def _processor_class_name(folder: Path) -> str | None:
+    """The processor class the checkpoint names, else transformers' default for its model_type."""
     for name in ("processor_config.json", "preprocessor_config.json", "tokenizer_config.json"):
         path = folder / name
         if path.is_file():
             value = json.loads(path.read_text()).get("processor_class")
             if value:
                 return value
-    return None
+    from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+    return PROCESSOR_MAPPING_NAMES.get(read_model_type(folder))
 
 
 def load_hf_processor(path: str | Path):
@@ -114,8 +117,8 @@ def load_hf_processor(path: str | Path):
     class_name = _processor_class_name(folder)
     if class_name is None:
         raise FileNotFoundError(
-            f"{folder}: no processor_class in processor_config.json / preprocessor_config.json "
-            "(an image-text-to-text checkpoint ships its processor)"
+            f"{folder}: no processor_class in processor_config.json / preprocessor_config.json and none "
+            "known for its model_type (an image-text-to-text checkpoint ships its processor)"
         )
     processor_class = getattr(transformers, class_name, None)
     needs_video = processor_class is not None and "video_processor" in processor_class.get_attributes()
