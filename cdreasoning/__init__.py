@@ -6,7 +6,9 @@ modality-adaptive LLaMA-2 decoder), trained and evaluated on SPCD / M-SPCD, with
 The package face is lazy (PEP 562 module `__getattr__`): `import cdreasoning` and `import cdreasoning.metrics`
 load neither torch nor transformers; `cdreasoning.CDScorer`, `cdreasoning.load_pretrained` … import their
 module on first use. Importing `cdreasoning.model` (which these names do) registers the model with
-transformers, so `AutoModelForCausalLM.from_pretrained(path)` loads mPLUG-Owl2 checkpoints too.
+transformers, so `AutoModelForCausalLM.from_pretrained(path)` loads mPLUG-Owl2 checkpoints too (strictly, as
+`load_pretrained` does). `import cdreasoning` switches the Hugging Face libraries offline unless you set
+`HF_HUB_OFFLINE` yourself or `CDREASONING_ALLOW_HUB=1` (see `cdreasoning.offline`).
 The layers and what each may import: README "Layout" (tests/test_layers.py enforces it).
 """
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+import cdreasoning.offline  # noqa: F401 - first: sets HF_HUB_OFFLINE before huggingface_hub reads it
 
 __version__ = "0.1.0"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 from cdreasoning.cli_support import Commands, command_group_parser, dispatch_subcommand
+from cdreasoning.errors import report_errors
 
 # command → (module, one-line help)
 COMMANDS: Commands = {
@@ -44,6 +45,7 @@ def build_parser():
     )
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("-V", "--version"):

@@ -63,11 +63,14 @@ def dispatch_subcommand(
 
 
 def report_data_errors(run: Callable[[], int]) -> int:
-    """`run()`'s exit status; a `DataError` (bad input file) becomes one line on stderr and exit status 2."""
-    from cdreasoning.errors import DataError
+    """`run()`'s exit status; a project error (`DataError`, …) becomes `error: …` (+ `hint: …`) on stderr and
+    its exit status (2), as `cdreasoning.errors.report_errors` does; with --debug the traceback is shown."""
+    from cdreasoning.errors import CDReasoningError, debug_requested, format_error
 
     try:
         return int(run() or 0)
-    except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except CDReasoningError as error:
+        if debug_requested():
+            raise
+        print(format_error(error), file=sys.stderr)
+        return error.exit_status

@@ -10,8 +10,9 @@ Conventions (see FACTS §3 and the README's evaluation section):
 - `srcc`, `krcc`: Spearman / Kendall rank correlations of the raw predictions (no fit changes ranks).
 - `rmse`: root-mean-square error (after `fit` if given).
 
-Every function raises ValueError on NaN/inf, on fewer than 3 pairs, on length mismatch, and on constant input
-(where a correlation is undefined) instead of returning NaN.
+Every function raises ValueError on NaN/inf, on fewer than 3 pairs, on length mismatch, on constant input
+(where a correlation is undefined) instead of returning NaN, and on inputs that are not one score per pair
+(a 2-D array such as [n, 1] predictions against [1, n] scores would otherwise be flattened silently).
 """
 
 from __future__ import annotations
@@ -28,9 +29,19 @@ import numpy as np
 __all__ = ["Logistic5Fit", "fit_logistic5", "krcc", "logistic5", "plcc", "rmse", "srcc", "stress"]
 
 
+def _one_per_pair(values, name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ValueError(
+            f"{name} scores must be one value per pair (a 1-D sequence), got shape {tuple(array.shape)}; "
+            "flatten them yourself if that is what you mean"
+        )
+    return array
+
+
 def _validate(pred, human, *, need_variation: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    p = np.asarray(pred, dtype=np.float64).reshape(-1)
-    h = np.asarray(human, dtype=np.float64).reshape(-1)
+    p = _one_per_pair(pred, "prediction")
+    h = _one_per_pair(human, "human")
     if p.shape != h.shape:
         raise ValueError(f"prediction and human scores differ in length: {p.size} vs {h.size}")
     if p.size < 3:

@@ -11,6 +11,13 @@ import os
 
 import torch
 
+from cdreasoning.errors import UsageError
+
+
+class DeviceUnavailable(UsageError, RuntimeError):
+    """The requested device does not exist on this machine."""
+
+
 _DTYPE_NAMES = {
     "float32": torch.float32,
     "fp32": torch.float32,
@@ -38,9 +45,15 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available on this machine")
+        raise DeviceUnavailable(
+            f"device {device!r} requested but CUDA is not available on this machine",
+            hint="use --device auto (CUDA, then MPS, then CPU: whichever this machine has)",
+        )
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError(f"device {device!r} requested but MPS is not available on this machine")
+        raise DeviceUnavailable(
+            f"device {device!r} requested but MPS is not available on this machine",
+            hint="use --device auto (CUDA, then MPS, then CPU: whichever this machine has)",
+        )
     return dev
 
 
@@ -95,7 +108,9 @@ def resolve_attention(attention: str | None, device: torch.device) -> str:
 def offline_hub() -> None:
     """Make transformers/huggingface_hub never reach the network: every path we load is local.
 
-    Without this, a mistyped local path is taken for a Hub id and retried for minutes.
+    `import cdreasoning` already does this (see `cdreasoning.offline`); entry points call it again in case the
+    variables were removed since.
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from cdreasoning.offline import apply_offline_default
+
+    apply_offline_default()

@@ -20,6 +20,8 @@
 # Demo: with no MODEL_PATH, a tiny random model (cdreasoning init-model --preset tiny) is fine-tuned on a
 # synthetic SPCD-like set (cdreasoning data synth), both created under runs/demo/ if missing, so a real training
 # run finishes in minutes on a CPU.
+# Rerunning the same command after a crash resumes from the newest complete checkpoint in OUTPUT_DIR (the
+# default of `cdreasoning train`); pass --fresh to start over (it lists the checkpoints it deletes first).
 # GPUs (or NUM_GPUS > 1, or HOSTFILE): launched with the `deepspeed` launcher and DEEPSPEED_CONFIG.
 # One CPU process: plain python (no DeepSpeed).
 
@@ -84,7 +86,7 @@ else
   set -- $RECIPE_ARGS "$@"
 fi
 
-echo "[train] $MODE: model=$MODEL_PATH data=$DATA_PATH output=$OUTPUT_DIR"
+echo "[train] $MODE: model=$MODEL_PATH data=$DATA_PATH output=$OUTPUT_DIR (resumes from its newest complete checkpoint; --fresh starts over)"
 # shellcheck disable=SC2086
 exec $LAUNCH $ENTRY \
   --model_name_or_path "$MODEL_PATH" \

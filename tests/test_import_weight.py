@@ -41,7 +41,7 @@ def _loaded_after(code: str) -> set[str]:
         ("cdreasoning.data", HEAVY),
         ("cdreasoning.data.cli", HEAVY),
         ("cdreasoning.evaluate", HEAVY),
-        ("cdreasoning.cdflow", ("transformers",)),  # CD-Flow is torch, never transformers
+        ("cdreasoning.cdflow", HEAVY),  # a lazy package face: torch comes with the first model name used
         ("cdreasoning.cdflow.loss", ("transformers",)),
         ("cdreasoning.cdflow.train", ("transformers",)),
     ],
@@ -59,7 +59,7 @@ def test_import_does_not_load(module, forbidden):
         (["data", "--help"], HEAVY),
         (["data", "synth", "--help"], HEAVY),
         (["eval", "--help"], HEAVY),
-        (["cdflow", "--help"], ("transformers",)),  # the cdflow package imports torch
+        (["cdflow", "--help"], HEAVY),  # the cdflow package face is lazy too
         (["cdflow", "train", "--help"], ("transformers",)),
     ],
 )

@@ -16,7 +16,7 @@ from tests.conftest import REPO_ROOT
 PACKAGE = REPO_ROOT / "cdreasoning"
 
 # Units from the bottom up: a unit may import its own modules and units of a *lower* rank listed in ALLOWED.
-CORE = ("constants", "errors", "colour", "metrics", "scale", "runtime", "cli_support")
+CORE = ("constants", "errors", "offline", "colour", "metrics", "scale", "runtime", "cli_support")
 LAYERS: list[tuple[str, ...]] = [
     CORE,  # standard library, numpy / scipy; runtime alone imports torch
     ("data",),  # files in, records out: readers, the image reader, the result store, SPCD naming, severities
@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("evaluate",),  # metrics reports, baselines, evaluation of a model's scores and descriptions
     ("cdflow",),  # CD-Flow (uses evaluate's score report: one report format for every method)
     ("demo",),  # the interactive demo
-    ("quickstart_report", "quickstart_backbones"),  # the quickstart's report; its steps for other backbones
+    # the quickstart's report (from the files its steps wrote), time estimates and second-backbone steps
+    ("quickstart_report", "quickstart_eta", "quickstart_backbones"),
     ("cli", "quickstart"),  # the front door and the main job (they run the others as commands)
     ("__main__", "__init__"),  # `python -m cdreasoning`; the lazy package face
 ]

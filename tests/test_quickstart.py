@@ -51,7 +51,7 @@ def test_report_has_every_method_subset_plot_and_example(smoke):
     # the report lists the commands that ran, each printed before it ran
     ran = [line for line in lines if "\n  $ cdreasoning " in line]
     assert len(ran) == len(build_steps(config))
-    assert "cdreasoning train --model_name_or_path" in text and "--lora_enable True" in text
+    assert "cdreasoning train --model-path" in text and "--lora-enable True" in text
 
 
 def test_rerun_reuses_and_a_redone_step_redoes_its_readers(smoke):
@@ -86,7 +86,7 @@ def test_launcher_parses_and_help_explains_the_steps(capsys):
     for word in (
         "data synth",
         "init-model",
-        "--lora_enable",
+        "--lora-enable",
         "eval score",
         "eval describe",
         "eval baseline",

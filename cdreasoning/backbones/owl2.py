@@ -14,6 +14,7 @@ import torch
 
 from cdreasoning.backbones.base import Prompt
 from cdreasoning.processing import ImageProcessor, get_template, tokenize_prompt
+from cdreasoning.processing.chunk_encoding import chunk_encoder
 
 # Parts of the model by parameter-name prefix (used to freeze and to pick LoRA targets).
 OWL2_PARTS = {
@@ -91,11 +92,13 @@ class Owl2Backbone:
             pad_token_id=self.tokenizer.pad_token_id,
             generator=generator,
         )
+        encoder = chunk_encoder(self.tokenizer)  # the checkpoint's SentencePiece decodes as the original did
         texts = []
         for row in tokens.tolist():
             if self.tokenizer.eos_token_id in row:
                 row = row[: row.index(self.tokenizer.eos_token_id)]
-            texts.append(self.tokenizer.decode(row, skip_special_tokens=True).strip())
+            text = encoder.decode(row) if encoder else self.tokenizer.decode(row, skip_special_tokens=True)
+            texts.append(text.strip())
         return texts
 
 

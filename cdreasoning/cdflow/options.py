@@ -21,24 +21,28 @@ __all__ = [
 
 
 def add_option(parser: argparse.ArgumentParser, name: str, *aliases: str, **kwargs) -> None:
-    """An option under its seed name (underscores), its hyphenated spelling and any original alias."""
-    names = [name, *aliases]
+    """An option under its dashed spelling (canonical, first in --help), then the seed's spelling `name`
+    (underscores) and any other original alias; `args.<name with underscores>` holds the value."""
     dashed = name.replace("_", "-")
-    if dashed != name:
-        names.insert(1, dashed)
+    names = [dashed, *([name] if dashed != name else []), *aliases]
+    kwargs.setdefault("dest", name.lstrip("-").replace("-", "_"))
     parser.add_argument(*names, **kwargs)
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     add_option(
         parser,
+        "--image-folder",
         "--training_datadir",
+        "--image_folder",
         "--datadir",
         "--dataset",
+        dest="training_datadir",
+        metavar="IMAGE_FOLDER",
         type=Path,
         required=True,
-        help="folder holding the images named in the CSV files (the original test script called this "
-        "--dataset and its README --datadir; all three spellings work)",
+        help="folder holding the images named in the CSV files (the seed's --training_datadir; its test "
+        "script called it --dataset and its README --datadir; every spelling works)",
     )
     add_option(
         parser,

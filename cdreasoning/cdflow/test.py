@@ -45,7 +45,7 @@ from cdreasoning.cdflow.predict import predict_pairs
 from cdreasoning.data.result_store import PairCache, read_pair_cache
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
 from cdreasoning.data.spcd_names import spcd_alignment
-from cdreasoning.errors import DataError
+from cdreasoning.errors import DataError, report_errors
 from cdreasoning.runtime import resolve_device
 
 __all__ = ["build_parser", "evaluate_checkpoint", "main"]
@@ -70,11 +70,14 @@ def evaluate_checkpoint(
     progress: bool = True,
     method_name: str = "cdflow",
     echo: bool = True,
+    overwrite: bool = True,
 ) -> dict[str, Any]:
     """Score every pair of `pairs_csv` with the checkpoint and write the score report into `out_dir`.
 
     eval_size: shorter side the images are resized to (default: the checkpoint's; 0 = native size); sides are
     then centre-cropped to multiples of 2**scales. Returns the report (what OUT/metrics.json holds).
+    overwrite: when `out_dir` holds results of another checkpoint or settings, discard them (True: what the
+    end of `cdflow train` does for its own folder) or refuse naming the difference (False: `cdflow test`).
     """
     from cdreasoning.evaluate.score_report import ScoreRow, write_score_report
 
@@ -101,6 +104,15 @@ def evaluate_checkpoint(
     }
     run_path, cache_path = out_dir / RUN_NAME, out_dir / CACHE_NAME
     previous = json.loads(run_path.read_text(encoding="utf-8")) if run_path.is_file() else None
+    if previous is not None and previous != identity and not overwrite:
+        from cdreasoning.data.provenance import describe_differences
+
+        raise DataError(
+            f"{out_dir} holds CD-Flow test results of another checkpoint or settings ("
+            + "; ".join(describe_differences(previous, identity))
+            + ")",
+            hint="pass --overwrite to discard them, or write to a new --out",
+        )
     cache = read_pair_cache(cache_path, "CD-Flow test") if previous == identity else {}
     if previous is not None and previous != identity and echo:
         print(f"{PROG}: {out_dir} held results of another checkpoint or settings; recomputing")
@@ -200,24 +212,30 @@ def build_parser() -> argparse.ArgumentParser:
         "model; 0 = native size); sides are then centre-cropped to multiples of 2**scales",
     )
     add_option(parser, "--name", default="cdflow", help="method name in the report (default: cdflow)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard results in --out made by another checkpoint or settings (otherwise they are refused)",
+    )
     add_option(
         parser,
         "--batch_size_train",
         type=int,
         default=None,
         help="accepted so that the seed's test command (the training flags) runs unchanged; testing does not "
-        "train, so it has no effect (the evaluation batch is --batch_size_test)",
+        "train, so it has no effect (the evaluation batch is --batch-size-test)",
     )
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     checkpoint = args.checkpoint or Path(args.work_path) / "best.pt"
     pairs_csv = args.test_csv or Path(args.datapath) / args.testset
     try:
         if args.batch_size_test < 1:
-            raise ValueError(f"--batch_size_test must be ≥ 1, got {args.batch_size_test}")
+            raise ValueError(f"--batch-size-test must be ≥ 1, got {args.batch_size_test}")
         if not Path(checkpoint).is_file():
             raise CheckpointError(
                 f"{checkpoint}: checkpoint not found (train first with `cdreasoning cdflow train`, or pass "
@@ -241,8 +259,11 @@ def main(argv: list[str] | None = None) -> int:
             num_workers=workers,
             progress=not args.no_progress,
             method_name=args.name,
+            overwrite=args.overwrite,
         )
     except (DataError, CheckpointError, ValueError) as err:
+        if getattr(err, "hint", None):
+            raise  # report_errors prints it with its hint
         print(f"{PROG}: error: {error_text(err)}", file=sys.stderr)
         return 2
     return 0

@@ -61,7 +61,7 @@ from cdreasoning.cdflow.options import (
 )
 from cdreasoning.cdflow.predict import predict_pairs
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
-from cdreasoning.errors import DataError
+from cdreasoning.errors import DataError, report_errors
 from cdreasoning.runtime import resolve_device
 
 __all__ = ["build_parser", "main", "train"]
@@ -102,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_option(parser, "--valset", default="val.csv", help="validation pair list inside --datapath")
     add_option(
         parser,
+        "--batch-size",
         "--batch_size_train",
+        dest="batch_size_train",
+        metavar="BATCH_SIZE",
         type=int,
         default=4,
         help="pairs per training step (paper: 4; default 4)",
@@ -646,6 +649,14 @@ def train(args) -> int:
     run.work.mkdir(parents=True, exist_ok=True)
     if p.global_step == 0 and not p.history:  # a fresh run: no log lines of an older run in this folder
         (run.work / "log.jsonl").unlink(missing_ok=True)
+    else:  # resumed: the log is what the checkpoint saw (a line written after it, before a kill, is redone)
+        lines = "".join(json.dumps(entry) + "\n" for entry in p.history)
+        (run.work / "log.jsonl").write_text(lines, encoding="utf-8")
+    for stale in run.work.glob(
+        ".*.tmp"
+    ):  # a checkpoint save interrupted by a kill (save_checkpoint's temp file)
+        print(f"{PROG}: removing {stale}, left by an interrupted checkpoint save", file=sys.stderr)
+        stale.unlink(missing_ok=True)
     logger = _Logger(run.work, tensorboard=not args.no_tensorboard)
     steps_per_epoch = batches_per_epoch(len(train_set), s["batch_size_train"])
     epochs = args.epochs
@@ -780,6 +791,7 @@ def _print_epoch(entry: dict[str, Any], epochs: int) -> None:
     )
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -1,5 +1,6 @@
 """`cdreasoning data build-describe` — per-attribute severities → depict-task records.
 
+    cdreasoning data build-describe --severities severities.csv --out depict_train.json --format train
     cdreasoning data build-describe --help
 
 Bad input ends with one line naming the file and the record/line (exit status 2).
@@ -17,6 +18,7 @@ PROG = "cdreasoning data build-describe"
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command's work on parsed options; returns the exit status."""
     from cdreasoning.data.depict_task import build_describe_records, read_severity_table
     from cdreasoning.data.jsonio import dumps_json, write_text_atomic
 

@@ -1,5 +1,6 @@
 """`cdreasoning data build-score` — SPCD CSV → M-SPCD score-task conversations.
 
+    cdreasoning data build-score --spcd-csv train.csv --out score_train.json --dedupe
     cdreasoning data build-score --help
 
 Bad input ends with one line naming the file and the record/line (exit status 2).
@@ -17,6 +18,7 @@ PROG = "cdreasoning data build-score"
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command's work on parsed options; returns the exit status."""
     from cdreasoning.constants import CD_LEVELS
     from cdreasoning.data.jsonio import dumps_json, write_text_atomic
     from cdreasoning.data.score_task import build_score_records, dedupe_pairs

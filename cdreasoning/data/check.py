@@ -12,6 +12,9 @@ Every record is examined (one bad record never hides the others). Problem kinds:
 * `placeholder-mismatch` — number of `<|image|>` / `<image>` placeholders ≠ number of images;
 * `unknown-level`     — a score answer ("The color difference … is X.") whose X is not a CD level word
                         (any case is accepted: the published test_data.json capitalises);
+* `unrated-severity`  — a depict test record whose human answer (the ground truth of `eval describe`) does
+                        not give each of the seven attributes a severity word (slight, moderate, severe)
+                        that the severity parser reads; `eval describe` would stop on it;
 * `missing-image`     — an image file that does not exist under the image folder;
 * `unreadable-image`  — an image that PIL cannot verify and decode.
 
@@ -45,6 +48,7 @@ PROBLEM_KINDS = (
     "duplicate-id",
     "placeholder-mismatch",
     "unknown-level",
+    "unrated-severity",
     "missing-image",
     "unreadable-image",
 )
@@ -52,6 +56,8 @@ PROBLEM_KINDS = (
 
 @dataclass(frozen=True)
 class Problem:
+    """One finding of `check_dataset`: its kind (PROBLEM_KINDS), the record's index and id, and what is wrong."""
+
     kind: str
     index: int
     record_id: str | None
@@ -64,6 +70,9 @@ class Problem:
 
 @dataclass
 class CheckReport:
+    """What `check_dataset` found in one file: counts (formats, task kinds, levels, severities, images) and
+    the problems; `ok` is True when there are none."""
+
     path: str
     records: int = 0
     formats: Counter = field(default_factory=Counter)  # "conversation" / "depict-test"
@@ -132,6 +141,14 @@ def _raw_id(obj: Any) -> str | None:
     return None
 
 
+def _unrated_attributes(answer: str) -> list[str]:
+    """The attributes a ground-truth description does not rate (as `eval describe` parses it)."""
+    from cdreasoning.data.severity_parser import parse_severities
+
+    rated = parse_severities(answer)
+    return [a for a in ATTRIBUTES if a not in rated]
+
+
 def _verify_image(path: Path) -> str | None:
     """None when `path` verifies and decodes as training and evaluation will read it (`data.images`);
     otherwise what went wrong."""
@@ -163,6 +180,8 @@ def check_dataset(
     the image folder is missing; everything about records ends up in `report.problems`."""
     path = Path(path)
     raw = load_json_list(path)
+    if not raw:
+        raise DataError(f"{path}: no records (an empty list)", hint="is this the right file?")
     if check_images:
         if image_folder is None:
             raise DataError("check: --image-folder is required unless images are skipped with --no-images")
@@ -201,6 +220,17 @@ def check_dataset(
         if isinstance(record, DepictTestRecord):
             report.formats["depict-test"] += 1
             report.kinds["depict"] += 1
+            unrated = _unrated_attributes(record.human_answer)
+            if unrated:
+                report.problems.append(
+                    Problem(
+                        "unrated-severity",
+                        index,
+                        rid,
+                        f"the human answer gives no readable severity (slight, moderate or severe) for "
+                        f"{', '.join(unrated)}",
+                    )
+                )
             continue
         report.formats["conversation"] += 1
         report.kinds[record.kind] += 1

@@ -1,5 +1,6 @@
 """`cdreasoning data check` — check a conversation / depict JSON (images, placeholders, levels, ids).
 
+    cdreasoning data check train_mix.json --image-folder SPCD/images
     cdreasoning data check --help
 
 Bad input ends with one line naming the file and the record/line (exit status 2).
@@ -17,6 +18,7 @@ PROG = "cdreasoning data check"
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command's work on parsed options; returns the exit status."""
     from cdreasoning.data.check import check_dataset
 
     if args.no_images and args.image_folder is not None:
@@ -44,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("json", type=Path, help="the JSON file to check")
     parser.add_argument(
         "--image-folder",
+        "--image_folder",
+        dest="image_folder",
         type=Path,
         default=None,
         help="folder the records' image paths are relative to (required unless --no-images)",

@@ -17,6 +17,7 @@ import argparse
 import sys
 
 from cdreasoning.cli_support import Commands, command_group_parser, dispatch_subcommand
+from cdreasoning.errors import report_errors
 
 SUBCOMMANDS: Commands = {
     "build-score": ("cdreasoning.data.build_score_cli", "SPCD CSV → M-SPCD score-task conversations"),
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     return dispatch_subcommand(argv, SUBCOMMANDS, build_parser)
 

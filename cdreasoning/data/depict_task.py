@@ -53,7 +53,7 @@ class SeverityItem:
 
 def _read_severity_csv(path: Path) -> list[SeverityItem]:
     items: list[SeverityItem] = []
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:

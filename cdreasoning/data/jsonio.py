@@ -22,7 +22,7 @@ def load_json_list(path: str | Path) -> list[Any]:
     if not path.is_file():
         raise DataError(f"{path}: JSON file not found")
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             data = json.load(handle)
     except json.JSONDecodeError as error:
         raise DataError(

@@ -26,6 +26,8 @@ from cdreasoning.errors import DataError
 
 @dataclass
 class MixResult:
+    """The merged, shuffled records of `mix_conversation_files`, with per-source counts for the summary line."""
+
     records: list[ConversationRecord]
     counts: dict[str, int] = field(default_factory=dict)  # source label → records taken from it
     kinds: dict[str, dict[str, int]] = field(default_factory=dict)  # source label → {"score": n, ...}

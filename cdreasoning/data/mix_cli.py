@@ -1,5 +1,6 @@
 """`cdreasoning data mix` — merge conversation files into one shuffled training file.
 
+    cdreasoning data mix --inputs score_train.json depict_train.json --out train_mix.json
     cdreasoning data mix --help
 
 Bad input ends with one line naming the file and the record/line (exit status 2).
@@ -17,6 +18,7 @@ PROG = "cdreasoning data mix"
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command's work on parsed options; returns the exit status."""
     from cdreasoning.data.jsonio import dumps_json, write_text_atomic
     from cdreasoning.data.mix import mix_conversation_files
 

@@ -50,7 +50,7 @@ def _float(value: str, where: str) -> float | None:
 
 
 def _read_csv(path: Path) -> list[PairSpec]:
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
     if not rows:
         raise DataError(f"{path}: no pairs")
@@ -83,7 +83,7 @@ def _read_csv(path: Path) -> list[PairSpec]:
 
 def _read_json(path: Path) -> list[PairSpec]:
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))
+        records = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: invalid JSON ({exc})") from None
     if not isinstance(records, list) or not records:

@@ -18,8 +18,12 @@ Two keyings of the same file machinery (`_load_rows`: header check, torn-tail re
       cache = read_pair_cache(path, "baseline")      # {(image_a, image_b): ΔE} of the pairs already computed
       with PairCache(path) as store: store.add_many([(("a.png", "b.png"), 3.2)])  # appended, flushed
 
-A run killed mid-write leaves a torn last line (dropped, and the file truncated to its last full row, so the
-next append starts on a fresh line) or, before the header was written, an empty file (the header is written
+`ResultLog` files carry their provenance (`cdreasoning.data.provenance`): resuming a file made by another model
+or settings is refused naming the difference (`overwrite` discards it). Every row is one line; a failed write
+(a full disk) stops the run with one clear error and keeps the rows written before it.
+
+A run killed mid-write (or a full disk) leaves a torn last line (dropped with a one-line notice, and the file
+truncated to its last full row, so the next append starts on a fresh line) or, before the header was written, an empty file (the header is written
 again). Any other malformed row, or a file of another kind, is a `DataError` naming the file and line:
 results are never silently discarded.
 """
@@ -32,7 +36,8 @@ import json
 from pathlib import Path
 
 from cdreasoning.data.pair_lists import PairSpec
-from cdreasoning.errors import DataError
+from cdreasoning.data.provenance import claim_result_file, drop_torn_tail
+from cdreasoning.errors import CDReasoningError, DataError
 
 __all__ = ["CACHE_FIELDS", "PairCache", "ResultLog", "read_pair_cache"]
 
@@ -40,12 +45,10 @@ CACHE_FIELDS = ("image_a", "image_b", "delta_e")
 
 
 def _complete_text(path: Path) -> str:
-    """The file's text up to its last newline; a torn tail (a write cut short) is cut off the file too."""
-    text = path.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-        path.write_text(text, encoding="utf-8")
-    return text
+    """The file's text up to its last newline; a torn tail (a write cut short) is cut off the file too, with a
+    one-line notice."""
+    drop_torn_tail(path)
+    return path.read_text(encoding="utf-8")
 
 
 def _load_rows(path: Path, fieldnames: list[str] | None, kind: str) -> list[dict]:
@@ -82,7 +85,15 @@ def _load_rows(path: Path, fieldnames: list[str] | None, kind: str) -> list[dict
 class ResultLog:
     """Append-only per-pair results in CSV (fixed columns) or JSONL, resumable; see the module docstring."""
 
-    def __init__(self, path: str | Path, pairs: list[PairSpec], fieldnames: list[str] | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        pairs: list[PairSpec],
+        fieldnames: list[str] | None = None,
+        provenance: dict | None = None,
+        overwrite: bool = False,
+    ):
+        """provenance: what produces the rows (`claim_result_file`); overwrite: discard a file made by another."""
         self.path = Path(path)
         self.jsonl = self.path.suffix.lower() in (".jsonl", ".json")
         if not self.jsonl and not fieldnames:
@@ -90,15 +101,19 @@ class ResultLog:
         self.fieldnames = ["pair_index", "image_a", "image_b", *(fieldnames or []), "error"]
         self.pairs = pairs
         self.rows: dict[int, dict] = {}
+        self._broken = False
+        if provenance is not None:
+            claim_result_file(self.path, provenance, overwrite=overwrite)
         if self.path.exists() and self.path.stat().st_size:
             self._load_existing()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._handle = self.path.open("a", newline="", encoding="utf-8")
         self._writer = None
         if not self.jsonl:
-            self._writer = csv.DictWriter(self._handle, fieldnames=self.fieldnames)
+            self._writer = csv.DictWriter(self._handle, fieldnames=self.fieldnames, lineterminator="\n")
             if self.path.stat().st_size == 0:
                 self._writer.writeheader()
+                self._handle.flush()
 
     def _load_existing(self) -> None:
         rows = _load_rows(self.path, None if self.jsonl else self.fieldnames, "result")
@@ -128,17 +143,36 @@ class ResultLog:
             "image_a": pair.image_a,
             "image_b": pair.image_b,
             **values,
-            "error": error or "",
+            "error": " ".join((error or "").split()),  # one line, so that every row is one line
         }
-        self.rows[pair.index] = row
         if self.jsonl:
-            self._handle.write(json.dumps(row) + "\n")
+            line = json.dumps(row) + "\n"
         else:
-            self._writer.writerow({k: row.get(k, "") for k in self.fieldnames})
-        self._handle.flush()
+            buffer = io.StringIO()
+            csv.DictWriter(buffer, fieldnames=self.fieldnames, lineterminator="\n").writerow(
+                {k: row.get(k, "") for k in self.fieldnames}
+            )
+            line = buffer.getvalue()
+        try:
+            self._handle.write(line)  # a torn write is a last line without its newline
+            self._handle.flush()
+        except OSError as exc:
+            self._broken = True
+            raise CDReasoningError(
+                f"{self.path}: cannot write the row of pair {pair.index} ({exc.strerror or exc})",
+                hint="free disk space (or fix the folder) and rerun: the rows written so far are kept, "
+                "the torn one is redone",
+            ) from exc
+        self.rows[pair.index] = row
 
     def finalize(self) -> None:
-        """Rewrite the file: one row per pair, in pair order."""
+        """Rewrite the file: one row per pair, in pair order (not after a failed write: the disk may be full)."""
+        if self._broken:
+            try:
+                self._handle.close()
+            except OSError:
+                pass
+            return
         self._handle.close()
         ordered = [self.rows[i] for i in sorted(self.rows)]
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
@@ -147,7 +181,7 @@ class ResultLog:
                 for row in ordered:
                     handle.write(json.dumps(row) + "\n")
             else:
-                writer = csv.DictWriter(handle, fieldnames=self.fieldnames)
+                writer = csv.DictWriter(handle, fieldnames=self.fieldnames, lineterminator="\n")
                 writer.writeheader()
                 for row in ordered:
                     writer.writerow({k: row.get(k, "") for k in self.fieldnames})

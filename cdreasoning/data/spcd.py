@@ -43,7 +43,7 @@ def read_spcd_csv(path: str | Path) -> list[SpcdPair]:
     if not path.is_file():
         raise DataError(f"{path}: SPCD CSV not found")
     pairs: list[SpcdPair] = []
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         for line_no, row in enumerate(csv.reader(handle), start=1):
             where = f"{path}:{line_no}"
             if len(row) != 3:

@@ -1,5 +1,6 @@
 """`cdreasoning data synth` — make an SPCD-like set from photographs bundled with installed packages.
 
+    cdreasoning data synth --out data/synth --scenes 30 --seed 0
     cdreasoning data synth --help
 
 Bad input ends with one line naming the file and the record/line (exit status 2).
@@ -17,6 +18,7 @@ PROG = "cdreasoning data synth"
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command's work on parsed options; returns the exit status."""
     from cdreasoning.data.synth import synthesize
 
     summary = synthesize(

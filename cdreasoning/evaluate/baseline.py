@@ -34,7 +34,7 @@ from typing import Any
 from cdreasoning.data.result_store import PairCache, read_pair_cache
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
 from cdreasoning.data.spcd_names import spcd_alignment
-from cdreasoning.errors import DataError
+from cdreasoning.errors import DataError, report_errors
 from cdreasoning.evaluate.colour_difference import DELTA_E_METHODS
 from cdreasoning.evaluate.scielab import ViewingConditions
 from cdreasoning.evaluate.score_report import ScoreRow, write_score_report
@@ -110,6 +110,37 @@ def _compute_batch(
     return results
 
 
+# Peak memory of one pair at native size, per pixel of the larger image: measured as about 11.7 GB for one
+# 8000×8000 pair (float64 Lab planes, the ΔE00 intermediates, S-CIELAB's filtered planes).
+_BYTES_PER_PIXEL = 11.7e9 / (8000 * 8000)
+_WARN_BYTES = 2e9
+
+
+def native_size_memory_warning(paths, workers: int) -> str | None:
+    """With `--max-side 0`, what the largest image would cost in memory (per worker and in all), when that is
+    more than about 2 GB; None otherwise. Reads only the image headers."""
+    from PIL import Image
+
+    largest, where = 0, None
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except Exception:  # noqa: BLE001, S112 - unreadable images are reported when they are computed
+            continue
+        if width * height > largest:
+            largest, where = width * height, (path, width, height)
+    need = largest * _BYTES_PER_PIXEL
+    if where is None or need * workers < _WARN_BYTES:
+        return None
+    path, width, height = where
+    return (
+        f"--max-side 0 keeps images at native size: the largest ({path}, {width}×{height}) needs about "
+        f"{need / 1e9:.1f} GB per pair, {need * workers / 1e9:.1f} GB with {workers} worker(s); use --max-side "
+        "(e.g. 2048) or fewer --workers if memory is short"
+    )
+
+
 # --- cache --------------------------------------------------------------------------------------------------
 
 
@@ -165,6 +196,12 @@ def run_baseline(
         for name in (pair.image_a, pair.image_b):
             if not (image_folder / name).is_file():
                 raise DataError(f"{pairs_csv}:{pair.line}: image {image_folder / name} not found")
+
+    if config.max_side is None:
+        paths = {image_folder / name for pair in pairs for name in (pair.image_a, pair.image_b)}
+        warning = native_size_memory_warning(paths, max(workers, 1))
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
 
     run_info = {**config.identity(), "image_folder": str(image_folder.resolve())}
     _prepare_out_dir(out_dir, run_info, overwrite)
@@ -277,7 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="SPCD pair list: CSV rows 'image_a,image_b,ΔV' without header (e.g. test.csv)",
     )
     parser.add_argument(
-        "--image-folder", required=True, type=Path, help="folder holding the images named in the CSV"
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        required=True,
+        type=Path,
+        help="folder holding the images named in the CSV",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder (created; reused to resume)")
     parser.add_argument(
@@ -331,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

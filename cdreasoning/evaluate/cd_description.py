@@ -5,7 +5,8 @@
 
 For every record of `--data` (M-SPCD depict test format: `question_id`, `image: [a, b]`, `text` = the question,
 `human_answer`) the model describes the pair (greedy by default), asked the record's own question unless
-`--question` is given. The seven attribute severities are parsed from the generated and the human texts and
+`--describe-question` is given; `--original-prompt` asks the fixed question of CD-Reasoning's cd_description.py
+with its exact prompt and image preprocessing (centre crop), as the paper's descriptions were made. The seven attribute severities are parsed from the generated and the human texts and
 compared: per-attribute accuracy, macro-F1, mean absolute severity error, a confusion matrix (PNG), the fraction
 of attributes mentioned, and BLEU / ROUGE-L against the human answers. Outputs in `--out`: `generations.jsonl`
 (written as it goes; a rerun resumes), `metrics.json`, `descriptions.jsonl`, `confusion.png`, the printed table.
@@ -21,21 +22,37 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from cdreasoning.errors import report_errors
+
 DEFAULT_DATA = "playground/data/m-spcd/depict_task/depict_align_test.json"
 DEFAULT_IMAGES = "playground/data/spcd/images"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdreasoning.inference.cli_common import add_batch_arguments, add_model_arguments
+    from cdreasoning.inference.cli_common import (
+        add_batch_arguments,
+        add_model_arguments,
+        add_overwrite_argument,
+    )
 
     parser = argparse.ArgumentParser(
         prog="cdreasoning eval describe",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", default=DEFAULT_DATA, help=f"depict test JSON (default {DEFAULT_DATA})")
     parser.add_argument(
-        "--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})"
+        "--pairs",
+        "--data",
+        dest="data",
+        default=DEFAULT_DATA,
+        help=f"depict test JSON (default {DEFAULT_DATA})",
+    )
+    parser.add_argument(
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=DEFAULT_IMAGES,
+        help=f"image folder (default {DEFAULT_IMAGES})",
     )
     parser.add_argument(
         "--out", default=None, help="result folder (default runs/eval/<model folder name>/describe)"
@@ -43,53 +60,97 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--name", default=None, help="method name in the report (default: the model folder name)"
     )
+    add_overwrite_argument(parser)
     parser.add_argument(
         "--describe-question",
         default=None,
         help="ask this instead of each record's own question (its `text`)",
     )
-    parser.add_argument("--max-new-tokens", type=int, default=256, help="longest description in tokens")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="longest description in tokens (default 256; 1024 with --original-prompt, as cd_description.py)",
+    )
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples")
     parser.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
     parser.add_argument("--seed", type=int, default=None, help="random seed when sampling")
+    parser.add_argument(
+        "--allow-incomplete-references",
+        action="store_true",
+        help="score only the attributes a human answer rates (otherwise a human answer without a readable "
+        "severity for each of the seven attributes stops the run before anything is generated)",
+    )
     parser.add_argument(
         "--allow-failures",
         action="store_true",
         help="report on the pairs that were described even if some images could not be read",
     )
-    add_model_arguments(parser)
+    add_model_arguments(parser, describe=True)
     add_batch_arguments(parser, default_batch=8)
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data import read_depict_tests
     from cdreasoning.data.pair_lists import PairSpec
     from cdreasoning.data.result_store import ResultLog
-    from cdreasoning.evaluate.description_metrics import write_description_report_from_records
-    from cdreasoning.inference.cli_common import load_scorer, run_over_pairs, workers
+    from cdreasoning.errors import DataError, PartialFailure
+    from cdreasoning.evaluate.description_metrics import (
+        check_references,
+        write_description_report_from_records,
+    )
+    from cdreasoning.inference.cli_common import (
+        check_default_data,
+        load_scorer,
+        max_new_tokens,
+        reject_score_question,
+        result_provenance,
+        run_over_pairs,
+        workers,
+    )
 
     args = build_parser().parse_args(argv)
+    reject_score_question(args)
     name = args.name or Path(args.model_path.rstrip("/")).name
     out = Path(args.out or f"runs/eval/{name}/describe")
+    check_default_data(args.data, DEFAULT_DATA)
     records = read_depict_tests(args.data)
     for record in records:
         if len(record.images) != 2:
-            raise SystemExit(
+            raise DataError(
                 f"{record.source}: record {record.question_id} has {len(record.images)} images, not 2"
             )
+    try:  # the ground truth is checked before anything is generated
+        check_references(records, require_complete=not args.allow_incomplete_references)
+    except ValueError as error:
+        raise DataError(
+            f"{args.data}: {error}",
+            hint=f"`cdreasoning data check {args.data} --no-images` lists every such record; "
+            "--allow-incomplete-references scores only the attributes each answer rates",
+        ) from None
     pairs = [
         PairSpec(i, r.images[0], r.images[1], None, str(r.question_id), f"{args.data}#{i}")
         for i, r in enumerate(records)
     ]
     scorer = load_scorer(args)
     generation = dict(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+        max_new_tokens=max_new_tokens(args), temperature=args.temperature, top_p=args.top_p, seed=args.seed
     )
-    log = ResultLog(out / "generations.jsonl", pairs)
+    log = ResultLog(
+        out / "generations.jsonl",
+        pairs,
+        provenance=result_provenance(
+            args, scorer, args.data, "describe", question=args.describe_question, generation=generation
+        ),
+        overwrite=args.overwrite,
+    )
 
     # Pairs asked the same question share prompts and batches; one scorer per distinct question.
-    questions = [args.describe_question or r.text for r in records]
+    # --original-prompt asks every pair cd_description.py's fixed question, as the original did.
+    fixed = scorer.prompt.describe_question if scorer.prompt.original else args.describe_question
+    questions = [fixed or r.text for r in records]
     scorers = {
         q: type(scorer)(
             scorer.model,
@@ -120,23 +181,28 @@ def main(argv: list[str] | None = None) -> int:
 
     status = run_over_pairs(pairs, log, results, to_row, "describing")
     if status and not args.allow_failures:
-        print(
-            "not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
-            "--allow-failures",
-            file=sys.stderr,
+        raise PartialFailure(
+            "not reporting metrics: some pairs failed (listed above)",
+            hint="fix or remove the failed pairs and rerun (done pairs are kept), or pass --allow-failures",
         )
-        return status
     done = [
         (records[p.index], log.rows[p.index]["text"]) for p in pairs if not log.rows[p.index].get("error")
     ]
     config = {
         "model_path": str(args.model_path),
         "data": str(args.data),
-        "conv_template": args.conv_template,
+        "prompt": "original" if scorer.prompt.original else "training",
+        "conv_template": scorer.prompt.conv_template,
         **generation,
         "failed_pairs": len(pairs) - len(done),
     }
-    write_description_report_from_records(done, out, method_name=name, config=config)
+    write_description_report_from_records(
+        done,
+        out,
+        method_name=name,
+        config=config,
+        require_complete_references=not args.allow_incomplete_references,
+    )
     print(f"report: {out}/metrics.json, descriptions.jsonl, confusion.png", file=sys.stderr)
     return status
 

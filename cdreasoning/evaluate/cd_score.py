@@ -7,7 +7,9 @@ Every pair of `--data` (an M-SPCD score JSON with `gt_score`, or an SPCD CSV `im
 `CDScorer` (batched), then reported for all / pixel-aligned / not-aligned pairs in both conventions:
 level space without a fit (as CD-Reasoning: human ΔV → grade G) and ΔV space (as SPCD / CD-Flow: STRESS on ΔV,
 PLCC after the logistic fit). Outputs in `--out`: `scores.csv` (written as pairs are scored; a rerun resumes),
-`metrics.json`, `predictions.csv`, `scatter.png`, and the printed table.
+`metrics.json`, `predictions.csv`, `scatter.png`, and the printed table. `--original-prompt` scores with the
+exact prompt, level ids and padding of CD-Reasoning's cd_score.py (the paper's numbers); the default is the
+training template.
 
 Default data layout (see playground/README.md): `playground/data/spcd/test.csv` with the images in
 `playground/data/spcd/images/`.
@@ -20,13 +22,18 @@ import sys
 from pathlib import Path
 
 from cdreasoning.constants import CD_LEVELS
+from cdreasoning.errors import report_errors
 
 DEFAULT_DATA = "playground/data/spcd/test.csv"
 DEFAULT_IMAGES = "playground/data/spcd/images"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from cdreasoning.inference.cli_common import add_batch_arguments, add_model_arguments
+    from cdreasoning.inference.cli_common import (
+        add_batch_arguments,
+        add_model_arguments,
+        add_overwrite_argument,
+    )
 
     parser = argparse.ArgumentParser(
         prog="cdreasoning eval score",
@@ -34,12 +41,18 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
+        "--pairs",
         "--data",
+        dest="data",
         default=DEFAULT_DATA,
         help=f"M-SPCD score JSON or SPCD CSV with human ΔV (default {DEFAULT_DATA})",
     )
     parser.add_argument(
-        "--image-folder", default=DEFAULT_IMAGES, help=f"image folder (default {DEFAULT_IMAGES})"
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=DEFAULT_IMAGES,
+        help=f"image folder (default {DEFAULT_IMAGES})",
     )
     parser.add_argument(
         "--out", default=None, help="result folder (default runs/eval/<model folder name>/score)"
@@ -47,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--name", default=None, help="method name in the report (default: the model folder name)"
     )
+    add_overwrite_argument(parser)
     parser.add_argument(
         "--allow-failures",
         action="store_true",
@@ -58,26 +72,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data.pair_lists import read_pairs
     from cdreasoning.data.result_store import ResultLog
     from cdreasoning.data.spcd_names import spcd_alignment
+    from cdreasoning.errors import DataError, PartialFailure
     from cdreasoning.evaluate.score_report import ScoreRow, write_score_report
-    from cdreasoning.inference.cli_common import image_pairs, load_scorer, run_over_pairs, workers
+    from cdreasoning.inference.cli_common import (
+        check_default_data,
+        image_pairs,
+        load_scorer,
+        result_provenance,
+        run_over_pairs,
+        workers,
+    )
 
     args = build_parser().parse_args(argv)
     name = args.name or Path(args.model_path.rstrip("/")).name
     out = Path(args.out or f"runs/eval/{name}/score")
+    check_default_data(args.data, DEFAULT_DATA)
     pairs = read_pairs(args.data)
     missing = [p.source for p in pairs if p.delta_v is None]
     if missing:
-        raise SystemExit(
-            f"{args.data}: {len(missing)} pair(s) have no human ΔV to evaluate against, e.g. {missing[0]}"
+        raise DataError(
+            f"{args.data}: {len(missing)} pair(s) have no human ΔV to evaluate against, e.g. {missing[0]}",
+            hint="`cdreasoning score --pairs … --out scores.csv` scores pairs without ground truth",
         )
     scorer = load_scorer(args)
     words = scorer.levels.words
     log = ResultLog(
-        out / "scores.csv", pairs, ["human_delta_v", "score", "level", "delta_v", *[f"p_{w}" for w in words]]
+        out / "scores.csv",
+        pairs,
+        ["human_delta_v", "score", "level", "delta_v", *[f"p_{w}" for w in words]],
+        provenance=result_provenance(args, scorer, args.data, "score", question=scorer.prompt.question),
+        overwrite=args.overwrite,
     )
 
     def to_row(pair, result):
@@ -101,12 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         "scoring",
     )
     if status and not args.allow_failures:
-        print(
-            "not reporting metrics: fix or remove the failed pairs and rerun (done pairs are kept), or pass "
-            "--allow-failures",
-            file=sys.stderr,
+        raise PartialFailure(
+            "not reporting metrics: some pairs failed (listed above)",
+            hint="fix or remove the failed pairs and rerun (done pairs are kept), or pass --allow-failures",
         )
-        return status
 
     rows = []
     for pair in pairs:
@@ -121,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     config = {
         "model_path": str(args.model_path),
         "data": str(args.data),
-        "conv_template": args.conv_template,
-        "image_position": args.image_position,
+        "prompt": "original" if scorer.prompt.original else "training",
+        "conv_template": scorer.prompt.conv_template,
+        "image_position": scorer.prompt.image_position,
         "question": scorer.prompt.question,
         "levels": list(words),
         "weights": list(scorer.levels.weights),

@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from cdreasoning.cli_support import Commands, command_group_parser, dispatch_subcommand
+from cdreasoning.errors import report_errors
 
 # name → (module exposing main(argv), one-line help)
 SUBCOMMANDS: Commands = {
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     return dispatch_subcommand(argv, SUBCOMMANDS, build_parser)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cdreasoning.errors import report_errors
 from cdreasoning.evaluate.score_report import SUBSETS, load_score_report, score_metrics
 
 __all__ = [
@@ -274,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -106,7 +106,8 @@ def _resolve_references(
             raise ValueError(
                 f"{where}: no severity for {', '.join(missing)}"
                 + (f" in {ref!r}" if isinstance(ref, str) else "")
-                + "; pass require_complete_references=False to score only the attributes it rates"
+                + "; pass require_complete_references=False (eval describe: --allow-incomplete-references) to "
+                "score only the attributes it rates"
             )
         severities.append(parsed)
     if texts is not None and len(texts) != len(references):
@@ -340,6 +341,14 @@ def write_description_report(
         print(format_description_table(metrics, method_name))
         print(f"report written to {out_dir}")
     return metrics
+
+
+def check_references(records: Sequence[Any], require_complete: bool = True) -> None:
+    """Raise ValueError, as the report would after generation, when a record's human answer cannot be used as
+    ground truth (no answer; an attribute without a readable severity while `require_complete`). Cheap: run it
+    before generating anything."""
+    refs = [_reference_of(record, i) for i, record in enumerate(records)]
+    _resolve_references([r[2] for r in refs], None, require_complete, [r[0] for r in refs])
 
 
 def _field(record: Any, names: Sequence[str]) -> Any:

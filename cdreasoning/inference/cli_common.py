@@ -11,10 +11,13 @@ from tqdm import tqdm
 
 from cdreasoning.data.pair_lists import PairSpec
 from cdreasoning.data.result_store import ResultLog
+from cdreasoning.errors import DataError, UsageError
 from cdreasoning.inference.levels import LevelScale
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, describe: bool = False) -> None:
+    """The model, prompt and level options. `describe`: the command asks `--describe-question`, so `--question`
+    (the scoring question) is hidden there and refused by `reject_score_question`."""
     group = parser.add_argument_group("model")
     group.add_argument(
         "--model-path",
@@ -46,20 +49,30 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     prompt = parser.add_argument_group("prompt")
     prompt.add_argument(
+        "--original-prompt",
+        action="store_true",
+        help="reproduce CD-Reasoning's own cd_score.py / cd_description.py token for token (their template, "
+        "questions, image placement, level ids and image preprocessing; see docs/original_differences.md) "
+        "instead of the training template",
+    )
+    prompt.add_argument(
         "--conv-template",
-        default="v1",
+        default=None,
         choices=["v1", "mplug_owl2"],
         help="conversation template the model was trained with: v1 (vicuna with system prompt; "
-        "cdreasoning's training default) or mplug_owl2 (no system prompt; the originals' inference)",
+        "cdreasoning's training default, used when not given) or mplug_owl2 (no system prompt)",
     )
     prompt.add_argument(
         "--image-position",
-        default="before",
+        default=None,
         choices=["before", "after"],
-        help="image placeholders before the question (M-SPCD / training format) or after it "
-        "(the original evaluation prompt)",
+        help="image placeholders before the question (M-SPCD / training format; the default) or after it",
     )
-    prompt.add_argument("--question", default=None, help="the question asked (default: an M-SPCD phrasing)")
+    prompt.add_argument(
+        "--question",
+        default=None,
+        help=argparse.SUPPRESS if describe else "the question asked (default: an M-SPCD phrasing)",
+    )
     levels = parser.add_argument_group("levels (scoring)")
     levels.add_argument(
         "--levels",
@@ -72,6 +85,39 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="answer text before the level word (default 'The color difference between these two images is')",
     )
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="discard an existing result file made by another model or settings (otherwise such a file is "
+        "refused, naming the difference; a file made by the same ones is resumed)",
+    )
+
+
+def result_provenance(args, scorer, data: str, task: str, **settings) -> dict:
+    """What produced a result file (see `cdreasoning.data.provenance`): model folder and weights, prompt,
+    levels, dtype, data file and the task's own settings (question, generation)."""
+    from cdreasoning.data.provenance import data_identity, weights_identity
+
+    levels = scorer.levels
+    return {
+        "task": task,
+        "model": weights_identity(args.model_path),
+        "dtype": str(scorer.dtype).removeprefix("torch."),
+        "quantization": "8bit" if args.load_8bit else "4bit" if args.load_4bit else None,
+        "conv_template": scorer.prompt.conv_template,
+        "image_position": scorer.prompt.image_position,
+        "original_prompt": bool(getattr(scorer.prompt, "original", False)),
+        "levels": {
+            "words": list(levels.words),
+            "weights": list(levels.weights),
+            "answer_prefix": levels.answer_prefix,
+        },
+        "data": data_identity(data),
+        **settings,
+    }
 
 
 def add_batch_arguments(parser: argparse.ArgumentParser, default_batch: int) -> None:
@@ -87,6 +133,28 @@ def add_batch_arguments(parser: argparse.ArgumentParser, default_batch: int) -> 
     )
 
 
+def check_default_data(data: str, default: str) -> None:
+    """The evaluation scripts' default data (`playground/…`) is not shipped: say where it goes."""
+    from pathlib import Path
+
+    if data == default and not Path(default).is_file():
+        raise DataError(
+            f"{default}: not found (the default test data of the evaluation is not shipped with the code)",
+            hint="put SPCD / M-SPCD as playground/README.md shows, or pass --data and --image-folder "
+            "(e.g. the quickstart's synthetic set: bash scripts/quickstart.sh, then "
+            "--data runs/quickstart/data/test.csv --image-folder runs/quickstart/data/images)",
+        )
+
+
+def reject_score_question(args) -> None:
+    """`describe` commands: `--question` is the scoring question; say which option they mean."""
+    if args.question is not None:
+        raise UsageError(
+            "--question sets the scoring question; describing asks --describe-question",
+            hint=f"use --describe-question {args.question!r}",
+        )
+
+
 def level_scale(args) -> LevelScale | None:
     if not (args.levels or args.weights or args.answer_prefix):
         return None
@@ -96,22 +164,45 @@ def level_scale(args) -> LevelScale | None:
     return LevelScale(words=words, weights=weights, answer_prefix=args.answer_prefix or base.answer_prefix)
 
 
+# Options that --original-prompt fixes (it refuses them rather than ignoring them).
+_FIXED_BY_ORIGINAL = ("conv_template", "image_position", "question", "levels", "weights", "answer_prefix")
+
+
 def load_scorer(args):
     from cdreasoning.inference.scorer import CDScorer
 
+    original = getattr(args, "original_prompt", False)
+    if original:
+        given = [name for name in _FIXED_BY_ORIGINAL if getattr(args, name, None) is not None]
+        if getattr(args, "describe_question", None) is not None:
+            given.append("describe_question")
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise UsageError(
+                f"--original-prompt fixes the prompt of the original scripts; drop {flags}",
+                hint="--original-prompt alone reproduces CD-Reasoning's evaluation prompts",
+            )
     return CDScorer.from_pretrained(
         args.model_path,
         device=args.device,
         dtype=args.dtype,
-        conv_template=args.conv_template,
+        conv_template=args.conv_template or "v1",
         question=args.question,
-        image_position=args.image_position,
+        image_position=args.image_position or "before",
+        prompt="original" if original else "training",
         attention=args.attention,
         load_8bit=args.load_8bit,
         load_4bit=args.load_4bit,
         levels=level_scale(args),
         max_pixels=args.max_pixels,
     )
+
+
+def max_new_tokens(args) -> int:
+    """--max-new-tokens, or its default: 1024 with --original-prompt (as cd_description.py), else 256."""
+    if args.max_new_tokens is not None:
+        return args.max_new_tokens
+    return 1024 if getattr(args, "original_prompt", False) else 256
 
 
 def workers(args, scorer) -> int:

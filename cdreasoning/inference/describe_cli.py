@@ -15,12 +15,16 @@ import argparse
 import json
 import sys
 
-from cdreasoning.constants import DEPICT_QUESTION
+from cdreasoning.errors import report_errors
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
+    add_overwrite_argument,
     image_pairs,
     load_scorer,
+    max_new_tokens,
+    reject_score_question,
+    result_provenance,
     run_over_pairs,
     workers,
 )
@@ -33,26 +37,38 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="two images to compare (prints JSON)")
     parser.add_argument("--pairs", help="pair list (CSV or M-SPCD JSON) instead of two images")
     parser.add_argument(
-        "--image-folder", default=None, help="folder the pair list's image names are relative to"
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=None,
+        help="folder the pair list's image names are relative to",
     )
     parser.add_argument("--out", help="output JSONL for --pairs (resumed if it exists)")
+    add_overwrite_argument(parser)
     parser.add_argument(
         "--describe-question",
-        default=DEPICT_QUESTION,
-        help="the question asked (default: the M-SPCD depict question over the seven attributes)",
+        default=None,
+        help="the question asked (default: the M-SPCD depict question over the seven attributes; with "
+        "--original-prompt, the fixed question of cd_description.py)",
     )
     generation = parser.add_argument_group("generation")
-    generation.add_argument("--max-new-tokens", type=int, default=256, help="longest description in tokens")
+    generation.add_argument(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="longest description in tokens (default 256; 1024 with --original-prompt, as cd_description.py)",
+    )
     generation.add_argument(
         "--temperature", type=float, default=0.0, help="0 = greedy (default); > 0 samples"
     )
     generation.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass when sampling")
     generation.add_argument("--seed", type=int, default=None, help="random seed when sampling")
-    add_model_arguments(parser)
+    add_model_arguments(parser, describe=True)
     add_batch_arguments(parser, default_batch=8)
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from dataclasses import replace
 
@@ -65,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give two images, or --pairs LIST --out FILE")
     if args.pairs is not None and (args.images or not args.out):
         parser.error("--pairs needs --out and no positional images")
+    reject_score_question(args)
     scorer = load_scorer(args)
-    if args.describe_question != scorer.prompt.describe_question:
+    if args.describe_question is not None and args.describe_question != scorer.prompt.describe_question:
         scorer = type(scorer)(
             scorer.model,
             scorer.tokenizer,
@@ -75,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             scorer.levels,
         )
     generation = dict(
-        max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p, seed=args.seed
+        max_new_tokens=max_new_tokens(args), temperature=args.temperature, top_p=args.top_p, seed=args.seed
     )
     if args.pairs is None:
         description = scorer.describe(*args.images, **generation)
@@ -87,7 +104,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     pairs = read_pairs(args.pairs)
-    log = ResultLog(args.out, pairs)
+    provenance = result_provenance(
+        args, scorer, args.pairs, "describe", question=scorer.prompt.describe_question, generation=generation
+    )
+    log = ResultLog(args.out, pairs, provenance=provenance, overwrite=args.overwrite)
 
     def to_row(pair, description):
         row = {"record_id": pair.record_id}

@@ -21,11 +21,14 @@ import argparse
 import json
 import sys
 
+from cdreasoning.errors import report_errors
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
     add_model_arguments,
+    add_overwrite_argument,
     image_pairs,
     load_scorer,
+    result_provenance,
     run_over_pairs,
     workers,
 )
@@ -38,14 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="two images to compare (prints JSON)")
     parser.add_argument("--pairs", help="pair list to score (CSV or M-SPCD JSON) instead of two images")
     parser.add_argument(
-        "--image-folder", default=None, help="folder the pair list's image names are relative to"
+        "--image-folder",
+        "--image_folder",
+        dest="image_folder",
+        default=None,
+        help="folder the pair list's image names are relative to",
     )
     parser.add_argument("--out", help="output CSV for --pairs (resumed if it exists)")
+    add_overwrite_argument(parser)
     add_model_arguments(parser)
     add_batch_arguments(parser, default_batch=16)
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data.pair_lists import read_pairs
     from cdreasoning.data.result_store import ResultLog
@@ -74,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     pairs = read_pairs(args.pairs)
     words = scorer.levels.words
     fields = ["human_delta_v", "score", "level", "delta_v", *[f"p_{w}" for w in words]]
+    provenance = result_provenance(args, scorer, args.pairs, "score", question=scorer.prompt.question)
 
     def to_row(pair, result):
         row = {"human_delta_v": "" if pair.delta_v is None else pair.delta_v}
@@ -91,9 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder
         )
 
+    store = {"provenance": provenance, "overwrite": args.overwrite}
     if shard.sharded:
-        return run_sharded(shard, pairs, args.out, fields, results, to_row, "scoring")
-    return run_over_pairs(pairs, ResultLog(args.out, pairs, fields), results, to_row, "scoring")
+        return run_sharded(shard, pairs, args.out, fields, results, to_row, "scoring", store)
+    return run_over_pairs(pairs, ResultLog(args.out, pairs, fields, **store), results, to_row, "scoring")
 
 
 if __name__ == "__main__":

@@ -11,34 +11,43 @@ pairs' images (no padding, so a pair's score does not depend on its batch). Imag
 DataLoader workers (`num_workers`) while the model computes.
 
 The prompt is the template the model was trained with (`conv_template`, default "v1") around the question,
-with the two image placeholders before it as in M-SPCD (`image_position="before"`). The originals evaluated
-released checkpoints with `conv_template="mplug_owl2"`, the images after the question and the question
-"How would you rate the color difference of these two images?" — pass those to match them.
+with the two image placeholders before it as in M-SPCD (`image_position="before"`). `prompt="original"` instead
+reproduces CD-Reasoning's own evaluation scripts token for token (their prompts, level ids, one placeholder for
+both images when scoring, padded images for scores and centre-cropped ones for descriptions; see
+`cdreasoning.processing.original_prompt` and docs/original_differences.md):
+
+    scorer = CDScorer.from_pretrained("checkpoints/cd-reasoning", prompt="original")
 
 The model family is a backbone (`cdreasoning.backbones`, chosen by config.json's model_type): the mPLUG-Owl2
 one (exactly the path above) or a transformers-native VLM (Qwen2.5-VL, Qwen3-VL, Idefics3, …), which uses its own
-chat template (`conv_template` applies to mPLUG-Owl2 only) and its processor's image tokens. The scorer only
-dispatches: prompts, image loading, batching, answer logits and generation are the backbone's.
+chat template (`conv_template` and `prompt="original"` are mPLUG-Owl2's) and its processor's image tokens. The
+scorer dispatches: prompts, image loading, batching, answer logits and generation are the backbone's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from cdreasoning.backbones import as_backbone, detect_backbone
-from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, DEFAULT_SCORE_QUESTION, DEPICT_QUESTION
-from cdreasoning.errors import ImageError
+from cdreasoning.backbones import Prompt, as_backbone, detect_backbone
+from cdreasoning.constants import (
+    DEFAULT_IMAGE_TOKEN,
+    DEFAULT_SCORE_QUESTION,
+    DEPICT_QUESTION,
+    IMAGE_TOKEN_ALIASES,
+)
+from cdreasoning.errors import ImageError, UsageError
 from cdreasoning.inference.levels import LevelScale, level_token_ids
-from cdreasoning.processing import ImageProcessor, get_template, load_tokenizer
+from cdreasoning.processing import ImageProcessor, get_template
 from cdreasoning.runtime import resolve_device, resolve_dtype
 from cdreasoning.scale import delta_v_from_grade
 
 IMAGE_POSITIONS = ("before", "after")
+PROMPTS = ("training", "original")
 
 
 @dataclass(frozen=True)
@@ -73,15 +82,27 @@ class Description:
 
 @dataclass(frozen=True)
 class PromptConfig:
+    """How the questions are put to the model: conversation template, score and describe questions, and
+    whether the two images come before or after the question."""
+
     conv_template: str = "v1"
     question: str = DEFAULT_SCORE_QUESTION
     describe_question: str = DEPICT_QUESTION
     image_position: str = "before"
+    # True: CD-Reasoning's evaluation prompts (cd_score.py / cd_description.py); the fields above are unused.
+    original: bool = False
 
     def __post_init__(self):
         get_template(self.conv_template)
         if self.image_position not in IMAGE_POSITIONS:
             raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {self.image_position!r}")
+        for option, text in (("--question", self.question), ("--describe-question", self.describe_question)):
+            placeholder = next((p for p in (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES) if p in text), None)
+            if placeholder is not None:
+                raise UsageError(
+                    f"{option} contains the image placeholder {placeholder!r}: {text!r}",
+                    hint="remove it; the two images are placed for you (--image-position before|after)",
+                )
 
     def user_message(self, question: str) -> str:
         images = DEFAULT_IMAGE_TOKEN * 2
@@ -115,7 +136,20 @@ def _collate(items):
     return items
 
 
+@dataclass(frozen=True)
+class _ProcessorPair:
+    """mPLUG-Owl2 pair loading with a given ImageProcessor (scores and descriptions may preprocess differently)."""
+
+    processor: ImageProcessor
+
+    def __call__(self, image_a, image_b) -> torch.Tensor:
+        return self.processor([image_a, image_b])
+
+
 class CDScorer:
+    """Scores and describes the colour difference of image pairs with one loaded model (Python API of
+    `cdreasoning score|describe`); build it with `CDScorer.from_pretrained(folder)`."""
+
     def __init__(
         self,
         model,
@@ -123,6 +157,7 @@ class CDScorer:
         image_processor: ImageProcessor,
         prompt: PromptConfig | None = None,
         levels: LevelScale | None = None,
+        describe_image_processor: ImageProcessor | None = None,
     ):
         """`model` with its `tokenizer` and `image_processor` (an ImageProcessor for mPLUG-Owl2, the
         transformers processor for an HF VLM), or a backbone object as `model`."""
@@ -132,6 +167,17 @@ class CDScorer:
         self.image_processor = image_processor if image_processor is not None else self.backbone.processor
         self.prompt = prompt or PromptConfig()
         self.levels = levels or LevelScale()
+        # Descriptions may be preprocessed differently (the original crops them); scores use image_processor.
+        self.describe_image_processor = describe_image_processor or self.image_processor
+        if self.prompt.original:
+            if self.backbone.kind != "mplug_owl2":
+                raise ValueError(
+                    "prompt='original' is CD-Reasoning's mPLUG-Owl2 prompt; not for " + self.backbone.kind
+                )
+            self._use_original_prompts(levels)
+            self._score_prompt = Prompt("", self._score_ids)
+            self._describe_prompt = Prompt("", self._describe_ids)
+            return
         conv = self.prompt.conv_template
         self._score_prompt = self.backbone.prompt(
             self.prompt.user_message(self.prompt.question), conv, self.levels.answer_prefix
@@ -145,6 +191,32 @@ class CDScorer:
         )
         self._describe_ids = self._describe_prompt.ids
         self._weights = torch.tensor(self.levels.weights, dtype=torch.float32)
+
+    def _pair_loader(self, processor):
+        """What DataLoader workers call per pair: the given ImageProcessor (mPLUG-Owl2) or the backbone's."""
+        if self.backbone.kind == "mplug_owl2":
+            return _ProcessorPair(processor)
+        return self.backbone.load_pair
+
+    def _use_original_prompts(self, levels: LevelScale | None) -> None:
+        from cdreasoning.processing.original_prompt import (
+            ORIGINAL_DESCRIBE_ASPECT_RATIO,
+            ORIGINAL_LEVEL_WEIGHTS,
+            original_prompts,
+        )
+
+        if levels is not None and levels != LevelScale(weights=ORIGINAL_LEVEL_WEIGHTS):
+            raise ValueError("the original prompt has fixed level words and weights; do not pass levels")
+        self.levels = LevelScale(weights=ORIGINAL_LEVEL_WEIGHTS)
+        built = original_prompts(self.tokenizer)
+        self._score_ids = built.score_model_ids()
+        self._level_ids = built.level_ids
+        self._describe_ids = built.describe_ids
+        self._weights = torch.tensor(self.levels.weights, dtype=torch.float32)
+        if self.describe_image_processor is self.image_processor:
+            self.describe_image_processor = replace(
+                self.image_processor, aspect_ratio=ORIGINAL_DESCRIBE_ASPECT_RATIO
+            )
 
     # -- construction -----------------------------------------------------------------------------------------
     @classmethod
@@ -160,41 +232,62 @@ class CDScorer:
         load_8bit: bool = False,
         load_4bit: bool = False,
         levels: LevelScale | None = None,
+        prompt: str = "training",
         max_pixels: int | None = None,
     ) -> CDScorer:
-        """Model, tokenizer and image preprocessing from one checkpoint folder (mPLUG-Owl2 or an HF VLM, from
-        config.json's model_type). `max_pixels` caps the pixels per image of dynamic-resolution HF processors."""
-        prompt = PromptConfig(
-            conv_template=conv_template,
+        """Model, tokenizer and image preprocessing from one checkpoint folder.
+
+        prompt: "training" (the template, question and image position given, default: as the model was
+        trained) or "original" (CD-Reasoning's cd_score.py / cd_description.py prompts, token for token; then
+        conv_template, question, image_position and levels must be left at their defaults).
+        The family (mPLUG-Owl2 or an HF VLM) comes from config.json's model_type; `max_pixels` caps the pixels
+        per image of dynamic-resolution HF processors (Qwen-VL).
+        """
+        if prompt not in PROMPTS:
+            raise ValueError(f"prompt must be one of {PROMPTS}, got {prompt!r}")
+        original = prompt == "original"
+        if original and (question or levels or conv_template != "v1" or image_position != "before"):
+            raise ValueError(
+                "prompt='original' fixes the template, question, image position and levels of the original "
+                "scripts; do not set conv_template, question, image_position or levels with it"
+            )
+        # the prompt first: a bad question fails before the model is loaded
+        prompt_config = PromptConfig(
+            conv_template="mplug_owl2" if original else conv_template,
             question=question or DEFAULT_SCORE_QUESTION,
-            image_position=image_position,
+            image_position="after" if original else image_position,
+            original=original,
         )
+        if original:
+            from cdreasoning.processing.original_prompt import (
+                ORIGINAL_DESCRIBE_QUESTION,
+                ORIGINAL_SCORE_QUESTION,
+            )
+
+            prompt_config = replace(
+                prompt_config, question=ORIGINAL_SCORE_QUESTION, describe_question=ORIGINAL_DESCRIBE_QUESTION
+            )
         if detect_backbone(path) == "hf_vlm":
-            if load_8bit or load_4bit:
+            if original or load_8bit or load_4bit:
                 raise ValueError(
-                    f"{path}: --load-8bit/--load-4bit are implemented for mPLUG-Owl2 checkpoints only"
+                    f"{path}: prompt='original' and --load-8bit/--load-4bit are for mPLUG-Owl2 checkpoints only"
                 )
             from cdreasoning.backbones.hf_vlm import load_hf_backbone
 
             backbone = load_hf_backbone(path, device, dtype, attention, max_pixels=max_pixels)
-            return cls(backbone, None, backbone.processor, prompt, levels)
-        from cdreasoning.model import load_pretrained
-        from cdreasoning.model.loading import read_config
+            return cls(backbone, None, backbone.processor, prompt_config, levels)
+        from cdreasoning.model import CheckpointFolder
 
-        config = read_config(path)
+        checkpoint = CheckpointFolder.open(path)  # config.json read once, for every loader below
         torch_device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, torch_device)
         if load_8bit or load_4bit:
-            model = _load_quantized(path, 8 if load_8bit else 4, torch_device, torch_dtype)
+            model = _load_quantized(checkpoint, 8 if load_8bit else 4, torch_device, torch_dtype)
         else:
-            model = load_pretrained(path, device=torch_device, dtype=torch_dtype, attention=attention)
-        tokenizer = load_tokenizer(path)
-        processor = ImageProcessor.from_pretrained(path, default_size=config.vision.image_size)
-        if processor.size != config.vision.image_size:
-            raise ValueError(
-                f"{path}: preprocessor size {processor.size} != model image_size {config.vision.image_size}"
-            )
-        return cls(model, tokenizer, processor, prompt, levels)
+            model = checkpoint.load_model(device=torch_device, dtype=torch_dtype, attention=attention)
+        tokenizer = checkpoint.load_tokenizer()
+        processor = checkpoint.image_processor()
+        return cls(model, tokenizer, processor, prompt_config, levels)
 
     @property
     def device(self) -> torch.device:
@@ -210,6 +303,8 @@ class CDScorer:
         """A pair batch of the backbone (mPLUG-Owl2: pixel_values [2B, 3, S, S], pairs in order) → level
         probabilities [B, n_levels] (float32)."""
         logits = self.backbone.answer_logits(self._score_prompt, pixel_values)
+        # Q-Align's trick: a softmax over the level words' logits only (renormalised among them; the mass the
+        # model puts on any other token is ignored), in float32 so fp16/bf16 logits do not saturate it.
         return logits[:, self._level_ids].float().softmax(-1).cpu()
 
     def _results(self, probabilities: torch.Tensor) -> list[ScoreResult]:
@@ -229,7 +324,7 @@ class CDScorer:
 
     def score(self, image_a, image_b) -> ScoreResult:
         """One pair (paths, PIL images or arrays)."""
-        batch = self.backbone.collate([self.backbone.load_pair(image_a, image_b)])
+        batch = self.backbone.collate([self._pair_loader(self.image_processor)(image_a, image_b)])
         return self._results(self.level_probabilities(batch))[0]
 
     def iter_batches(
@@ -238,13 +333,15 @@ class CDScorer:
         batch_size: int = 16,
         num_workers: int = 0,
         image_folder: str | Path | None = None,
+        processor: ImageProcessor | None = None,
     ) -> Iterator[tuple[list[int], object, list]]:
         """Preprocessed batches: (indices that loaded, the backbone's pair batch (mPLUG-Owl2: pixel_values
-        [2k, 3, S, S]) or None, [(index, error)])."""
+        [2k, 3, S, S]) or None, [(index, error)]). `processor`: the mPLUG-Owl2 image preprocessing (default: the
+        scoring one, `image_processor`)."""
         if batch_size < 1:
             raise ValueError("batch_size must be ≥ 1")
         loader = DataLoader(
-            _PairImages(pairs, self.backbone.load_pair, image_folder),
+            _PairImages(pairs, self._pair_loader(processor or self.image_processor), image_folder),
             batch_size=batch_size,
             num_workers=num_workers,
             collate_fn=_collate,
@@ -324,7 +421,7 @@ class CDScorer:
         seed: int | None = None,
     ) -> Description:
         """Generate a description of one pair and parse its per-attribute severities."""
-        pixels = self.backbone.collate([self.backbone.load_pair(image_a, image_b)])
+        pixels = self.backbone.collate([self._pair_loader(self.describe_image_processor)(image_a, image_b)])
         return self._describe_result(
             self.generate_descriptions(pixels, max_new_tokens, temperature, top_p, seed)[0]
         )
@@ -338,14 +435,17 @@ class CDScorer:
         **generation,
     ) -> Iterator[tuple]:
         """(index, Description, None) or (index, None, error) for every pair."""
-        for indices, pixels, failed in self.iter_batches(pairs, batch_size, num_workers, image_folder):
+        batches = self.iter_batches(
+            pairs, batch_size, num_workers, image_folder, processor=self.describe_image_processor
+        )
+        for indices, pixels, failed in batches:
             yield from ((i, None, err) for i, err in failed)
             if indices:
                 texts = self.generate_descriptions(pixels, **generation)
                 yield from ((i, self._describe_result(t), None) for i, t in zip(indices, texts))
 
 
-def _load_quantized(path, bits: int, device: torch.device, dtype: torch.dtype):
+def _load_quantized(checkpoint, bits: int, device: torch.device, dtype: torch.dtype):
     """8/4-bit weights through bitsandbytes (CUDA only), via transformers' quantised loading."""
     if device.type != "cuda":
         raise RuntimeError(
@@ -369,7 +469,8 @@ def _load_quantized(path, bits: int, device: torch.device, dtype: torch.dtype):
         llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
     )
     model = MPLUGOwl2ForCausalLM.from_pretrained(
-        str(path),
+        str(checkpoint.path),
+        config=checkpoint.config,  # already read: transformers does not open config.json again
         quantization_config=quantization,
         dtype=dtype,
         device_map={"": device.index or 0},

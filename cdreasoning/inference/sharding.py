@@ -69,16 +69,20 @@ class Shard:
             dist.destroy_process_group()
 
 
-def merge_parts(shard: Shard, out: str | Path, pairs: list, fieldnames: list[str] | None) -> list[dict]:
-    """Rank 0: the parts' rows → `out` (one row per pair, input order); returns the failed rows."""
+def merge_parts(
+    shard: Shard, out: str | Path, pairs: list, fieldnames: list[str] | None, store: dict | None = None
+) -> list[dict]:
+    """Rank 0: the parts' rows → `out` (one row per pair, input order); returns the failed rows. `store`:
+    ResultLog options (provenance) for `out`; it is rewritten from the parts."""
     from cdreasoning.data.result_store import ResultLog
 
-    merged = ResultLog(out, pairs, fieldnames)
+    provenance = (store or {}).get("provenance")
+    merged = ResultLog(out, pairs, fieldnames, provenance=provenance, overwrite=True)
     for rank in range(shard.world_size):
         path = shard.part_path(out, rank)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: rank {rank}'s part is missing; rerun the same command")
-        part = ResultLog(path, pairs, fieldnames)
+        part = ResultLog(path, pairs, fieldnames, provenance=provenance)
         part.finalize()
         merged.rows.update(part.rows)
     merged.finalize()
@@ -88,19 +92,22 @@ def merge_parts(shard: Shard, out: str | Path, pairs: list, fieldnames: list[str
     return merged.failures
 
 
-def run_sharded(shard: Shard, pairs: list, out, fieldnames, results, to_row, description: str) -> int:
-    """This rank's pairs into its part file, then (rank 0) the merge. Exit status: 1 if any pair failed."""
+def run_sharded(
+    shard: Shard, pairs: list, out, fieldnames, results, to_row, description: str, store: dict | None = None
+) -> int:
+    """This rank's pairs into its part file, then (rank 0) the merge. Exit status: 1 if any pair failed.
+    `store`: ResultLog options (provenance, overwrite) of the run, applied to every part."""
     import sys
 
     from cdreasoning.data.result_store import ResultLog
     from cdreasoning.inference.cli_common import run_over_pairs
 
-    part = ResultLog(shard.part_path(out), pairs, fieldnames)
+    part = ResultLog(shard.part_path(out), pairs, fieldnames, **(store or {}))
     label = f"{description} [rank {shard.rank}/{shard.world_size}]"
     status = run_over_pairs(shard.select(pairs), part, results, to_row, label)
     shard.barrier()
     if shard.rank == 0:
-        failures = merge_parts(shard, out, pairs, fieldnames)
+        failures = merge_parts(shard, out, pairs, fieldnames, store)
         print(f"merged {shard.world_size} parts → {out} ({len(failures)} failed pairs)", file=sys.stderr)
         status = 1 if failures else 0
     shard.barrier()

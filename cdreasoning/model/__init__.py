@@ -8,7 +8,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 
 from cdreasoning.model.configuration import AbstractorConfig, MPLUGOwl2Config, VisionConfig
 from cdreasoning.model.kv_cache import KVCache
-from cdreasoning.model.loading import CheckpointError, load_pretrained, read_config
+from cdreasoning.model.loading import CheckpointError, CheckpointFolder, load_pretrained, read_config
 from cdreasoning.model.modeling import MPLUGOwl2ForCausalLM, MPLUGOwl2Output
 
 AutoConfig.register("mplug_owl2", MPLUGOwl2Config, exist_ok=True)
@@ -17,6 +17,7 @@ AutoModelForCausalLM.register(MPLUGOwl2Config, MPLUGOwl2ForCausalLM, exist_ok=Tr
 __all__ = [
     "AbstractorConfig",
     "CheckpointError",
+    "CheckpointFolder",
     "KVCache",
     "MPLUGOwl2Config",
     "MPLUGOwl2ForCausalLM",

@@ -104,6 +104,8 @@ class AbstractorAttention(nn.Module):
 
 
 class AbstractorOutput(nn.Module):
+    """Attention output projection + residual, then a LayerNorm'd MLP + residual: [n, Q, D] → [n, Q, D]."""
+
     def __init__(self, config: AbstractorConfig):
         super().__init__()
         self.out_proj = nn.Linear(config.hidden_size, config.hidden_size)
@@ -116,6 +118,8 @@ class AbstractorOutput(nn.Module):
 
 
 class AbstractorCrossAttention(nn.Module):
+    """The learned queries attend to [queries; image tokens] (mPLUG-Owl2's abstractor): [n, Q, D] → [n, Q, D]."""
+
     def __init__(self, config: AbstractorConfig):
         super().__init__()
         self.norm1 = nn.LayerNorm(config.hidden_size)
@@ -130,6 +134,8 @@ class AbstractorCrossAttention(nn.Module):
 
 
 class AbstractorLayer(GradientCheckpointingLayer):
+    """One abstractor block (cross-attention + MLP), checkpointable under gradient checkpointing."""
+
     def __init__(self, config: AbstractorConfig):
         super().__init__()
         self.crossattention = AbstractorCrossAttention(config)
@@ -139,6 +145,8 @@ class AbstractorLayer(GradientCheckpointingLayer):
 
 
 class AbstractorEncoder(nn.Module):
+    """The stack of abstractor layers; the queries are refined layer by layer against the same image tokens."""
+
     def __init__(self, config: AbstractorConfig):
         super().__init__()
         self.layers = nn.ModuleList([AbstractorLayer(config) for _ in range(config.num_hidden_layers)])

@@ -48,9 +48,12 @@ class AttentionMask:
         if key_valid is None or bool(key_valid.all()):
             return cls(causal=True)
         key_valid = key_valid.bool()
+        # flash-attn takes the padding as per-row lengths (it unpads and runs varlen), never a dense mask.
         if implementation == "flash_attention_2":
             return cls(causal=True, key_valid=key_valid)
         k = key_valid.shape[1]
+        # With a KV cache the queries are the *last* query_length of the k positions; causality compares
+        # absolute positions, so query i sees keys 0 … (k - query_length + i).
         q_pos = torch.arange(k - query_length, k, device=key_valid.device)
         k_pos = torch.arange(k, device=key_valid.device)
         dense = (k_pos[None, :] <= q_pos[:, None])[None, None] & key_valid[:, None, None, :]

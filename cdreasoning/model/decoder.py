@@ -117,6 +117,9 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 class DecoderAttention(nn.Module):
+    """Causal self-attention with modality-adaptive K/V projections (text and visual tokens use their own
+    weights, chosen by `routing`), rotary positions, grouped KV heads and an optional KV cache."""
+
     def __init__(self, config: MPLUGOwl2Config, layer_index: int):
         super().__init__()
         self.layer_index = layer_index
@@ -159,6 +162,8 @@ class DecoderAttention(nn.Module):
 
 
 class DecoderMLP(nn.Module):
+    """LLaMA's SwiGLU feed-forward: down(silu(gate(x)) · up(x))."""
+
     def __init__(self, config: MPLUGOwl2Config):
         super().__init__()
         self.gate_proj = nn.Linear(config.hidden_size, config.intermediate_size, bias=False)

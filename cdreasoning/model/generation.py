@@ -101,9 +101,13 @@ def generate(
         use_cache=True,
         logits_to_keep=1,
     )
+    # The model returns the mask of the *expanded* prompt (each image became image_tokens positions); the
+    # cache holds keys for exactly those positions, so every later step extends this mask, not the input one.
     key_valid = out.attention_mask
     if b > 1 and key_valid.shape[1] and not bool(key_valid[:, -1].all()) and not is_left_padded(key_valid):
         raise AssertionError("expanded prompt lost its left padding")  # pragma: no cover - merge invariant
+    # Rotary positions count real tokens only: a left-padded row must continue at the position it would have
+    # alone (its own length - 1), not at the padded width, or batching would change its outputs.
     positions = (key_valid.long().cumsum(-1) - 1).clamp(min=0)[:, -1]
     logits = out.logits[:, -1]
     for step in range(max_new_tokens):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from cdreasoning.errors import report_errors
 from cdreasoning.runtime import resolve_dtype
 
 
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     import torch
 

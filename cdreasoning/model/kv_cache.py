@@ -13,6 +13,8 @@ import torch
 
 
 class KVCache:
+    """Keys and values of every token seen so far, per decoder layer: [b, kv_heads, length, head_dim] each."""
+
     def __init__(self, num_layers: int, capacity: int | None = None):
         self.num_layers = num_layers
         self.capacity = capacity
@@ -29,6 +31,9 @@ class KVCache:
         """Append key/value [b, h, n, d] of `layer` and return everything cached for it."""
         start, new = self._lengths[layer], key.shape[2]
         end = start + new
+        # Without a capacity every step concatenates (copies) the whole past: O(n²) over a generation. With
+        # one, buffers of the final size are allocated at the first update and each step writes its slice;
+        # positions past `end` hold garbage (new_empty) but are never read, since only [:end] is returned.
         if self.capacity is None:
             if self._keys[layer] is None:
                 self._keys[layer], self._values[layer] = key, value

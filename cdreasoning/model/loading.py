@@ -8,7 +8,8 @@ The folder is a Hugging Face checkpoint: `config.json` plus weights as `model.sa
 (sharded with `pytorch_model.bin.index.json`), read with `torch.load(weights_only=True)` so a checkpoint cannot
 run code. The model is built on the meta device and each tensor is cast and moved as its shard is read, so
 peak host memory stays near one shard. A folder whose weights do not match the architecture raises
-`CheckpointError` listing the missing and unexpected names. Saving is `model.save_pretrained(folder)`, which
+`CheckpointError` listing the missing and unexpected names. `CheckpointFolder.open(path)` reads config.json once
+and hands it to the model, tokenizer and image-processor loaders. Saving is `model.save_pretrained(folder)`, which
 writes the same layout back (the original code loads it).
 """
 
@@ -28,6 +29,10 @@ from cdreasoning.runtime import offline_hub, resolve_attention, resolve_device, 
 # Buffers some older LLaMA checkpoints saved; they hold nothing the config does not (recomputed here).
 _DERIVED_KEY_SUFFIXES = (".rotary_emb.inv_freq",)
 _LISTED = 40
+
+
+class CheckpointNotFound(CheckpointError, FileNotFoundError):
+    """The checkpoint path does not exist."""
 
 
 def weight_files(folder: Path) -> list[Path]:
@@ -68,7 +73,10 @@ def iter_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
             except Exception as exc:  # safetensors raises its own error types
                 if isinstance(exc, CheckpointError):
                     raise
-                raise CheckpointError(f"{file}: cannot read safetensors ({exc})") from exc
+                raise CheckpointError(
+                    f"{file}: cannot read safetensors ({exc}); the file is damaged or was not written to the end",
+                    hint="copy or save that file again",
+                ) from exc
         else:
             try:
                 state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
@@ -88,8 +96,14 @@ def checkpoint_keys(files: list[Path]) -> set[str]:
         if file.suffix == ".safetensors":
             from safetensors import safe_open
 
-            with safe_open(str(file), framework="pt", device="cpu") as handle:
-                names.update(handle.keys())
+            try:
+                with safe_open(str(file), framework="pt", device="cpu") as handle:
+                    names.update(handle.keys())
+            except Exception as exc:  # safetensors raises its own error types
+                raise CheckpointError(
+                    f"{file}: cannot read safetensors ({exc}); the file is damaged or was not written to the end",
+                    hint="copy or save that file again",
+                ) from exc
         else:
             names.update(name for name, _ in iter_tensors([file]))
     return names
@@ -102,37 +116,117 @@ def _listing(names: set[str]) -> str:
     return f"{len(ordered)}: [{shown}{more}]"
 
 
+class CheckpointFolder:
+    """One checkpoint folder, opened once: `config.json` is read and validated here, and the handle is passed to
+    the model, tokenizer and image-processor loaders (none of them reads the config again).
+
+        checkpoint = CheckpointFolder.open("/models/one-align")
+        model = checkpoint.load_model(device="auto", dtype="auto")
+        tokenizer = checkpoint.load_tokenizer()
+        processor = checkpoint.image_processor()        # preprocessor_config.json, or CLIP defaults at the
+                                                        # config's image size; a size mismatch is an error
+    """
+
+    def __init__(self, path: Path, config: MPLUGOwl2Config):
+        self.path = path
+        self.config = config
+        self._weight_files: list[Path] | None = None
+
+    @classmethod
+    def open(cls, path: str | Path | CheckpointFolder) -> CheckpointFolder:
+        """Read and check `path/config.json` (an already open handle is returned as it is)."""
+        if isinstance(path, CheckpointFolder):
+            return path
+        offline_hub()
+        folder = Path(path)
+        if folder.is_file():
+            raise CheckpointError(
+                f"{folder} is a file, not a checkpoint folder",
+                hint=f"pass the folder that holds config.json and the weights ({folder.parent}?)",
+            )
+        if not folder.is_dir():
+            raise CheckpointNotFound(
+                f"checkpoint folder {folder} does not exist",
+                hint="weights are never downloaded; pass a local folder in the mPLUG-Owl2 layout",
+            )
+        if (folder / "adapter_config.json").is_file():
+            raise CheckpointError(
+                f"{folder} is a LoRA adapter folder (it has adapter_config.json), not a standalone checkpoint",
+                hint=f"pass the merged model, or merge it first: cdreasoning export --merge-lora {folder} "
+                f"--out {folder}-merged",
+            )
+        config_file = folder / "config.json"
+        if not config_file.is_file():
+            raise CheckpointError(f"{folder}: no config.json (is this a Hugging Face checkpoint folder?)")
+        try:
+            raw = json.loads(config_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise CheckpointError(f"{config_file}: invalid JSON ({exc})") from None
+        if not isinstance(raw, dict) or raw.get("model_type") != "mplug_owl2":
+            found = raw.get("model_type") if isinstance(raw, dict) else type(raw).__name__
+            raise CheckpointError(
+                f"{config_file}: model_type is {found!r}; cdreasoning loads 'mplug_owl2' checkpoints "
+                "(Q-Align, OneAlign, CD-Reasoning, Co-Instruct)"
+            )
+        # from_dict on the dict already read is what from_pretrained does after reading the file itself
+        config = MPLUGOwl2Config.from_dict(raw)
+        config.check_consistency()
+        return cls(folder, config)
+
+    def __repr__(self) -> str:
+        return f"CheckpointFolder({str(self.path)!r})"
+
+    @property
+    def weight_files(self) -> list[Path]:
+        """The weight files (safetensors preferred, index files resolved to shards), found once."""
+        if self._weight_files is None:
+            self._weight_files = weight_files(self.path)
+        return self._weight_files
+
+    def load_model(
+        self,
+        device: str | torch.device = "cpu",
+        dtype: str | torch.dtype = torch.float32,
+        attention: str = "auto",
+    ) -> MPLUGOwl2ForCausalLM:
+        """`load_pretrained` on this folder."""
+        return load_pretrained(self, device=device, dtype=dtype, attention=attention)
+
+    def load_tokenizer(self, padding_side: str = "right"):
+        """The folder's tokenizer (`cdreasoning.processing.load_tokenizer`)."""
+        from cdreasoning.processing import load_tokenizer
+
+        return load_tokenizer(self.path, padding_side=padding_side, config=self.config)
+
+    def image_processor(self, aspect_ratio: str = "pad"):
+        """The folder's image preprocessing; its size must be the vision tower's image size."""
+        from cdreasoning.processing import ImageProcessor
+
+        size = self.config.vision.image_size
+        processor = ImageProcessor.from_pretrained(self.path, default_size=size, aspect_ratio=aspect_ratio)
+        if processor.size != size:
+            raise CheckpointError(
+                f"{self.path}: preprocessor size {processor.size} != model image_size {size}"
+            )
+        return processor
+
+
 def read_config(folder: str | Path) -> MPLUGOwl2Config:
     """The checkpoint's config; raises with the path if the folder or its config.json is missing/wrong."""
-    offline_hub()
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"checkpoint folder {folder} does not exist")
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise CheckpointError(f"{folder}: no config.json (is this a Hugging Face checkpoint folder?)")
-    try:
-        raw = json.loads(config_file.read_text())
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{config_file}: invalid JSON ({exc})") from None
-    if raw.get("model_type") != "mplug_owl2":
-        raise CheckpointError(
-            f"{config_file}: model_type is {raw.get('model_type')!r}; cdreasoning loads 'mplug_owl2' checkpoints "
-            "(Q-Align, OneAlign, CD-Reasoning, Co-Instruct)"
-        )
-    config = MPLUGOwl2Config.from_pretrained(str(folder), local_files_only=True)
-    config.check_consistency()
-    return config
+    return CheckpointFolder.open(folder).config
 
 
-def verify_weights(folder: str | Path, model: MPLUGOwl2ForCausalLM | None = None, files=None) -> set[str]:
+def verify_weights(
+    folder: str | Path | CheckpointFolder, model: MPLUGOwl2ForCausalLM | None = None, files=None
+) -> set[str]:
     """Check (without reading tensor data from safetensors) that the folder's weights are exactly those of its
     architecture; raise CheckpointError listing missing and unexpected names. Returns the ignorable derived keys."""
-    folder = Path(folder)
+    checkpoint = CheckpointFolder.open(folder)
+    folder = checkpoint.path
     if model is None:
         with torch.device("meta"):
-            model = MPLUGOwl2ForCausalLM(read_config(folder))
-    files = files or weight_files(folder)
+            model = MPLUGOwl2ForCausalLM(checkpoint.config)
+    files = files or checkpoint.weight_files
     expected = set(model.state_dict().keys())
     found = checkpoint_keys(files)
     derived = {k for k in found if k.endswith(_DERIVED_KEY_SUFFIXES)}
@@ -148,25 +242,28 @@ def verify_weights(folder: str | Path, model: MPLUGOwl2ForCausalLM | None = None
 
 
 def load_pretrained(
-    path: str | Path,
+    path: str | Path | CheckpointFolder,
     device: str | torch.device = "cpu",
     dtype: str | torch.dtype = torch.float32,
     attention: str = "auto",
 ) -> MPLUGOwl2ForCausalLM:
     """Build the model from `path/config.json` and load its weights strictly; returns it in eval mode.
 
+    path: a checkpoint folder or an open `CheckpointFolder` (then config.json is not read again).
+
     device: "cpu" | "cuda" | "cuda:1" | "mps" | "auto"; dtype: a torch dtype, "float32"/"bf16"/"fp16"/"auto";
     attention: "auto" (flash-attn 2 on CUDA when installed, else SDPA) | "sdpa" | "eager" | "flash_attention_2".
     """
-    folder = Path(path)
-    config = read_config(folder)
+    checkpoint = CheckpointFolder.open(path)
+    folder = checkpoint.path
     device = resolve_device(device)
     dtype = resolve_dtype(dtype, device)
     attention = resolve_attention(attention, device)
-    files = weight_files(folder)
+    files = checkpoint.weight_files
+    # Built on the meta device (no memory), then each tensor is materialised as its shard is read.
     with torch.device("meta"):
-        model = MPLUGOwl2ForCausalLM(config)
-    derived = verify_weights(folder, model, files)
+        model = MPLUGOwl2ForCausalLM(checkpoint.config)
+    derived = verify_weights(checkpoint, model, files)
 
     state: dict[str, torch.Tensor] = {}
     for name, tensor in iter_tensors(files):

@@ -24,6 +24,8 @@ from cdreasoning.constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
 
 @dataclass
 class MergedInputs:
+    """Decoder inputs after the image features replaced their placeholders (shapes in the field comments)."""
+
     embeds: torch.Tensor  # [b, L, H]
     attention_mask: torch.Tensor  # [b, L] long, 1 = real token
     position_ids: torch.Tensor  # [b, L]
@@ -37,6 +39,7 @@ def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
 
 
 def is_left_padded(attention_mask: torch.Tensor) -> bool:
+    """True when every row ends with a real token and some row starts with padding (generation's layout)."""
     return bool(attention_mask[:, -1].all()) and not bool(attention_mask[:, 0].all())
 
 
@@ -69,6 +72,7 @@ def merge_images(
             "an image placeholder is masked out by attention_mask (padding cannot hold an image)"
         )
 
+    # The sentinel (-200) is not a vocabulary id: embed a harmless id 0 there; those rows are overwritten below.
     text_embeds = embed_tokens(input_ids.masked_fill(is_image, 0))  # [b, t, H]
     if n_images == 0:
         visual = torch.zeros(b, t, dtype=torch.bool, device=device)
@@ -85,6 +89,8 @@ def merge_images(
     start = span.cumsum(1) - span  # [b, t] first output position of each input position
     row_length = span.sum(1)
     length = int(row_length.max())
+    # Rows expand by different amounts (different image counts); a left-padded batch must stay left-padded
+    # after expansion (generation appends at the right end), so shorter rows are shifted right, not padded there.
     if is_left_padded(attention_mask):
         start = start + (length - row_length)[:, None]
 
@@ -97,6 +103,8 @@ def merge_images(
     img_rows = img_rows[:, None].expand(-1, k)
 
     hidden = text_embeds.shape[-1]
+    # Scatter (index_put) instead of a Python loop over rows: the same few kernels for any batch, and autograd
+    # flows to both the text embeddings and the image features.
     embeds = text_embeds.new_zeros(b, length, hidden)
     embeds = embeds.index_put((text_rows, text_cols), text_embeds[is_text])
     embeds = embeds.index_put((img_rows, img_cols), image_features.to(embeds.dtype))
@@ -104,11 +112,14 @@ def merge_images(
     mask = attention_mask.new_zeros(b, length)
     mask[text_rows, text_cols] = attention_mask[is_text]
     mask[img_rows, img_cols] = 1
+    # `visual` routes each position to the decoder's visual or text weights (modality-adaptive K/V and norms).
     visual = torch.zeros(b, length, dtype=torch.bool, device=device)
     visual[img_rows, img_cols] = True
 
     new_labels = None
     if labels is not None:
+        # Image positions are never supervised (there is no token to predict there), and neither is padding:
+        # start from all-ignored and copy the text labels to where their tokens moved.
         new_labels = labels.new_full((b, length), IGNORE_INDEX)
         new_labels[text_rows, text_cols] = labels[is_text]
         new_labels = new_labels.masked_fill(mask == 0, IGNORE_INDEX)

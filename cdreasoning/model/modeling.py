@@ -96,6 +96,9 @@ def _flatten_pixel_values(pixel_values) -> torch.Tensor | None:
 
 
 class MPLUGOwl2ForCausalLM(PreTrainedModel):
+    """The two-image mPLUG-Owl2 model: vision tower → visual abstractor → modality-adaptive LLaMA decoder →
+    LM head, with the released checkpoints' parameter names (module docstring: inputs, shapes, caching)."""
+
     config_class = MPLUGOwl2Config
     base_model_prefix = "model"
     main_input_name = "input_ids"
@@ -113,6 +116,32 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         self.post_init()
 
     # -- HF plumbing ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """transformers' loader (ZeRO-3, device_map, quantization work as usual), made strict as
+        `cdreasoning.load_pretrained` is: the folder's weight names are checked against the architecture first,
+        and after loading any weight transformers reports missing or unexpected raises `CheckpointError` instead
+        of being left randomly initialised. This is the class `AutoModelForCausalLM` uses for "mplug_owl2".
+        Only local folders are accepted (weights are never downloaded)."""
+        from cdreasoning.errors import CheckpointError
+        from cdreasoning.model.loading import CheckpointFolder, verify_weights
+
+        # a clear error for a file, a missing folder, a LoRA adapter; then the weight names against the config
+        verify_weights(CheckpointFolder.open(pretrained_model_name_or_path))
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(
+            pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
+        )
+        problems = {key: sorted(info.get(key) or ()) for key in ("missing_keys", "unexpected_keys")}
+        if any(problems.values()) and "quantization_config" not in kwargs:
+            listed = "; ".join(
+                f"{key.replace('_', ' ')}: {names[:20]}" for key, names in problems.items() if names
+            )
+            raise CheckpointError(
+                f"{pretrained_model_name_or_path}: the weights do not match the model ({listed})"
+            )
+        return (model, info) if want_info else model
+
     def get_input_embeddings(self) -> nn.Embedding:
         return self.model.embed_tokens
 

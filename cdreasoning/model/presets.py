@@ -21,7 +21,7 @@ import torch
 
 from cdreasoning.model.configuration import AbstractorConfig, MPLUGOwl2Config, VisionConfig
 from cdreasoning.processing.images import ImageProcessor
-from cdreasoning.processing.tokenizer import build_tokenizer, load_tokenizer
+from cdreasoning.processing.tokenizer_files import build_tokenizer, load_tokenizer
 
 PRESETS = ("tiny", "owl2-7b")
 

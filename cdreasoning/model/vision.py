@@ -29,6 +29,8 @@ class QuickGELU(nn.Module):
 
 
 class VisionEmbeddings(nn.Module):
+    """CLIP patch embedding + class token + learned positions: [n, 3, S, S] → [n, 1 + (S/p)², D]."""
+
     def __init__(self, config: VisionConfig):
         super().__init__()
         self.image_size = config.image_size
@@ -54,6 +56,8 @@ class VisionEmbeddings(nn.Module):
 
 
 class VisionAttention(nn.Module):
+    """Bidirectional multi-head self-attention over the patch tokens (fused QKV, as in the checkpoints)."""
+
     def __init__(self, config: VisionConfig):
         super().__init__()
         self.num_heads = config.num_attention_heads
@@ -79,6 +83,8 @@ class VisionAttention(nn.Module):
 
 
 class VisionMLP(nn.Module):
+    """CLIP's feed-forward: fc2(QuickGELU(fc1(x)))."""
+
     def __init__(self, config: VisionConfig):
         super().__init__()
         self.fc1 = nn.Linear(config.hidden_size, config.intermediate_size)
@@ -105,6 +111,8 @@ class VisionLayer(GradientCheckpointingLayer):
 
 
 class VisionEncoder(nn.Module):
+    """The stack of CLIP ViT layers: [n, T, D] → [n, T, D]."""
+
     def __init__(self, config: VisionConfig):
         super().__init__()
         self.layers = nn.ModuleList([VisionLayer(config) for _ in range(config.num_hidden_layers)])

@@ -5,9 +5,14 @@
 
 Per image: load (path, PIL image or uint8/float numpy array) with the package's one reader
 (`cdreasoning.data.images.load_image`: EXIF orientation, alpha composited on white, grey / palette / CMYK /
-16-bit converted, `ImageError` naming a missing or undecodable file) → pad to a square with the mean colour
-(`image_aspect_ratio="pad"`, the training default; "resize" squashes instead) → resize to S×S bicubic →
-scale to [0, 1] → normalise with the CLIP mean/std.
+16-bit converted, `ImageError` naming a missing or undecodable file) → make it S×S → scale to [0, 1] →
+normalise with the CLIP mean/std. `aspect_ratio` says how a non-square image becomes square:
+
+- "pad" (training, scoring, and the original `cd_score.py`): pad to a square with the mean colour
+  (`expand2square`), then resize to S×S bicubic;
+- "crop" (the original `cd_description.py`, which calls CLIP's processor on the raw images): resize the
+  shortest edge to S bicubic (the long edge to int(S·long/short)), then cut the centred S×S square;
+- "resize": squash to a square, then resize.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from cdreasoning.errors import ImageError
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+ASPECT_RATIOS = ("pad", "crop", "resize")
 
 
 @dataclass(frozen=True)
@@ -34,11 +40,11 @@ class ImageProcessor:
     size: int = 448
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
-    aspect_ratio: str = "pad"  # "pad" (mean-colour borders) or "resize" (squash)
+    aspect_ratio: str = "pad"  # "pad" (mean-colour borders), "crop" (centre crop) or "resize" (squash)
 
     def __post_init__(self):
-        if self.aspect_ratio not in ("pad", "resize"):
-            raise ValueError(f"aspect_ratio must be 'pad' or 'resize', got {self.aspect_ratio!r}")
+        if self.aspect_ratio not in ASPECT_RATIOS:
+            raise ValueError(f"aspect_ratio must be one of {ASPECT_RATIOS}, got {self.aspect_ratio!r}")
         if self.size < 1:
             raise ValueError("size must be positive")
 
@@ -100,6 +106,8 @@ class ImageProcessor:
         width, height = image.size
         if width == height:
             return image
+        if self.aspect_ratio == "crop":
+            return self.shortest_edge_crop(image)
         if self.aspect_ratio == "resize":
             side = max(width, height)
             return image.resize((side, side), Image.Resampling.BICUBIC)
@@ -107,6 +115,17 @@ class ImageProcessor:
         canvas = Image.new("RGB", (side, side), self.background)
         canvas.paste(image, ((side - width) // 2, (side - height) // 2))
         return canvas
+
+    def shortest_edge_crop(self, image: Image.Image) -> Image.Image:
+        """CLIPImageProcessor's resize + centre crop: shortest edge → size (long edge int(size·long/short),
+        bicubic), then the centred size×size square (top/left offsets rounded down)."""
+        width, height = image.size
+        short, long = min(width, height), max(width, height)
+        new_short, new_long = self.size, int(self.size * long / short)
+        new_width, new_height = (new_short, new_long) if width <= height else (new_long, new_short)
+        image = image.resize((new_width, new_height), Image.Resampling.BICUBIC)
+        top, left = (new_height - self.size) // 2, (new_width - self.size) // 2
+        return image.crop((left, top, left + self.size, top + self.size))
 
     def preprocess(self, source) -> torch.Tensor:
         """One image → [3, size, size] float32."""

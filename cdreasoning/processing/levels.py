@@ -22,6 +22,9 @@ from cdreasoning.constants import ANSWER_PREFIX, CD_LEVELS, LEVEL_WEIGHTS
 
 @dataclass(frozen=True)
 class LevelScale:
+    """The text-defined levels a score is read from: level words, their weights (score = Σ p_i · w_i) and the
+    answer prefix after which the model names a level."""
+
     words: tuple[str, ...] = CD_LEVELS
     weights: tuple[float, ...] = LEVEL_WEIGHTS
     answer_prefix: str = ANSWER_PREFIX
@@ -43,6 +46,11 @@ def level_token_ids(
     """
     ids = []
     for word in scale.words:
+        # Why in context: SentencePiece spells a word differently at the start of a text and after a space
+        # ("▁slight" vs "slight"), and merges across the boundary; the model predicts the token that follows
+        # the prompt, so the id must be the one the prompt + " word" actually produces at that position.
+        # Why the first sub-token: the score reads ONE next-token distribution, so a word is identified by the
+        # first piece it starts with (hence the check below that no two words share it).
         full = encode(prompt_text + " " + word)
         if full[: len(prompt_ids)] != prompt_ids or len(full) == len(prompt_ids):
             raise ValueError(

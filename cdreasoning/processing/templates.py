@@ -22,6 +22,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ConversationTemplate:
+    """A chat format: system text, role names and the separators after user and assistant turns (the same
+    object builds training and inference prompts)."""
+
     name: str
     system: str
     roles: tuple[str, str] = ("USER", "ASSISTANT")

@@ -2,7 +2,9 @@
 
 The flags are those of the original mPLUG-Owl2 / Q-Align / CD-Reasoning training scripts (so their command lines
 work), plus Hugging Face `TrainingArguments` (learning rate, schedule, batch sizes, bf16, DeepSpeed, saving,
-logging, …). Meaning of the tuning flags, which the originals did not honour consistently:
+logging, …). Every flag also has its dashed spelling (`--image-folder`, `--data-path`, HfArgumentParser adds
+them), and the concepts shared with the other commands have their names: `--model-path` (=
+`--model_name_or_path`) and `--batch-size` (= `--per_device_train_batch_size`). Meaning of the tuning flags, which the originals did not honour consistently:
 
 - full fine-tuning (`--lora_enable False`): the LLM trains unless `--freeze_llm`; the visual abstractor trains
   when `--tune_visual_abstractor` (default True); the vision tower trains unless `--freeze_vision_model`
@@ -22,8 +24,14 @@ import transformers
 
 @dataclass
 class ModelArguments:
+    """Which checkpoint to start from, the prompt template and the attention implementation."""
+
     model_name_or_path: str = field(
-        default=None, metadata={"help": "checkpoint folder in the mPLUG-Owl2 layout to start from (required)"}
+        default=None,
+        metadata={
+            "help": "checkpoint folder in the mPLUG-Owl2 layout to start from (required)",
+            "aliases": ["--model-path"],  # the spelling of every other cdreasoning command
+        },
     )
     version: str = field(
         default="v1",
@@ -34,6 +42,8 @@ class ModelArguments:
 
 @dataclass
 class DataArguments:
+    """The training conversations and their images."""
+
     data_path: list[str] = field(
         default=None,
         metadata={
@@ -55,6 +65,13 @@ class DataArguments:
             "on Qwen2.5-VL, per 32×32 px on Qwen3-VL); default: the checkpoint's preprocessor_config.json"
         },
     )
+    skip_data_check: bool = field(
+        default=False,
+        metadata={
+            "help": "skip the up-front check of every record and image (`cdreasoning data check`) before step 0; "
+            "for huge sets already checked"
+        },
+    )
     lazy_preprocess: bool = field(
         default=True,
         metadata={
@@ -66,6 +83,12 @@ class DataArguments:
 
 @dataclass
 class TrainingArguments(transformers.TrainingArguments):
+    """Hugging Face `TrainingArguments` plus the mPLUG-Owl2 tuning flags (see the module docstring)."""
+
+    # Redeclared only to add `--batch-size`, the spelling of every other cdreasoning command (HF's default kept).
+    per_device_train_batch_size: int = field(
+        default=8, metadata={"help": "training samples per device and step", "aliases": ["--batch-size"]}
+    )
     model_max_length: int = field(
         default=2048,
         metadata={"help": "longest tokenised sample (images expanded); longer ones are an error"},
@@ -92,6 +115,13 @@ class TrainingArguments(transformers.TrainingArguments):
     )
     lora_bias: str = field(default="none", metadata={"help": "none, all or lora_only"})
     bits: int = field(default=16, metadata={"help": "16, or 8 / 4 for QLoRA (CUDA + bitsandbytes)"})
+    fresh: bool = field(
+        default=False,
+        metadata={
+            "help": "start over: delete the checkpoints already in --output_dir (listed first) instead of "
+            "resuming from the newest complete one (the default)"
+        },
+    )
     remove_unused_columns: bool = field(default=False, metadata={"help": "keep pixel_values in batches"})
     # Flags of the original scripts that newer transformers renamed; accepted and mapped so their command lines run.
     warmup_ratio: float = field(

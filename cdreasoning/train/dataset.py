@@ -28,6 +28,9 @@ _ROLES = {"human": 0, "gpt": 1}
 
 
 class ConversationDataset(Dataset):
+    """Training conversations (one or more JSON files) → tokenised samples with their preprocessed images;
+    a bad record or image raises naming the file and record."""
+
     def __init__(
         self,
         paths: list[str | Path],

@@ -14,6 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
+from cdreasoning.errors import report_errors
+
 
 def merge_lora(
     adapter_dir: str | Path, out_dir: str | Path, base: str | Path | None = None, dtype: str = "float32"
@@ -22,7 +24,7 @@ def merge_lora(
     from peft import PeftModel
 
     from cdreasoning.model.loading import load_pretrained
-    from cdreasoning.processing import ImageProcessor, load_tokenizer
+    from cdreasoning.processing import ImageProcessor, load_tokenizer, save_tokenizer
 
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     config_file = adapter_dir / "adapter_config.json"
@@ -47,7 +49,7 @@ def merge_lora(
     merged.to(getattr(torch, dtype) if isinstance(dtype, str) and hasattr(torch, dtype) else merged.dtype)
     merged.save_pretrained(out_dir)
     tokenizer_source = adapter_dir if (adapter_dir / "tokenizer_config.json").is_file() else base
-    load_tokenizer(tokenizer_source).save_pretrained(out_dir)
+    save_tokenizer(load_tokenizer(tokenizer_source), out_dir)
     processor_source = adapter_dir if (adapter_dir / "preprocessor_config.json").is_file() else base
     ImageProcessor.from_pretrained(
         processor_source, default_size=merged.config.vision.image_size
@@ -78,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = merge_lora(args.merge_lora, args.out, args.base, args.dtype)

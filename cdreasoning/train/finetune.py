@@ -10,9 +10,11 @@ same flags and data through `cdreasoning.train.hf_training`.
 
 `sh scripts/finetune.sh` and `sh scripts/finetune_lora.sh` wrap this with the recipes' settings. Flags: the
 original scripts' (see `cdreasoning.train.arguments`) plus every `transformers.TrainingArguments` option.
-`--resume_from_checkpoint auto` continues from the newest `checkpoint-*` in `--output_dir` (same data order,
-optimizer and LR schedule). Full runs save a checkpoint in the released layout; LoRA runs save the adapter
-(with any other trained module); `cdreasoning export --merge-lora` turns that into a standalone checkpoint.
+A rerun resumes from the newest complete `checkpoint-*` in `--output_dir` (`--resume_from_checkpoint auto`, the
+default; same data order, optimizer and LR schedule); `--fresh` starts over after listing what it deletes; a run
+from step 0 over another run's checkpoints is refused (see `cdreasoning.train.checkpoints`). Before step 0 the
+data gets the checks of `cdreasoning data check` (cached per file; `--skip_data_check` for huge sets). Full runs
+save a checkpoint in the released layout; LoRA runs save the adapter (with any other trained module); `cdreasoning export --merge-lora` turns that into a standalone checkpoint.
 
 Steps: parse → check the checkpoint strictly → load the model (ZeRO-3-aware) → choose what trains → build the
 data → train → save.
@@ -21,21 +23,19 @@ data → train → save.
 from __future__ import annotations
 
 import os
-import re
 import sys
-from pathlib import Path
 
 import torch
 
+from cdreasoning.errors import report_errors
+
 
 def _newest_checkpoint(output_dir: str) -> str | None:
-    folder = Path(output_dir)
-    found = [
-        (int(m.group(1)), p)
-        for p in folder.glob("checkpoint-*")
-        if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))
-    ]
-    return str(max(found)[1]) if found else None
+    """The newest complete checkpoint folder of `output_dir` (None when there is none)."""
+    from cdreasoning.train.checkpoints import scan_checkpoints
+
+    newest = scan_checkpoints(output_dir).newest
+    return None if newest is None else str(newest)
 
 
 def _prepare_argv(argv: list[str]) -> list[str]:
@@ -72,17 +72,17 @@ def _cpu_deepspeed_state() -> None:
     PartialState(backend="gloo")
 
 
-def load_model_for_training(path: str, training_args, attention: str):
-    """The model with ZeRO-3-aware loading (transformers' from_pretrained) after our strict weight check."""
-    from cdreasoning.model import MPLUGOwl2ForCausalLM
-    from cdreasoning.model.loading import verify_weights
+def load_model_for_training(path, training_args, attention: str):
+    """The model with ZeRO-3-aware loading (transformers' from_pretrained, made strict by our class).
+    `path`: a checkpoint folder or an open `CheckpointFolder` (its config is passed on, not read again)."""
+    from cdreasoning.model import CheckpointFolder, MPLUGOwl2ForCausalLM
     from cdreasoning.runtime import resolve_attention
 
-    verify_weights(path)
+    checkpoint = CheckpointFolder.open(path)
     dtype = torch.bfloat16 if training_args.bf16 else torch.float16 if training_args.fp16 else torch.float32
     if training_args.deepspeed is None and dtype != torch.float32:
         dtype = torch.float32  # plain runs keep fp32 master weights; --bf16/--fp16 then means autocast
-    kwargs = {"dtype": dtype, "local_files_only": True}
+    kwargs = {"dtype": dtype, "local_files_only": True, "config": checkpoint.config}
     if training_args.bits in (4, 8):
         if not torch.cuda.is_available():
             raise RuntimeError("--bits 4/8 (QLoRA) needs a CUDA GPU and bitsandbytes")
@@ -97,20 +97,24 @@ def load_model_for_training(path: str, training_args, attention: str):
             llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
         )
         kwargs["device_map"] = {"": training_args.local_process_index}
-    model = MPLUGOwl2ForCausalLM.from_pretrained(path, **kwargs)
+    model = MPLUGOwl2ForCausalLM.from_pretrained(str(checkpoint.path), **kwargs)
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     model.set_attention_implementation(resolve_attention(attention, device))
     model.config.use_cache = False
     return model
 
 
+@report_errors
 def main(argv: list[str] | None = None) -> int:
     from transformers import HfArgumentParser
 
-    from cdreasoning.model.loading import read_config
-    from cdreasoning.processing import ImageProcessor, get_template, load_tokenizer
+    from cdreasoning.errors import UsageError
+    from cdreasoning.model import CheckpointFolder
+    from cdreasoning.processing import get_template
     from cdreasoning.runtime import offline_hub
     from cdreasoning.train.arguments import DataArguments, ModelArguments, TrainingArguments
+    from cdreasoning.train.checkpoints import resolve_resume
+    from cdreasoning.train.data_validation import validate_training_data
     from cdreasoning.train.dataset import ConversationDataset, DataCollator
     from cdreasoning.train.trainer import CDTrainer
     from cdreasoning.train.tuning import configure_tuning, trainable_parameter_summary
@@ -123,18 +127,25 @@ def main(argv: list[str] | None = None) -> int:
         parser.description = __doc__
         parser.print_help()
         return 0
-    model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=_prepare_argv(argv))
+    try:
+        model_args, data_args, training_args = parser.parse_args_into_dataclasses(args=_prepare_argv(argv))
+    except ValueError as error:  # the arguments' own checks (__post_init__): a usage error, not a crash
+        raise UsageError(str(error), hint="cdreasoning train --help lists the options") from error
     if not model_args.model_name_or_path:
         parser.error("--model_name_or_path is required")
     if not data_args.data_path:
         parser.error("--data_path is required")
 
-    resume = training_args.resume_from_checkpoint
-    if resume == "auto":
-        resume = _newest_checkpoint(training_args.output_dir)
-        print(f"[train] resume auto: {resume or 'no checkpoint yet, starting fresh'}", flush=True)
-    elif resume is not None and not Path(resume).is_dir():
-        raise FileNotFoundError(f"--resume_from_checkpoint {resume} is not a folder")
+    if not data_args.skip_data_check:
+        validate_training_data(
+            data_args.data_path,
+            data_args.image_folder,
+            training_args.output_dir,
+            write_cache=os.environ.get("LOCAL_RANK", "0") == "0",
+        )
+    resume = resolve_resume(
+        training_args.output_dir, training_args.resume_from_checkpoint, training_args.fresh
+    )
 
     from cdreasoning.backbones import detect_backbone
 
@@ -142,22 +153,21 @@ def main(argv: list[str] | None = None) -> int:
         from cdreasoning.train.hf_training import train_hf
 
         return train_hf(model_args, data_args, training_args, resume)
-    config = read_config(model_args.model_name_or_path)
+    checkpoint = CheckpointFolder.open(
+        model_args.model_name_or_path
+    )  # config.json read once, for every loader
+    config = checkpoint.config
     # Initialise the process group now: under ZeRO-3 the model is built inside deepspeed.zero.Init, which
     # partitions parameters over the ranks and so needs the group before from_pretrained runs.
     _ = training_args.device
-    model = load_model_for_training(model_args.model_name_or_path, training_args, model_args.attention)
+    model = load_model_for_training(checkpoint, training_args, model_args.attention)
     model = configure_tuning(model, training_args)
     if training_args.local_process_index == 0:
         print(f"[train] trainable parameters: {trainable_parameter_summary(model)}", flush=True)
 
-    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    tokenizer = checkpoint.load_tokenizer()
     tokenizer.model_max_length = training_args.model_max_length
-    processor = ImageProcessor.from_pretrained(
-        model_args.model_name_or_path,
-        default_size=config.vision.image_size,
-        aspect_ratio=data_args.image_aspect_ratio,
-    )
+    processor = checkpoint.image_processor(aspect_ratio=data_args.image_aspect_ratio)
     dataset = ConversationDataset(
         data_args.data_path,
         tokenizer,

@@ -6,6 +6,8 @@
   instead of loading every sample to measure it.
 - Logs carry `samples_per_second` and `tokens_per_second` (tokens with images expanded) at every logging step.
 - Every save also writes the image preprocessor config, so each checkpoint folder is complete.
+- Checkpoints are written into `.partial-checkpoint-N/` and renamed to `checkpoint-N` once complete, so a kill
+  during a save never leaves a `checkpoint-N` that looks resumable (`cdreasoning.train.checkpoints`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,14 @@ import time
 from transformers import Trainer
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from cdreasoning.processing.tokenizer_files import copy_sentencepiece_files
+from cdreasoning.train.checkpoints import publish_checkpoint, stage_dir
+
 
 class CDTrainer(Trainer):
+    """Hugging Face `Trainer` with the abstractor's own learning rate, the image processor saved with every
+    checkpoint, and throughput (samples, tokens) in the logs."""
+
     def __init__(self, *args, image_processor=None, image_tokens: int = 1, **kwargs):
         super().__init__(*args, **kwargs)
         self.image_processor = image_processor
@@ -24,6 +32,7 @@ class CDTrainer(Trainer):
         self._samples = 0
         self._tokens = 0
         self._since = time.perf_counter()
+        self._staging: str | None = None
 
     # -- optimizer ---------------------------------------------------------------------------------------------
     def create_optimizer(self, model=None):
@@ -78,3 +87,44 @@ class CDTrainer(Trainer):
         super()._save(output_dir, state_dict)
         if self.image_processor is not None and self.args.should_save:
             self.image_processor.save_pretrained(output_dir or self.args.output_dir)
+        if self.processing_class is not None and self.args.should_save:
+            # transformers 5 saves tokenizer.json only; keep the SentencePiece model prompts are encoded with
+            copy_sentencepiece_files(self.processing_class.name_or_path, output_dir or self.args.output_dir)
+
+    # -- atomic checkpoints -------------------------------------------------------------------------------------
+    def _get_output_dir(self, trial):
+        return self._staging if self._staging is not None else super()._get_output_dir(trial)
+
+    def _save_checkpoint(self, model, trial):
+        """Save into the staging folder (the Trainer writes `<staging>/checkpoint-N`), then, on the main process
+        once every rank is done, rename it into place and apply `--save_total_limit` to the real folder."""
+        run_dir = super()._get_output_dir(trial)
+        step = self.state.global_step
+        self._staging = str(stage_dir(run_dir, step))
+        try:
+            super()._save_checkpoint(model, trial)
+        finally:
+            self._staging = None
+        self.accelerator.wait_for_everyone()
+        if self.args.should_save:
+            final = publish_checkpoint(run_dir, step)
+            best = self.state.best_model_checkpoint
+            if best is not None and str(best).startswith(str(stage_dir(run_dir, step))):
+                self.state.best_model_checkpoint = str(final)
+            _rotate(self, run_dir)
+        self.accelerator.wait_for_everyone()
+
+
+def _rotate(trainer: Trainer, run_dir: str) -> None:
+    """`--save_total_limit` over the published checkpoints (by step number)."""
+    try:
+        from transformers.trainer_utils import rotate_checkpoints
+    except ImportError:  # older transformers 5.x keep it as a Trainer method
+        trainer._rotate_checkpoints(use_mtime=False, output_dir=run_dir)
+        return
+    rotate_checkpoints(
+        output_dir=run_dir,
+        save_total_limit=trainer.args.save_total_limit,
+        best_model_checkpoint=trainer.state.best_model_checkpoint,
+        use_mtime=False,
+    )

@@ -6,6 +6,10 @@ import json
 import pytest
 
 from cdreasoning.cli import main
+from cdreasoning.constants import CD_LEVELS
+from cdreasoning.errors import DataError
+
+LEVEL_COLUMNS = [f"p_{w}" for w in CD_LEVELS]
 
 
 def _read_rows(path):
@@ -76,7 +80,7 @@ def test_score_list_reports_failures_and_resumes(tiny_checkpoint, pair_folder, t
     assert resumed[4]["score"] == result[4]["score"]
 
 
-def test_resume_refuses_an_output_of_another_list(tiny_checkpoint, pair_folder, tmp_path):
+def test_resume_refuses_an_output_of_another_list(tiny_checkpoint, pair_folder, tmp_path, capsys):
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("img0.png,img1.png\nimg2.png,img3.png\n")
     out = tmp_path / "scores.csv"
@@ -95,8 +99,16 @@ def test_resume_refuses_an_output_of_another_list(tiny_checkpoint, pair_folder, 
     ]
     assert main(args) == 0
     pairs.write_text("img4.png,img5.png\nimg2.png,img3.png\n")
-    with pytest.raises(Exception, match="written for another list"):
-        main(args)
+    capsys.readouterr()
+    assert main(args) == 2  # a data error: one line, no traceback
+    err = capsys.readouterr().err
+    assert "refusing to resume" in err and "data.sha256" in err and "Traceback" not in err
+    # without a provenance record the rows themselves are checked against the list
+    from cdreasoning.data.pair_lists import read_pairs
+    from cdreasoning.data.result_store import ResultLog
+
+    with pytest.raises(DataError, match="written for another list"):
+        ResultLog(out, read_pairs(pairs), ["human_delta_v", "score", "level", "delta_v", *LEVEL_COLUMNS])
 
 
 def test_score_argument_errors(tiny_checkpoint, capsys):

@@ -57,7 +57,7 @@ def test_torchrun_two_ranks_equal_a_single_process(backbone, tiny_checkpoint, pa
     assert sharded.returncode == 1, sharded.stderr[-3000:]
     assert "merged 2 parts" in sharded.stderr
     assert (tmp_path / "sharded.csv").read_text() == (tmp_path / "single.csv").read_text()
-    parts = sorted(p.name for p in tmp_path.glob("sharded.part*"))
+    parts = sorted(p.name for p in tmp_path.glob("sharded.part*.csv"))
     assert parts == ["sharded.part00000-of-00002.csv", "sharded.part00001-of-00002.csv"]
     if backbone == "owl2":
         # rerun: each part resumes (only the failed pair is tried again); the merge is the same file

@@ -72,6 +72,8 @@ def test_full_run_saves_a_checkpoint_that_loads_strictly(tiny_checkpoint, synth_
     assert (out / "preprocessor_config.json").is_file() and (
         out / "checkpoint-2" / "preprocessor_config.json"
     ).is_file()
+    # the SentencePiece model prompts are encoded with travels with every save (transformers 5 drops it)
+    assert (out / "tokenizer.model").is_file() and (out / "checkpoint-2" / "tokenizer.model").is_file()
     CDScorer.from_pretrained(out, device="cpu").score(
         synth_set / "images" / "I0001_01_01.png", synth_set / "images" / "I0001_02_01.png"
     )
@@ -107,6 +109,7 @@ def test_lora_run_adapter_and_export(tiny_checkpoint, synth_set, tmp_path):
     merged_dir = tmp_path / "merged"
     assert cli_main(["export", "--merge-lora", str(out), "--out", str(merged_dir)]) == 0
     merged = load_pretrained(merged_dir)  # strict: the original layout, no LoRA names
+    assert (out / "tokenizer.model").is_file() and (merged_dir / "tokenizer.model").is_file()
     base = load_pretrained(tiny_checkpoint)
     assert not torch.equal(
         merged.model.layers[0].self_attn.q_proj.weight, base.model.layers[0].self_attn.q_proj.weight

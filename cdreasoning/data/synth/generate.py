@@ -146,6 +146,9 @@ def image_name(scene: int, group: int, index: int) -> str:
 
 @dataclass
 class SynthPair:
+    """One rated pair of the synthetic set: image names, the proxy ΔV (with and without observer noise) and
+    the per-attribute severities."""
+
     image_a: str
     image_b: str
     delta_v: float  # proxy ΔV with observer noise (the "human" rating)
@@ -159,6 +162,8 @@ class SynthPair:
 
 @dataclass
 class SynthSummary:
+    """What `synthesize` wrote (or found already complete): sizes, pair counts per split, ΔV statistics, time."""
+
     out_dir: str
     seed: int
     scenes: int

@@ -2,7 +2,9 @@
 
 The tokenizer does not know `<|image|>`: as in the original, the text is split on the placeholders, each piece
 is tokenised on its own (the first keeps BOS, later pieces drop it), and IMAGE_TOKEN_INDEX (−200) is put between
-them, once per image. The `<image>` spelling found in LLaVA-style data (and in the M-SPCD files) is treated the
+them, once per image. When the checkpoint ships a `tokenizer.model`, every piece is encoded the way the released
+checkpoints were trained and evaluated — by the slow, legacy LLaMA tokenizer, whose SentencePiece dummy prefix
+each piece gets (`chunk_encoding.ChunkEncoder`) — not by transformers' fast tokenizer, which differs there. The `<image>` spelling found in LLaVA-style data (and in the M-SPCD files) is treated the
 same way; the originals silently dropped images written like that.
 
 For training, `tokenize_conversation` labels exactly the tokens of the assistant answers and their `</s>` (the
@@ -16,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, IGNORE_INDEX, IMAGE_TOKEN_ALIASES, IMAGE_TOKEN_INDEX
+from cdreasoning.processing.chunk_encoding import chunk_encoder
 from cdreasoning.processing.templates import ConversationTemplate
 
 _PLACEHOLDER = re.compile("|".join(re.escape(t) for t in (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES)))
@@ -44,6 +47,12 @@ def _pieces(text: str) -> list[tuple[int, str]]:
 def _encode_piece(tokenizer, piece: str, first: bool, with_offsets: bool):
     if not piece:
         return [], []
+    encoder = chunk_encoder(tokenizer)
+    if encoder is not None:
+        ids, offsets = encoder.encode_with_offsets(piece)
+        if first and tokenizer.bos_token_id is not None:
+            ids, offsets = [tokenizer.bos_token_id, *ids], [(0, 0), *offsets]
+        return ids, offsets
     encoded = tokenizer(piece, add_special_tokens=True, return_offsets_mapping=with_offsets)
     ids = list(encoded["input_ids"])
     offsets = list(encoded["offset_mapping"]) if with_offsets else [(0, 0)] * len(ids)
@@ -66,8 +75,20 @@ def tokenize_prompt(tokenizer, text: str) -> list[int]:
     return ids
 
 
+def _inside(start: int, end: int, span_start: int, span_end: int) -> bool:
+    """A token belongs to an answer span if its characters overlap it; a token with no characters of its own
+    (the first bytes of a byte-fallback character) if it sits inside it. BOS (0, 0) and the dummy prefix of
+    a piece sit at the piece's start, which is never inside an answer (answers hold no images)."""
+    if end > start:
+        return end > span_start and start < span_end
+    return span_start <= start < span_end
+
+
 @dataclass
 class TokenizedConversation:
+    """Token ids of a whole conversation with image sentinels, the training labels (IGNORE_INDEX except
+    on assistant answers) and how many images it holds."""
+
     input_ids: list[int]
     labels: list[int]
     num_images: int
@@ -91,7 +112,7 @@ def tokenize_conversation(
             raise TypeError("tokenize_conversation needs a fast tokenizer (offset mapping)") from exc
         for token, (start, end) in zip(piece_ids, piece_offsets):
             start, end = start + offset, end + offset
-            supervised = end > start and any(end > s and start < e for s, e in spans)
+            supervised = any(_inside(start, end, s, e) for s, e in spans)
             ids.append(token)
             labels.append(token if supervised else IGNORE_INDEX)
     return TokenizedConversation(ids, labels, len(pieces) - 1)
