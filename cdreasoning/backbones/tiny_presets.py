@@ -66,7 +66,7 @@ def build_bpe_tokenizer(special_tokens: list[str], eos: str, pad: str, chat_temp
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from cdreasoning.processing.tokenizer import tokenizer_corpus
+    from cdreasoning.processing.tokenizer_files import tokenizer_corpus
 
     core = Tokenizer(models.BPE())
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
