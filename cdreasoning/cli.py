@@ -23,8 +23,8 @@ COMMANDS: Commands = {
         "the main job end to end on the embedded default (data → train → eval → report)",
     ),
     "init-model": (
-        "cdreasoning.model.init_cli",
-        "write a randomly initialised checkpoint (tiny or owl2-7b preset)",
+        "cdreasoning.backbones.init_cli",
+        "write a randomly initialised checkpoint (tiny, owl2-7b, tiny-qwen2_5_vl, tiny-qwen3_vl, tiny-idefics3)",
     ),
     "score": ("cdreasoning.inference.score_cli", "score the colour difference of image pairs"),
     "describe": ("cdreasoning.inference.describe_cli", "describe the colour difference of image pairs"),

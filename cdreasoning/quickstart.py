@@ -18,6 +18,11 @@ On the embedded default it needs no download and no GPU (and uses one when there
  7. `cdreasoning eval compare` → one leaderboard, then OUT/report.md: the metrics (all / aligned / not aligned),
     the plots and a few example descriptions next to their ground truth.
 
+`--backbone qwen2_5_vl` (or qwen3_vl, idefics3; repeatable) also runs steps 2–5 on that family's tiny random
+transformers-native model (`cdreasoning init-model --preset tiny-qwen2_5_vl`, under OUT/models/<family>/) with the
+same commands and settings, and puts it on the same leaderboard (`tiny-<family>-full`, `tiny-<family>-lora`);
+everything else is shared, so adding a backbone to a finished run only trains and scores the new model.
+
 Every step is a real `cdreasoning` command run in a subprocess and printed before it runs, so the report can be
 reproduced (or a step redone with other settings) by hand. Rerunning reuses what exists: a step whose result is
 there is skipped, an interrupted training run resumes from its last checkpoint (`--resume_from_checkpoint auto`),
@@ -40,6 +45,9 @@ from pathlib import Path
 from cdreasoning.errors import report_errors
 
 __all__ = ["QuickstartConfig", "Step", "build_steps", "main", "run_quickstart"]
+
+# Backbones the quickstart can add next to the default mPLUG-Owl2 model (tiny presets `tiny-<name>`).
+EXTRA_BACKBONES = ("qwen2_5_vl", "qwen3_vl", "idefics3")
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,7 @@ class QuickstartConfig:
     examples: int = 3
     workers: int = 1
     threads: int | None = None
+    backbones: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         positive = (
@@ -106,6 +115,9 @@ class QuickstartConfig:
             )
         if self.examples < 0 or self.workers < 0:
             raise ValueError("examples and workers must be ≥ 0")
+        unknown = [b for b in self.backbones if b not in EXTRA_BACKBONES]
+        if unknown:
+            raise ValueError(f"unknown backbone(s) {unknown}; choose from owl2, {', '.join(EXTRA_BACKBONES)}")
 
 
 @dataclass(frozen=True)
@@ -365,6 +377,13 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
                 owns=(evals / method,),
             )
         )
+    from cdreasoning.quickstart_backbones import backbone_steps
+
+    extra_labels, extra_reads = [], []
+    for backbone in config.backbones:
+        steps += [Step(**kw) for kw in backbone_steps(config, backbone, train_common, device, _logging_steps)]
+        extra_labels += [f"tiny-{backbone}-full", f"tiny-{backbone}-lora"]
+        extra_reads += [f"score-full-{backbone}", f"score-lora-merged-{backbone}"]
     steps += [
         Step(
             "cdflow-train",
@@ -423,12 +442,15 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
             (
                 "eval",
                 "compare",
-                *(str(evals / name) for name in ("tiny-full", "tiny-lora", "ciede2000", "scielab", "cdflow")),
+                *(
+                    str(evals / name)
+                    for name in ("tiny-full", "tiny-lora", *extra_labels, "ciede2000", "scielab", "cdflow")
+                ),
                 "--out",
                 str(out / "leaderboard"),
             ),
             out / "leaderboard" / "leaderboard.md",
-            reads=("score-full", "score-lora-merged", "ciede2000", "scielab", "cdflow-test"),
+            reads=("score-full", "score-lora-merged", *extra_reads, "ciede2000", "scielab", "cdflow-test"),
             owns=(out / "leaderboard",),
         ),
     ]
@@ -577,6 +599,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="torch CPU threads of every step (default: each step uses the cores other processes leave free)",
     )
+    parser.add_argument(
+        "--backbone",
+        action="append",
+        default=[],
+        choices=["owl2", *EXTRA_BACKBONES],
+        help="also train and score this family's tiny transformers-native model and put it on the leaderboard "
+        "(repeatable; owl2, the default model, always runs)",
+    )
     parser.add_argument("--fresh", action="store_true", help="delete --out first and redo every step")
     return parser
 
@@ -587,7 +617,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # every setting the parser has is a QuickstartConfig field of the same name (dashes → underscores)
         config = QuickstartConfig(
-            **{f.name: getattr(args, f.name) for f in fields(QuickstartConfig) if f.name in vars(args)}
+            **{f.name: getattr(args, f.name) for f in fields(QuickstartConfig) if f.name in vars(args)},
+            backbones=tuple(dict.fromkeys(b for b in args.backbone if b != "owl2")),
         )
     except ValueError as err:
         print(f"cdreasoning quickstart: error: {err}", file=sys.stderr)

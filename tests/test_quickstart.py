@@ -2,6 +2,7 @@
 every step's real command runs, the report holds the tables, plots and examples, a rerun reuses everything, and
 a redone step makes the steps that read it run again."""
 
+import json
 import re
 import subprocess
 
@@ -108,3 +109,25 @@ def test_launcher_parses_and_help_explains_the_steps(capsys):
         "--device",
     ):
         assert word in help_text, word
+
+
+def test_a_backbone_joins_the_finished_run_and_its_leaderboard(smoke):
+    """`--backbone qwen2_5_vl` on a finished run: only that family's steps and the leaderboard run."""
+    from dataclasses import replace
+
+    config, _report, _ = smoke
+    with_qwen = replace(config, backbones=("qwen2_5_vl",))
+    lines = []
+    run_quickstart(with_qwen, echo=lines.append)
+    ran = [line.split(") ")[1].split("\n")[0] for line in lines if "\n  $ " in line]
+    assert ran[0] == "tiny random qwen2_5_vl" and ran[-1] == "leaderboard"
+    assert len(ran) == 7 + 1  # init, full, LoRA, merge, 2 scores, describe; leaderboard
+    board = (config.out / "leaderboard" / "leaderboard.md").read_text()
+    for method in ("tiny-qwen2_5_vl-full", "tiny-qwen2_5_vl-lora", "tiny-full", "tiny-lora", "cdflow"):
+        assert method in board, method
+    assert (
+        json.loads((config.out / "models" / "qwen2_5_vl" / "init" / "config.json").read_text())["model_type"]
+        == "qwen2_5_vl"
+    )
+    with pytest.raises(ValueError, match="unknown backbone"):
+        QuickstartConfig(backbones=("nope",))

@@ -16,7 +16,7 @@ README = REPO_ROOT / "README.md"
 
 # command words → module with build_parser(); None = the training entry (HfArgumentParser)
 PARSERS = {
-    ("init-model",): "cdreasoning.model.init_cli",
+    ("init-model",): "cdreasoning.backbones.init_cli",
     ("score",): "cdreasoning.inference.score_cli",
     ("describe",): "cdreasoning.inference.describe_cli",
     ("train",): None,

@@ -25,7 +25,8 @@ def add_model_arguments(
     group.add_argument(
         "--model-path",
         required=model_path_required,
-        help="checkpoint folder in the mPLUG-Owl2 layout (config.json, weights, tokenizer)",
+        help="checkpoint folder: mPLUG-Owl2 layout, or a transformers-native VLM (Qwen2.5-VL, Qwen3-VL, "
+        "Idefics3, …; chosen by config.json's model_type)",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
     group.add_argument(
@@ -47,6 +48,13 @@ def add_model_arguments(
     )
     group.add_argument(
         "--load-4bit", action="store_true", help="4-bit NF4 LLM weights via bitsandbytes (CUDA only)"
+    )
+    group.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        help="HF Qwen-VL family: cap the pixels per image (fewer image tokens, less memory); "
+        "default: the checkpoint's preprocessor_config.json",
     )
     prompt = parser.add_argument_group("prompt")
     prompt.add_argument(
@@ -197,6 +205,7 @@ def load_scorer(args):
         load_8bit=args.load_8bit,
         load_4bit=args.load_4bit,
         levels=level_scale(args),
+        max_pixels=args.max_pixels,
     )
 
 

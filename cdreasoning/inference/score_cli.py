@@ -9,6 +9,11 @@ delta_v,std,delta_v_low,delta_v_high,p_<level>…,error` (std: spread of the lev
 delta_v_low/high: the 80 % ΔV interval, see `cdreasoning.inference.uncertainty`). Rows are written as they come; rerunning the same command skips the pairs already
 scored (and retries failed ones). A missing or unreadable image is reported in the `error` column and the run
 goes on; the exit status is 1 if any pair failed.
+
+Data-parallel over N processes or GPUs with any launcher (pairs sharded by rank, parts merged by rank 0 in input
+order; see `cdreasoning.inference.sharding`):
+
+    torchrun --nproc_per_node N -m cdreasoning score --model-path CKPT --pairs pairs.csv --out scores.csv
 """
 
 from __future__ import annotations
@@ -61,6 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give two images, or --pairs LIST --out FILE")
     if args.pairs is not None and (args.images or not args.out):
         parser.error("--pairs needs --out and no positional images")
+    from cdreasoning.inference.sharding import Shard, run_sharded
+
+    shard = Shard.from_env()
+    if shard.sharded:
+        if args.pairs is None:
+            parser.error("a multi-process launch needs --pairs LIST --out FILE")
+        shard.setup()  # before loading: picks this rank's GPU
     scorer = load_scorer(args)
     if args.pairs is None:
         result = scorer.score(*args.images)
@@ -82,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
         *[f"p_{w}" for w in words],
     ]
     provenance = result_provenance(args, scorer, args.pairs, "score", question=scorer.prompt.question)
-    log = ResultLog(args.out, pairs, fields, provenance=provenance, overwrite=args.overwrite)
 
     def to_row(pair, result):
         row = {"human_delta_v": "" if pair.delta_v is None else pair.delta_v}
@@ -103,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
             image_pairs(todo), args.batch_size, workers(args, scorer), args.image_folder
         )
 
-    return run_over_pairs(pairs, log, results, to_row, "scoring")
+    store = {"provenance": provenance, "overwrite": args.overwrite}
+    if shard.sharded:
+        return run_sharded(shard, pairs, args.out, fields, results, to_row, "scoring", store)
+    return run_over_pairs(pairs, ResultLog(args.out, pairs, fields, **store), results, to_row, "scoring")
 
 
 if __name__ == "__main__":

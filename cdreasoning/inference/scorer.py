@@ -1,4 +1,4 @@
-"""Score and describe the colour difference of image pairs with an mPLUG-Owl2-layout checkpoint.
+"""Score and describe the colour difference of image pairs with an mPLUG-Owl2 or transformers-native VLM checkpoint.
 
     from cdreasoning import CDScorer
     scorer = CDScorer.from_pretrained("checkpoints/cd-model", device="auto", dtype="auto")
@@ -17,6 +17,11 @@ both images when scoring, padded images for scores and centre-cropped ones for d
 `cdreasoning.processing.original_prompt` and docs/original_differences.md):
 
     scorer = CDScorer.from_pretrained("checkpoints/cd-reasoning", prompt="original")
+
+The model family is a backbone (`cdreasoning.backbones`, chosen by config.json's model_type): the mPLUG-Owl2
+one (exactly the path above) or a transformers-native VLM (Qwen2.5-VL, Qwen3-VL, Idefics3, …), which uses its own
+chat template (`conv_template` and `prompt="original"` are mPLUG-Owl2's) and its processor's image tokens. The
+scorer dispatches: prompts, image loading, batching, answer logits and generation are the backbone's.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from cdreasoning.backbones import Prompt, as_backbone, detect_backbone
 from cdreasoning.constants import (
     DEFAULT_IMAGE_TOKEN,
     DEFAULT_SCORE_QUESTION,
@@ -36,8 +42,7 @@ from cdreasoning.constants import (
 )
 from cdreasoning.errors import ImageError, UsageError
 from cdreasoning.inference.levels import LevelScale, level_token_ids
-from cdreasoning.processing import ImageProcessor, get_template, tokenize_prompt
-from cdreasoning.processing.chunk_encoding import chunk_encoder
+from cdreasoning.processing import ImageProcessor, get_template
 from cdreasoning.runtime import resolve_device, resolve_dtype
 from cdreasoning.scale import delta_v_from_grade
 
@@ -115,10 +120,11 @@ class PromptConfig:
 
 
 class _PairImages(Dataset):
-    """Item i: (i, pixel_values [2, 3, S, S]) or (i, error message). Runs in DataLoader workers."""
+    """Item i: (i, the backbone's loaded pair, e.g. pixel_values [2, 3, S, S]) or (i, error message). Runs in
+    DataLoader workers."""
 
-    def __init__(self, pairs: Sequence[tuple], processor: ImageProcessor, image_folder: str | Path | None):
-        self.pairs, self.processor, self.folder = pairs, processor, image_folder
+    def __init__(self, pairs: Sequence[tuple], load_pair, image_folder: str | Path | None):
+        self.pairs, self.load_pair, self.folder = pairs, load_pair, image_folder
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -131,13 +137,23 @@ class _PairImages(Dataset):
     def __getitem__(self, index: int):
         a, b = self.pairs[index]
         try:
-            return index, self.processor([self._resolve(a), self._resolve(b)]), None
+            return index, self.load_pair(self._resolve(a), self._resolve(b)), None
         except ImageError as exc:
             return index, None, str(exc)
 
 
 def _collate(items):
     return items
+
+
+@dataclass(frozen=True)
+class _ProcessorPair:
+    """mPLUG-Owl2 pair loading with a given ImageProcessor (scores and descriptions may preprocess differently)."""
+
+    processor: ImageProcessor
+
+    def __call__(self, image_a, image_b) -> torch.Tensor:
+        return self.processor([image_a, image_b])
 
 
 class CDScorer:
@@ -153,26 +169,44 @@ class CDScorer:
         levels: LevelScale | None = None,
         describe_image_processor: ImageProcessor | None = None,
     ):
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.image_processor = image_processor
+        """`model` with its `tokenizer` and `image_processor` (an ImageProcessor for mPLUG-Owl2, the
+        transformers processor for an HF VLM), or a backbone object as `model`."""
+        self.backbone = as_backbone(model, tokenizer, image_processor)
+        self.model = self.backbone.model.eval()
+        self.tokenizer = self.backbone.tokenizer
+        self.image_processor = image_processor if image_processor is not None else self.backbone.processor
         self.prompt = prompt or PromptConfig()
         self.levels = levels or LevelScale()
         # Descriptions may be preprocessed differently (the original crops them); scores use image_processor.
-        self.describe_image_processor = describe_image_processor or image_processor
+        self.describe_image_processor = describe_image_processor or self.image_processor
         if self.prompt.original:
+            if self.backbone.kind != "mplug_owl2":
+                raise ValueError(
+                    "prompt='original' is CD-Reasoning's mPLUG-Owl2 prompt; not for " + self.backbone.kind
+                )
             self._use_original_prompts(levels)
+            self._score_prompt = Prompt("", self._score_ids)
+            self._describe_prompt = Prompt("", self._describe_ids)
             return
-        template = get_template(self.prompt.conv_template)
-        turns = [template.user_turn(self.prompt.user_message(self.prompt.question))]
-        score_text = template.render_prompt(turns, self.levels.answer_prefix)
-        self._score_ids = tokenize_prompt(tokenizer, score_text)
-        self._level_ids = level_token_ids(
-            tokenizer, self._score_ids, score_text, self.levels, lambda text: tokenize_prompt(tokenizer, text)
+        conv = self.prompt.conv_template
+        self._score_prompt = self.backbone.prompt(
+            self.prompt.user_message(self.prompt.question), conv, self.levels.answer_prefix
         )
-        describe_turns = [template.user_turn(self.prompt.user_message(self.prompt.describe_question))]
-        self._describe_ids = tokenize_prompt(tokenizer, template.render_prompt(describe_turns))
+        self._score_ids = self._score_prompt.ids
+        self._level_ids = level_token_ids(
+            self.tokenizer, self._score_ids, self._score_prompt.text, self.levels, self.backbone.encode
+        )
+        self._describe_prompt = self.backbone.prompt(
+            self.prompt.user_message(self.prompt.describe_question), conv
+        )
+        self._describe_ids = self._describe_prompt.ids
         self._weights = torch.tensor(self.levels.weights, dtype=torch.float32)
+
+    def _pair_loader(self, processor):
+        """What DataLoader workers call per pair: the given ImageProcessor (mPLUG-Owl2) or the backbone's."""
+        if self.backbone.kind == "mplug_owl2":
+            return _ProcessorPair(processor)
+        return self.backbone.load_pair
 
     def _use_original_prompts(self, levels: LevelScale | None) -> None:
         from cdreasoning.processing.original_prompt import (
@@ -209,12 +243,15 @@ class CDScorer:
         load_4bit: bool = False,
         levels: LevelScale | None = None,
         prompt: str = "training",
+        max_pixels: int | None = None,
     ) -> CDScorer:
         """Model, tokenizer and image preprocessing from one checkpoint folder.
 
         prompt: "training" (the template, question and image position given, default: as the model was
         trained) or "original" (CD-Reasoning's cd_score.py / cd_description.py prompts, token for token; then
         conv_template, question, image_position and levels must be left at their defaults).
+        The family (mPLUG-Owl2 or an HF VLM) comes from config.json's model_type; `max_pixels` caps the pixels
+        per image of dynamic-resolution HF processors (Qwen-VL).
         """
         if prompt not in PROMPTS:
             raise ValueError(f"prompt must be one of {PROMPTS}, got {prompt!r}")
@@ -240,6 +277,15 @@ class CDScorer:
             prompt_config = replace(
                 prompt_config, question=ORIGINAL_SCORE_QUESTION, describe_question=ORIGINAL_DESCRIBE_QUESTION
             )
+        if detect_backbone(path) == "hf_vlm":
+            if original or load_8bit or load_4bit:
+                raise ValueError(
+                    f"{path}: prompt='original' and --load-8bit/--load-4bit are for mPLUG-Owl2 checkpoints only"
+                )
+            from cdreasoning.backbones.hf_vlm import load_hf_backbone
+
+            backbone = load_hf_backbone(path, device, dtype, attention, max_pixels=max_pixels)
+            return cls(backbone, None, backbone.processor, prompt_config, levels)
         from cdreasoning.model import CheckpointFolder
 
         checkpoint = CheckpointFolder.open(path)  # config.json read once, for every loader below
@@ -255,21 +301,18 @@ class CDScorer:
 
     @property
     def device(self) -> torch.device:
-        return self.model.lm_head.weight.device
+        return self.backbone.device
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.model.lm_head.weight.dtype
+        return self.backbone.dtype
 
     # -- scoring ----------------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def level_probabilities(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """pixel_values [2B, 3, S, S] (pairs in order) → level probabilities [B, n_levels] (float32)."""
-        pairs = pixel_values.shape[0] // 2
-        input_ids = torch.tensor([self._score_ids] * pairs, device=self.device)
-        logits = self.model(
-            input_ids=input_ids, pixel_values=pixel_values.to(self.device, self.dtype), logits_to_keep=1
-        ).logits[:, -1]
+    def level_probabilities(self, pixel_values) -> torch.Tensor:
+        """A pair batch of the backbone (mPLUG-Owl2: pixel_values [2B, 3, S, S], pairs in order) → level
+        probabilities [B, n_levels] (float32)."""
+        logits = self.backbone.answer_logits(self._score_prompt, pixel_values)
         # Q-Align's trick: a softmax over the level words' logits only (renormalised among them; the mass the
         # model puts on any other token is ignored), in float32 so fp16/bf16 logits do not saturate it.
         return logits[:, self._level_ids].float().softmax(-1).cpu()
@@ -299,7 +342,8 @@ class CDScorer:
 
     def score(self, image_a, image_b) -> ScoreResult:
         """One pair (paths, PIL images or arrays)."""
-        return self._results(self.level_probabilities(self.image_processor([image_a, image_b])))[0]
+        batch = self.backbone.collate([self._pair_loader(self.image_processor)(image_a, image_b)])
+        return self._results(self.level_probabilities(batch))[0]
 
     def iter_batches(
         self,
@@ -308,13 +352,14 @@ class CDScorer:
         num_workers: int = 0,
         image_folder: str | Path | None = None,
         processor: ImageProcessor | None = None,
-    ) -> Iterator[tuple[list[int], torch.Tensor | None, list]]:
-        """Preprocessed batches: (indices that loaded, pixel_values [2k, 3, S, S] or None, [(index, error)]).
-        `processor`: the image preprocessing (default: the scoring one, `image_processor`)."""
+    ) -> Iterator[tuple[list[int], object, list]]:
+        """Preprocessed batches: (indices that loaded, the backbone's pair batch (mPLUG-Owl2: pixel_values
+        [2k, 3, S, S]) or None, [(index, error)]). `processor`: the mPLUG-Owl2 image preprocessing (default: the
+        scoring one, `image_processor`)."""
         if batch_size < 1:
             raise ValueError("batch_size must be ≥ 1")
         loader = DataLoader(
-            _PairImages(pairs, processor or self.image_processor, image_folder),
+            _PairImages(pairs, self._pair_loader(processor or self.image_processor), image_folder),
             batch_size=batch_size,
             num_workers=num_workers,
             collate_fn=_collate,
@@ -323,7 +368,7 @@ class CDScorer:
         for items in loader:
             ok = [(i, px) for i, px, err in items if err is None]
             failed = [(i, err) for i, _, err in items if err is not None]
-            pixels = torch.cat([px for _, px in ok]) if ok else None
+            pixels = self.backbone.collate([px for _, px in ok]) if ok else None
             yield [i for i, _ in ok], pixels, failed
 
     def iter_scores(
@@ -361,37 +406,22 @@ class CDScorer:
     @torch.inference_mode()
     def generate_descriptions(
         self,
-        pixel_values: torch.Tensor,
+        pixel_values,
         max_new_tokens: int = 256,
         temperature: float = 0.0,
         top_p: float = 1.0,
         seed: int | None = None,
     ) -> list[str]:
-        """pixel_values [2B, 3, S, S] → B generated texts (greedy when temperature is 0)."""
-        pairs = pixel_values.shape[0] // 2
-        input_ids = torch.tensor([self._describe_ids] * pairs, device=self.device)
-        generator = None
-        if seed is not None:
-            generator = torch.Generator(device=self.device).manual_seed(seed)
-        tokens = self.model.generate(
-            input_ids,
-            pixel_values=pixel_values.to(self.device, self.dtype),
+        """A pair batch (mPLUG-Owl2: pixel_values [2B, 3, S, S]) → B generated texts (greedy when temperature
+        is 0)."""
+        return self.backbone.generate(
+            self._describe_prompt,
+            pixel_values,
             max_new_tokens=max_new_tokens,
-            do_sample=temperature > 0,
-            temperature=temperature if temperature > 0 else 1.0,
+            temperature=temperature,
             top_p=top_p,
-            eos_token_id=self.tokenizer.eos_token_id,
-            pad_token_id=self.tokenizer.pad_token_id,
-            generator=generator,
+            seed=seed,
         )
-        encoder = chunk_encoder(self.tokenizer)  # the checkpoint's SentencePiece decodes as the original did
-        texts = []
-        for row in tokens.tolist():
-            if self.tokenizer.eos_token_id in row:
-                row = row[: row.index(self.tokenizer.eos_token_id)]
-            text = encoder.decode(row) if encoder else self.tokenizer.decode(row, skip_special_tokens=True)
-            texts.append(text.strip())
-        return texts
 
     @staticmethod
     def _describe_result(text: str) -> Description:
@@ -409,7 +439,7 @@ class CDScorer:
         seed: int | None = None,
     ) -> Description:
         """Generate a description of one pair and parse its per-attribute severities."""
-        pixels = self.describe_image_processor([image_a, image_b])
+        pixels = self.backbone.collate([self._pair_loader(self.describe_image_processor)(image_a, image_b)])
         return self._describe_result(
             self.generate_descriptions(pixels, max_new_tokens, temperature, top_p, seed)[0]
         )

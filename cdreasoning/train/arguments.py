@@ -63,6 +63,13 @@ class DataArguments:
         default="pad",
         metadata={"help": "pad (mean-colour borders, as trained) or resize (squash) non-square images"},
     )
+    max_pixels: int = field(
+        default=None,
+        metadata={
+            "help": "HF Qwen-VL family: cap the pixels per image (dynamic resolution: ~1 token per 28×28 px "
+            "on Qwen2.5-VL, per 32×32 px on Qwen3-VL); default: the checkpoint's preprocessor_config.json"
+        },
+    )
     skip_data_check: bool = field(
         default=False,
         metadata={

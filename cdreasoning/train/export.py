@@ -35,6 +35,12 @@ def merge_lora(
     base = Path(base or json.loads(config_file.read_text()).get("base_model_name_or_path") or "")
     if not base.is_dir():
         raise FileNotFoundError(f"base model {base} not found; pass --base")
+    from cdreasoning.backbones import detect_backbone
+
+    if detect_backbone(base) == "hf_vlm":
+        from cdreasoning.train.hf_training import merge_hf_lora
+
+        return merge_hf_lora(adapter_dir, out_dir, base, dtype)
     model = load_pretrained(base, device="cpu", dtype=dtype)
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     if any("lora_" in name for name, _ in merged.named_parameters()):

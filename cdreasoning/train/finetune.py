@@ -1,5 +1,8 @@
 """Fine-tune an mPLUG-Owl2-layout model on colour-difference conversations (full or LoRA, DeepSpeed-ready).
 
+An HF image-text-to-text checkpoint (Qwen2.5-VL, Qwen3-VL, Idefics3, …; from config.json's model_type) takes the
+same flags and data through `cdreasoning.train.hf_training`.
+
     python cdreasoning/train/finetune.py --model_name_or_path CKPT --data_path train.json \\
         --image_folder images/ --output_dir runs/cd --version v1 --bf16 True --num_train_epochs 1 …
     cdreasoning train …                                    (the same)
@@ -150,6 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         training_args.output_dir, training_args.resume_from_checkpoint, training_args.fresh
     )
 
+    from cdreasoning.backbones import detect_backbone
+
+    if detect_backbone(model_args.model_name_or_path) == "hf_vlm":  # Qwen-VL, Idefics3, … (config.json)
+        from cdreasoning.train.hf_training import train_hf
+
+        return train_hf(model_args, data_args, training_args, resume)
     checkpoint = CheckpointFolder.open(
         model_args.model_name_or_path
     )  # config.json read once, for every loader

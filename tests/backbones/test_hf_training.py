@@ -1,0 +1,172 @@
+"""Training on the HF VLM backbone: answer-only labels, which parts train, LoRA train → merge → score / describe."""
+
+import json
+
+import pytest
+import torch
+
+from cdreasoning.cli import main as cli_main
+from cdreasoning.constants import IGNORE_INDEX
+from cdreasoning.train.finetune import main as finetune
+from tests.backbones.conftest import HF_FAMILIES
+
+# The end-of-turn text each family's chat template writes after an answer (from the released templates).
+END_OF_TURN = {
+    "tiny-qwen2_5_vl": "<|im_end|>\n",
+    "tiny-qwen3_vl": "<|im_end|>\n",
+    "tiny-idefics3": "<end_of_utterance>\n",
+}
+
+
+def _backbone(path):
+    from cdreasoning.backbones.hf_vlm import load_hf_backbone
+
+    return load_hf_backbone(path, device="cpu", dtype="float32")
+
+
+@pytest.mark.parametrize("family", HF_FAMILIES)
+def test_labels_are_exactly_the_answers_and_their_end_of_turn(family, hf_checkpoints, synth_set):
+    from cdreasoning.train.hf_training import HFConversationDataset, HFDataCollator
+
+    backbone = _backbone(hf_checkpoints[family])
+    dataset = HFConversationDataset([synth_set / "train_mix.json"], backbone, synth_set / "images")
+    samples = [dataset[i] for i in (0, 1, len(dataset) - 1)]
+    batch = HFDataCollator(backbone, max_length=2048)(samples)
+    tokenizer = backbone.tokenizer
+    for row, index in enumerate((0, 1, len(dataset) - 1)):
+        record = dataset.items[index]
+        answers = [t.value for t in record.turns if t.role == "gpt"]
+        supervised = batch["labels"][row] != IGNORE_INDEX
+        text = tokenizer.decode(batch["input_ids"][row][supervised], skip_special_tokens=False)
+        expected = "".join(
+            (" " if family == "tiny-idefics3" else "") + a + END_OF_TURN[family] for a in answers
+        )
+        assert text == expected
+        # the images are in the input (expanded) and never supervised
+        image_id = backbone.processor.image_token_id
+        assert int((batch["input_ids"][row] == image_id).sum()) > 2
+        assert not bool(supervised[batch["input_ids"][row] == image_id].any())
+    padded = batch["attention_mask"] == 0
+    assert not bool((batch["labels"][padded] != IGNORE_INDEX).any())
+
+
+def test_which_parts_train(hf_checkpoints):
+    from types import SimpleNamespace
+
+    from cdreasoning.backbones.hf_vlm import parameter_part
+    from cdreasoning.train.hf_training import configure_hf_tuning
+
+    args = SimpleNamespace(
+        lora_enable=False, freeze_llm=False, tune_visual_abstractor=True, freeze_vision_model=True
+    )
+    model = _backbone(hf_checkpoints["tiny-qwen2_5_vl"]).model
+    configure_hf_tuning(model, args)
+    trains = {parameter_part(n) for n, p in model.named_parameters() if p.requires_grad}
+    frozen = {parameter_part(n) for n, p in model.named_parameters() if not p.requires_grad}
+    assert trains == {"llm", "projector"} and frozen == {"vision"}
+    assert all(
+        p.requires_grad == n.startswith("model.visual.merger.")
+        for n, p in model.named_parameters()
+        if n.startswith("model.visual.")
+    )
+
+    lora = SimpleNamespace(
+        lora_enable=True,
+        lora_r=4,
+        lora_alpha=8,
+        lora_dropout=0.0,
+        lora_bias="none",
+        lora_target_modules=["q_proj", "v_proj.multiway.1"],  # the Owl2 default → the backbone's default
+        tune_visual_abstractor=False,
+        freeze_vision_model=True,
+    )
+    for family in HF_FAMILIES:
+        peft_model = configure_hf_tuning(_backbone(hf_checkpoints[family]).model, lora)
+        adapted = {n.rsplit(".lora_A", 1)[0] for n, _ in peft_model.named_modules() if n.endswith("lora_A")}
+        # 2 decoder layers × (q, k, v, o, gate, up, down), all in the language model
+        assert len(adapted) == 14, family
+        assert all(("language_model" in n or "text_model" in n) for n in adapted)
+        assert all("lora_" in n for n, p in peft_model.named_parameters() if p.requires_grad)
+
+
+@pytest.mark.parametrize("family", HF_FAMILIES)
+def test_lora_train_merge_score_describe(family, hf_checkpoints, synth_set, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText
+
+    base = hf_checkpoints[family]
+    out = tmp_path / "lora"
+    args = [
+        "--model_name_or_path", str(base),
+        "--data_path", str(synth_set / "train_mix.json"),
+        "--image_folder", str(synth_set / "images"),
+        "--output_dir", str(out),
+        "--report_to", "none",
+        "--per_device_train_batch_size", "4",
+        "--learning_rate", "5e-3",
+        "--logging_steps", "1",
+        "--max_steps", "2",
+        "--save_strategy", "no",
+        "--lora_enable", "True",
+        "--lora_r", "4",
+        "--lora_alpha", "8",
+        "--tune_visual_abstractor", "True",
+    ]  # fmt: skip
+    assert finetune(args) == 0
+    losses = [
+        e["loss"] for e in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in e
+    ]
+    assert len(losses) == 2 and all(l > 0 for l in losses)
+    merged_dir = tmp_path / "merged"
+    assert cli_main(["export", "--merge-lora", str(out), "--out", str(merged_dir)]) == 0
+
+    # the merged checkpoint computes what base + adapter computes
+    backbone = _backbone(merged_dir)
+    image = synth_set / "images" / "I0001_01_01.png"
+    prompt = backbone.prompt("<|image|><|image|>\nHow different?", "", "The color difference is")
+    pair = backbone.collate([backbone.load_pair(image, image)])
+    with_adapter = PeftModel.from_pretrained(
+        AutoModelForImageTextToText.from_pretrained(str(base), local_files_only=True), str(out)
+    ).eval()
+    inputs = backbone.batch_inputs(prompt, pair)
+    with torch.no_grad():
+        expected = with_adapter(**inputs).logits[:, -1]
+        got = backbone.answer_logits(prompt, pair)
+    assert torch.allclose(got, expected, atol=1e-5)
+    base_logits = _backbone(base).answer_logits(prompt, pair)
+    assert not torch.allclose(got, base_logits, atol=1e-5)  # training changed the model
+
+    # eval score and eval describe on the merged model, as users run them
+    data = tmp_path / "pairs.csv"
+    data.write_text("\n".join((synth_set / "test.csv").read_text().splitlines()[:5]) + "\n")
+    score_out = tmp_path / "score"
+    common = ["--model-path", str(merged_dir), "--device", "cpu", "--image-folder", str(synth_set / "images")]
+    assert (
+        cli_main(
+            ["eval", "score", *common, "--data", str(data), "--out", str(score_out), "--batch-size", "3"]
+        )
+        == 0
+    )
+    assert json.loads((score_out / "metrics.json").read_text())["n_pairs"] == 5
+    depict = tmp_path / "depict.json"
+    depict.write_text(
+        json.dumps(json.loads((synth_set / "depict_task" / "depict_test.json").read_text())[:2])
+    )
+    describe_out = tmp_path / "describe"
+    assert (
+        cli_main(
+            [
+                "eval",
+                "describe",
+                *common,
+                "--data",
+                str(depict),
+                "--out",
+                str(describe_out),
+                "--max-new-tokens",
+                "6",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((describe_out / "metrics.json").read_text())["kind"] == "description_report"
