@@ -16,7 +16,17 @@ from tests.conftest import REPO_ROOT
 PACKAGE = REPO_ROOT / "cdreasoning"
 
 # Units from the bottom up: a unit may import its own modules and units of a *lower* rank listed in ALLOWED.
-CORE = ("constants", "errors", "offline", "colour", "metrics", "scale", "runtime", "cli_support")
+CORE = (
+    "constants",
+    "errors",
+    "checkpoint_config",
+    "offline",
+    "colour",
+    "metrics",
+    "scale",
+    "runtime",
+    "cli_support",
+)
 LAYERS: list[tuple[str, ...]] = [
     CORE,  # standard library, numpy / scipy; runtime alone imports torch
     ("data",),  # files in, records out: readers, the image reader, the result store, SPCD naming, severities

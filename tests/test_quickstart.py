@@ -71,9 +71,8 @@ def test_rerun_reuses_and_a_redone_step_redoes_its_readers(smoke):
     (config.out / "eval" / "cdflow" / "metrics.json").unlink()
     lines = []
     run_quickstart(config, echo=lines.append)
-    headers = [line.split(") ", 1)[1].split("\n")[0] for line in lines if "\n  $ " in line]
-    redone = [header.split(" (~")[0] for header in headers]
-    assert redone == ["CD-Flow on the test pairs", "leaderboard"]
+    headers = _headers_of_steps_run(lines)
+    assert [header.split(" (~")[0] for header in headers] == ["CD-Flow on the test pairs", "leaderboard"]
     assert all(re.search(r"\(~\d+ s expected, about [\d.]+ (s|min) left in all\)$", h) for h in headers), (
         headers
     )
@@ -119,7 +118,7 @@ def test_a_backbone_joins_the_finished_run_and_its_leaderboard(smoke):
     with_qwen = replace(config, backbones=("qwen2_5_vl",))
     lines = []
     run_quickstart(with_qwen, echo=lines.append)
-    ran = [line.split(") ")[1].split("\n")[0] for line in lines if "\n  $ " in line]
+    ran = [header.split(" (~")[0] for header in _headers_of_steps_run(lines)]
     assert ran[0] == "tiny random qwen2_5_vl" and ran[-1] == "leaderboard"
     assert len(ran) == 7 + 1  # init, full, LoRA, merge, 2 scores, describe; leaderboard
     board = (config.out / "leaderboard" / "leaderboard.md").read_text()
@@ -131,3 +130,9 @@ def test_a_backbone_joins_the_finished_run_and_its_leaderboard(smoke):
     )
     with pytest.raises(ValueError, match="unknown backbone"):
         QuickstartConfig(backbones=("nope",))
+
+
+def _headers_of_steps_run(lines: list[str]) -> list[str]:
+    """ "<title> (<eta>)" of each step the quickstart ran (its echo: "[quickstart] (n/N) <title> (<eta>)\n  $ …");
+    reused steps have no command line."""
+    return [line.split(") ", 1)[1].split("\n")[0] for line in lines if "\n  $ " in line]

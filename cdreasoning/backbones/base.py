@@ -18,10 +18,11 @@ image sizes there).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+from cdreasoning.checkpoint_config import read_checkpoint_config
 
 # model_type in config.json → backbone kind. Everything transformers ships as an image-text-to-text model works
 # through the HF path; these are the families the tests cover end to end on their tiny presets.
@@ -77,22 +78,14 @@ class Backbone(Protocol):
 
 
 def read_model_type(path: str | Path) -> str:
-    """`model_type` of a checkpoint folder's config.json; errors name the file."""
-    config_file = Path(path) / "config.json"
-    if not config_file.is_file():
-        raise FileNotFoundError(f"{path}: no config.json (is this a checkpoint folder?)")
-    try:
-        model_type = json.loads(config_file.read_text()).get("model_type")
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{config_file}: not valid JSON ({exc})") from None
-    if not model_type:
-        raise ValueError(f"{config_file}: no model_type")
-    return model_type
+    """`model_type` of a checkpoint folder's config.json; errors name the path (`read_checkpoint_config`)."""
+    return read_checkpoint_config(path)["model_type"]
 
 
-def detect_backbone(path: str | Path) -> str:
-    """ "mplug_owl2" or "hf_vlm" for a checkpoint folder, from config.json's model_type (torch not imported)."""
-    model_type = read_model_type(path)
-    if model_type in OWL2_MODEL_TYPES:
+def detect_backbone(path_or_config: str | Path | dict) -> str:
+    """ "mplug_owl2" or "hf_vlm" for a checkpoint folder, or for its config.json already read as a dict, from
+    `model_type` (torch not imported)."""
+    raw = path_or_config if isinstance(path_or_config, dict) else read_checkpoint_config(path_or_config)
+    if raw["model_type"] in OWL2_MODEL_TYPES:
         return "mplug_owl2"
     return "hf_vlm"

@@ -34,6 +34,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from cdreasoning.backbones import Prompt, as_backbone, detect_backbone
+from cdreasoning.checkpoint_config import read_checkpoint_config
 from cdreasoning.constants import (
     DEFAULT_IMAGE_TOKEN,
     DEFAULT_SCORE_QUESTION,
@@ -277,7 +278,8 @@ class CDScorer:
             prompt_config = replace(
                 prompt_config, question=ORIGINAL_SCORE_QUESTION, describe_question=ORIGINAL_DESCRIBE_QUESTION
             )
-        if detect_backbone(path) == "hf_vlm":
+        raw_config = read_checkpoint_config(path)  # the folder checked and config.json read once, here
+        if detect_backbone(raw_config) == "hf_vlm":
             if original or load_8bit or load_4bit:
                 raise ValueError(
                     f"{path}: prompt='original' and --load-8bit/--load-4bit are for mPLUG-Owl2 checkpoints only"
@@ -288,7 +290,7 @@ class CDScorer:
             return cls(backbone, None, backbone.processor, prompt_config, levels)
         from cdreasoning.model import CheckpointFolder
 
-        checkpoint = CheckpointFolder.open(path)  # config.json read once, for every loader below
+        checkpoint = CheckpointFolder.open(path, raw_config)  # that config, for every loader below
         torch_device = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, torch_device)
         if load_8bit or load_4bit:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from cdreasoning.checkpoint_config import read_checkpoint_config
 from cdreasoning.errors import CheckpointError
 from cdreasoning.model.configuration import MPLUGOwl2Config
 from cdreasoning.model.modeling import MPLUGOwl2ForCausalLM
@@ -29,10 +30,6 @@ from cdreasoning.runtime import offline_hub, resolve_attention, resolve_device, 
 # Buffers some older LLaMA checkpoints saved; they hold nothing the config does not (recomputed here).
 _DERIVED_KEY_SUFFIXES = (".rotary_emb.inv_freq",)
 _LISTED = 40
-
-
-class CheckpointNotFound(CheckpointError, FileNotFoundError):
-    """The checkpoint path does not exist."""
 
 
 def weight_files(folder: Path) -> list[Path]:
@@ -133,40 +130,19 @@ class CheckpointFolder:
         self._weight_files: list[Path] | None = None
 
     @classmethod
-    def open(cls, path: str | Path | CheckpointFolder) -> CheckpointFolder:
-        """Read and check `path/config.json` (an already open handle is returned as it is)."""
+    def open(cls, path: str | Path | CheckpointFolder, raw: dict | None = None) -> CheckpointFolder:
+        """Read and check `path/config.json` (an already open handle is returned as it is). `raw`: that file's
+        dict when the caller has read it already (`read_checkpoint_config`), so it is not read twice."""
         if isinstance(path, CheckpointFolder):
             return path
         offline_hub()
         folder = Path(path)
-        if folder.is_file():
+        if raw is None:
+            raw = read_checkpoint_config(folder)
+        if raw.get("model_type") != "mplug_owl2":
             raise CheckpointError(
-                f"{folder} is a file, not a checkpoint folder",
-                hint=f"pass the folder that holds config.json and the weights ({folder.parent}?)",
-            )
-        if not folder.is_dir():
-            raise CheckpointNotFound(
-                f"checkpoint folder {folder} does not exist",
-                hint="weights are never downloaded; pass a local folder in the mPLUG-Owl2 layout",
-            )
-        if (folder / "adapter_config.json").is_file():
-            raise CheckpointError(
-                f"{folder} is a LoRA adapter folder (it has adapter_config.json), not a standalone checkpoint",
-                hint=f"pass the merged model, or merge it first: cdreasoning export --merge-lora {folder} "
-                f"--out {folder}-merged",
-            )
-        config_file = folder / "config.json"
-        if not config_file.is_file():
-            raise CheckpointError(f"{folder}: no config.json (is this a Hugging Face checkpoint folder?)")
-        try:
-            raw = json.loads(config_file.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise CheckpointError(f"{config_file}: invalid JSON ({exc})") from None
-        if not isinstance(raw, dict) or raw.get("model_type") != "mplug_owl2":
-            found = raw.get("model_type") if isinstance(raw, dict) else type(raw).__name__
-            raise CheckpointError(
-                f"{config_file}: model_type is {found!r}; cdreasoning loads 'mplug_owl2' checkpoints "
-                "(Q-Align, OneAlign, CD-Reasoning, Co-Instruct)"
+                f"{folder / 'config.json'}: model_type is {raw.get('model_type')!r}; this loader takes "
+                "'mplug_owl2' checkpoints (Q-Align, OneAlign, CD-Reasoning, Co-Instruct)"
             )
         # from_dict on the dict already read is what from_pretrained does after reading the file itself
         config = MPLUGOwl2Config.from_dict(raw)

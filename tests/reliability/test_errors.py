@@ -69,7 +69,10 @@ def test_missing_model_path_says_nothing_is_downloaded(tmp_path, capsys):
     assert main(["score", "--model-path", str(tmp_path / "nope"), "a.png", "b.png"]) == 2
     assert _error_lines(capsys.readouterr().err) == [
         f"error: checkpoint folder {tmp_path / 'nope'} does not exist",
-        "hint: weights are never downloaded; pass a local folder in the mPLUG-Owl2 layout",
+        (
+            "hint: weights are never downloaded; pass a local checkpoint folder (mPLUG-Owl2 layout, or a "
+            "transformers-native vision-language model)"
+        ),
     ]
 
 
