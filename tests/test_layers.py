@@ -39,6 +39,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("demo",),  # the interactive demo
     # the quickstart's report (from the files its steps wrote), time estimates and second-backbone steps
     ("quickstart_report", "quickstart_eta", "quickstart_backbones"),
+    ("quickstart_steps",),  # the quickstart's commands (its own steps and the second-backbone ones)
     ("cli", "quickstart"),  # the front door and the main job (they run the others as commands)
     ("__main__", "__init__"),  # `python -m cdreasoning`; the lazy package face
 ]
