@@ -19,7 +19,13 @@ import importlib
 import sys
 from collections.abc import Callable
 
-__all__ = ["Commands", "command_group_parser", "dispatch_subcommand", "report_data_errors"]
+__all__ = [
+    "Commands",
+    "add_image_folder_argument",
+    "command_group_parser",
+    "dispatch_subcommand",
+    "report_data_errors",
+]
 
 # command name → (module with main(argv) -> int, one-line help)
 Commands = dict[str, tuple[str, str]]
@@ -74,3 +80,10 @@ def report_data_errors(run: Callable[[], int]) -> int:
             raise
         print(format_error(error), file=sys.stderr)
         return error.exit_status
+
+
+def add_image_folder_argument(parser: argparse.ArgumentParser, help: str, **options) -> None:
+    """`--image-folder` (dest `image_folder`), the one spelling of "the folder image names are relative to" on
+    every command; `--image_folder` stays accepted as the original scripts' spelling. `options` go to argparse
+    (default, required, type)."""
+    parser.add_argument("--image-folder", "--image_folder", dest="image_folder", help=help, **options)

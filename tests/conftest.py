@@ -50,3 +50,20 @@ def tiny_checkpoint(tmp_path_factory):
     from cdreasoning.model.presets import write_checkpoint
 
     return write_checkpoint("tiny", tmp_path_factory.mktemp("tiny") / "ckpt", seed=0)
+
+
+@pytest.fixture(scope="session")
+def pair_folder(tmp_path_factory):
+    """Eight small images of different sizes and colours, img0.png … img7.png (different sizes, so the Qwen
+    families get different image-token counts per image)."""
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("pairs")
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        h, w = 40 + 8 * i, 64 - 4 * i
+        base = rng.integers(0, 256, 3)
+        image = np.clip(base + rng.normal(0, 25, (h, w, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(image).save(folder / f"img{i}.png")
+    return folder

@@ -132,22 +132,7 @@ def _build(preset: str, tokenizer):
             vision_start_token_id=token("<|vision_start|>"),
             vision_end_token_id=token("<|vision_end|>"),
         )
-        if qwen3:
-            text["rope_parameters"]["mrope_interleaved"] = True
-            vision = dict(
-                depth=2,
-                hidden_size=32,
-                intermediate_size=64,
-                num_heads=2,
-                out_hidden_size=64,
-                patch_size=patch,
-                spatial_merge_size=2,
-                temporal_patch_size=2,
-                num_position_embeddings=64,
-                deepstack_visual_indexes=[1],
-            )
-            config = transformers.Qwen3VLConfig(text_config=text, vision_config=vision, **mm_ids)
-            return config, image_processor, "Qwen3VLProcessor", {}
+        # the vision towers of both families share these sizes; each adds its own position scheme below
         vision = dict(
             depth=2,
             hidden_size=32,
@@ -157,9 +142,13 @@ def _build(preset: str, tokenizer):
             patch_size=patch,
             spatial_merge_size=2,
             temporal_patch_size=2,
-            window_size=32,
-            fullatt_block_indexes=[1],
         )
+        if qwen3:
+            text["rope_parameters"]["mrope_interleaved"] = True
+            vision.update(num_position_embeddings=64, deepstack_visual_indexes=[1])
+            config = transformers.Qwen3VLConfig(text_config=text, vision_config=vision, **mm_ids)
+            return config, image_processor, "Qwen3VLProcessor", {}
+        vision.update(window_size=32, fullatt_block_indexes=[1])
         config = transformers.Qwen2_5_VLConfig(text_config=text, vision_config=vision, **mm_ids)
         return config, image_processor, "Qwen2_5_VLProcessor", {}
     if preset == "tiny-idefics3":

@@ -20,11 +20,11 @@ PROG = "cdreasoning data build-describe"
 def run(args: argparse.Namespace) -> int:
     """The command's work on parsed options; returns the exit status."""
     from cdreasoning.data.depict_task import build_describe_records, read_severity_table
-    from cdreasoning.data.jsonio import dumps_json, write_text_atomic
+    from cdreasoning.data.jsonio import write_records
 
     items = read_severity_table(args.severities)
     records = build_describe_records(items, seed=args.seed, fmt=args.format)
-    write_text_atomic(args.out, dumps_json([r.to_dict() for r in records]))
+    write_records(args.out, records)
     print(f"wrote {len(records)} depict records ({args.format} format) to {args.out} (seed {args.seed})")
     return 0
 

@@ -20,7 +20,7 @@ PROG = "cdreasoning data build-score"
 def run(args: argparse.Namespace) -> int:
     """The command's work on parsed options; returns the exit status."""
     from cdreasoning.constants import CD_LEVELS
-    from cdreasoning.data.jsonio import dumps_json, write_text_atomic
+    from cdreasoning.data.jsonio import write_records
     from cdreasoning.data.score_task import build_score_records, dedupe_pairs
     from cdreasoning.data.spcd import read_spcd_csv
     from cdreasoning.scale import level_from_delta_v
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dedupe:
         pairs, removed = dedupe_pairs(pairs)
     records = build_score_records(pairs, seed=args.seed)
-    write_text_atomic(args.out, dumps_json([r.to_dict() for r in records]))
+    write_records(args.out, records)
     levels = dict.fromkeys(CD_LEVELS, 0)
     for pair in pairs:
         levels[level_from_delta_v(pair.delta_v)] += 1

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cdreasoning.cli_support import report_data_errors
+from cdreasoning.cli_support import add_image_folder_argument, report_data_errors
 
 PROG = "cdreasoning data check"
 
@@ -44,13 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         "its record id; exits 1 when there are problems.",
     )
     parser.add_argument("json", type=Path, help="the JSON file to check")
-    parser.add_argument(
-        "--image-folder",
-        "--image_folder",
-        dest="image_folder",
+    add_image_folder_argument(
+        parser,
+        "folder the records' image paths are relative to (required unless --no-images)",
         type=Path,
         default=None,
-        help="folder the records' image paths are relative to (required unless --no-images)",
     )
     parser.add_argument("--no-images", action="store_true", help="skip the image existence / decoding checks")
     parser.add_argument("--summary-only", action="store_true", help="print the counts, not every problem")

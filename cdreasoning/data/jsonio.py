@@ -64,3 +64,13 @@ def write_bytes_atomic(path: str | Path, payload: bytes) -> Path:
 def write_json(path: str | Path, data: Any) -> Path:
     """Write `data` as canonical JSON (see `dumps_json`), atomically."""
     return write_text_atomic(path, dumps_json(data))
+
+
+def dumps_records(records) -> str:
+    """The canonical JSON text of conversation records (anything with `to_dict()`), as one list."""
+    return dumps_json([record.to_dict() for record in records])
+
+
+def write_records(path: str | Path, records) -> Path:
+    """Write conversation records (see `dumps_records`) to `path`, atomically."""
+    return write_text_atomic(path, dumps_records(records))

@@ -19,11 +19,11 @@ PROG = "cdreasoning data mix"
 
 def run(args: argparse.Namespace) -> int:
     """The command's work on parsed options; returns the exit status."""
-    from cdreasoning.data.jsonio import dumps_json, write_text_atomic
+    from cdreasoning.data.jsonio import write_records
     from cdreasoning.data.mix import mix_conversation_files
 
     result = mix_conversation_files(args.inputs, seed=args.seed)
-    write_text_atomic(args.out, dumps_json([r.to_dict() for r in result.records]))
+    write_records(args.out, result.records)
     for (label, count), path in zip(result.counts.items(), args.inputs):
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.kinds[label].items()))
         print(f"  {path}: {count} records as '{label}-…' ({kinds})")

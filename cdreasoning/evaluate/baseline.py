@@ -31,6 +31,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from cdreasoning.cli_support import add_image_folder_argument
 from cdreasoning.data.result_store import PairCache, read_pair_cache
 from cdreasoning.data.spcd import SpcdPair, read_spcd_csv
 from cdreasoning.data.spcd_names import spcd_alignment
@@ -313,14 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="SPCD pair list: CSV rows 'image_a,image_b,ΔV' without header (e.g. test.csv)",
     )
-    parser.add_argument(
-        "--image-folder",
-        "--image_folder",
-        dest="image_folder",
-        required=True,
-        type=Path,
-        help="folder holding the images named in the CSV",
-    )
+    add_image_folder_argument(parser, "folder holding the images named in the CSV", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path, help="output folder (created; reused to resume)")
     parser.add_argument(
         "--max-side",

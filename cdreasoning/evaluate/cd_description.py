@@ -26,6 +26,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from cdreasoning.cli_support import add_image_folder_argument
 from cdreasoning.errors import report_errors
 
 DEFAULT_DATA = "playground/data/m-spcd/depict_task/depict_align_test.json"
@@ -51,13 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DATA,
         help=f"depict test JSON (default {DEFAULT_DATA})",
     )
-    parser.add_argument(
-        "--image-folder",
-        "--image_folder",
-        dest="image_folder",
-        default=DEFAULT_IMAGES,
-        help=f"image folder (default {DEFAULT_IMAGES})",
-    )
+    add_image_folder_argument(parser, f"image folder (default {DEFAULT_IMAGES})", default=DEFAULT_IMAGES)
     parser.add_argument(
         "--out", default=None, help="result folder (default runs/eval/<model folder name>/describe)"
     )

@@ -27,6 +27,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cdreasoning.cli_support import add_image_folder_argument
 from cdreasoning.constants import CD_LEVELS
 from cdreasoning.errors import report_errors
 
@@ -53,13 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DATA,
         help=f"M-SPCD score JSON or SPCD CSV with human ΔV (default {DEFAULT_DATA})",
     )
-    parser.add_argument(
-        "--image-folder",
-        "--image_folder",
-        dest="image_folder",
-        default=DEFAULT_IMAGES,
-        help=f"image folder (default {DEFAULT_IMAGES})",
-    )
+    add_image_folder_argument(parser, f"image folder (default {DEFAULT_IMAGES})", default=DEFAULT_IMAGES)
     parser.add_argument(
         "--out", default=None, help="result folder (default runs/eval/<model folder name>/score)"
     )

@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 
+from cdreasoning.cli_support import add_image_folder_argument
 from cdreasoning.errors import report_errors
 from cdreasoning.inference.cli_common import (
     add_batch_arguments,
@@ -41,13 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("images", nargs="*", metavar="IMAGE", help="two images to compare (prints JSON)")
     parser.add_argument("--pairs", help="pair list to score (CSV or M-SPCD JSON) instead of two images")
-    parser.add_argument(
-        "--image-folder",
-        "--image_folder",
-        dest="image_folder",
-        default=None,
-        help="folder the pair list's image names are relative to",
-    )
+    add_image_folder_argument(parser, "folder the pair list's image names are relative to", default=None)
     parser.add_argument("--out", help="output CSV for --pairs (resumed if it exists)")
     add_overwrite_argument(parser)
     add_model_arguments(parser)

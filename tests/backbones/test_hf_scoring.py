@@ -23,16 +23,16 @@ def test_detection_from_model_type(hf_checkpoints, tiny_checkpoint):
         assert detect_backbone(path) == "hf_vlm"
 
 
-def test_batch_1_and_8_give_the_same_score(hf_scorer, image_folder):
-    pairs = [(image_folder / f"img{i}.png", image_folder / f"img{(i * 3 + 1) % 8}.png") for i in range(8)]
+def test_batch_1_and_8_give_the_same_score(hf_scorer, pair_folder):
+    pairs = [(pair_folder / f"img{i}.png", pair_folder / f"img{(i * 3 + 1) % 8}.png") for i in range(8)]
     alone = [r.score for r in hf_scorer.score_pairs(pairs, batch_size=1)]
     batched = [r.score for r in hf_scorer.score_pairs(pairs, batch_size=8)]
     assert max(abs(a - b) for a, b in zip(alone, batched)) <= 1e-4
     assert len({round(s, 6) for s in alone}) > 1  # different pairs, different scores (not a constant)
 
 
-def test_result_invariants_and_level_tokens(hf_scorer, image_folder):
-    result = hf_scorer.score(image_folder / "img0.png", image_folder / "img1.png")
+def test_result_invariants_and_level_tokens(hf_scorer, pair_folder):
+    result = hf_scorer.score(pair_folder / "img0.png", pair_folder / "img1.png")
     assert list(result.probabilities) == list(CD_LEVELS)
     assert math.isclose(sum(result.probabilities.values()), 1.0, rel_tol=1e-5)
     expected = sum(p * w for p, w in zip(result.probabilities.values(), (0, 1.25, 2.5, 3.75, 5)))
@@ -42,12 +42,12 @@ def test_result_invariants_and_level_tokens(hf_scorer, image_folder):
     assert tokens == ["Ġ" + w for w in CD_LEVELS]
 
 
-def test_logits_are_those_of_the_processor_and_model_called_directly(hf_scorer, image_folder):
+def test_logits_are_those_of_the_processor_and_model_called_directly(hf_scorer, pair_folder):
     """Independent path: the checkpoint's own chat template via the processor, the model called by hand."""
     from PIL import Image
 
     processor, model = hf_scorer.image_processor, hf_scorer.model
-    images = [Image.open(image_folder / f"img{i}.png").convert("RGB") for i in (2, 3)]
+    images = [Image.open(pair_folder / f"img{i}.png").convert("RGB") for i in (2, 3)]
     answer = "The color difference between these two images is"
     messages = [
         {"role": "user", "content": [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Q?"}]},
@@ -61,14 +61,14 @@ def test_logits_are_those_of_the_processor_and_model_called_directly(hf_scorer, 
         logits = model(**inputs).logits[0, -1]
     level_ids = [processor.tokenizer.convert_tokens_to_ids("Ġ" + w) for w in CD_LEVELS]
     expected = logits[level_ids].softmax(-1)
-    got = scorer.score(image_folder / "img2.png", image_folder / "img3.png").probabilities
+    got = scorer.score(pair_folder / "img2.png", pair_folder / "img3.png").probabilities
     assert np.allclose(list(got.values()), expected.numpy(), atol=1e-6)
 
 
-def test_describe_generates_text(hf_scorer, image_folder):
+def test_describe_generates_text(hf_scorer, pair_folder):
     pairs = [
-        (image_folder / "img0.png", image_folder / "img5.png"),
-        (image_folder / "img1.png", image_folder / "img2.png"),
+        (pair_folder / "img0.png", pair_folder / "img5.png"),
+        (pair_folder / "img1.png", pair_folder / "img2.png"),
     ]
     single = [hf_scorer.describe(a, b, max_new_tokens=6).text for a, b in pairs]
     batched = [d.text for _, d, _ in hf_scorer.iter_descriptions(pairs, batch_size=2, max_new_tokens=6)]
@@ -91,7 +91,7 @@ def test_qwen_image_tokens_follow_dynamic_resolution(hf_checkpoints):
     assert int((out["input_ids"] == pad).sum()) == 12
 
 
-def test_max_pixels_caps_the_image_tokens(hf_checkpoints, image_folder):
+def test_max_pixels_caps_the_image_tokens(hf_checkpoints, pair_folder):
     from cdreasoning.backbones.hf_vlm import load_hf_backbone
 
     capped = load_hf_backbone(

@@ -46,7 +46,13 @@ import numpy as np
 
 from cdreasoning.colour import srgb_to_linear
 from cdreasoning.data.depict_task import SeverityItem, build_describe_records
-from cdreasoning.data.jsonio import dumps_json, write_bytes_atomic, write_json, write_text_atomic
+from cdreasoning.data.jsonio import (
+    dumps_json,
+    dumps_records,
+    write_bytes_atomic,
+    write_json,
+    write_text_atomic,
+)
 from cdreasoning.data.mix import mix_records
 from cdreasoning.data.score_task import build_score_records
 from cdreasoning.data.seeding import shuffle, text_rng
@@ -460,18 +466,18 @@ def _write_annotations(
     for name, pairs in by_split.items():
         put(f"{name}.csv", _csv_text(pairs))
         score[name] = build_score_records(_spcd_pairs(pairs), seed=seed)
-        put(f"score_task/{name}_data.json", dumps_json([r.to_dict() for r in score[name]]))
+        put(f"score_task/{name}_data.json", dumps_records(score[name]))
     depict_train = None
     for name in SPLITS:
         pairs = by_split[name]
         put(f"severities/{name}.csv", _severity_csv_text(pairs))
         items = [SeverityItem((p.image_a, p.image_b), p.severities) for p in pairs]
         records = build_describe_records(items, seed=seed, fmt="train" if name == "train" else "test")
-        put(f"depict_task/depict_{name}.json", dumps_json([r.to_dict() for r in records]))
+        put(f"depict_task/depict_{name}.json", dumps_records(records))
         if name == "train":
             depict_train = records
     mixed = mix_records({"score_train": score["train"], "depict_train": depict_train}, seed=seed)
-    put("train_mix.json", dumps_json([r.to_dict() for r in mixed.records]))
+    put("train_mix.json", dumps_records(mixed.records))
     put("looks.json", dumps_json(looks))
     return files
 
