@@ -57,9 +57,14 @@ def _inside(score, std, grade, coverage: float) -> np.ndarray:
 
 
 def calibration_metrics(
-    score: Sequence[float], std: Sequence[float], human_delta_v: Sequence[float], coverage: float = 0.8
+    score: Sequence[float],
+    std: Sequence[float],
+    human_delta_v: Sequence[float],
+    coverage: float = 0.8,
+    ground_truth: str = "human",
 ) -> dict[str, Any]:
-    """See the module docstring. All inputs are per pair; returns JSON-ready numbers (None when undefined)."""
+    """See the module docstring. All inputs are per pair; returns JSON-ready numbers (None when undefined).
+    `ground_truth` ("human", or "proxy" on a synthetic set) names the ΔV in the printed lines and the plot."""
     mu = np.asarray(score, dtype=np.float64)
     sd = np.asarray(std, dtype=np.float64)
     grade = np.asarray(grade_from_delta_v(np.asarray(human_delta_v, dtype=np.float64)), dtype=np.float64)
@@ -67,6 +72,7 @@ def calibration_metrics(
         raise ValueError("score, std and human_delta_v must be equally long, non-empty sequences")
     error = np.abs(mu - np.clip(grade, 0.0, 5.0))
     out: dict[str, Any] = {
+        "ground_truth": ground_truth,
         "n_pairs": len(mu),
         "nominal_coverage": coverage,
         "coverage": float(_inside(mu, sd, grade, coverage).mean()),
@@ -138,7 +144,7 @@ def format_calibration(calibration: dict[str, Any] | None, consistency: dict[str
     lines = []
     if calibration:
         lines.append(
-            f"calibration ({calibration['n_pairs']} pairs): human ΔV inside the "
+            f"calibration ({calibration['n_pairs']} pairs): {calibration.get('ground_truth', 'human')} ΔV inside the "
             f"{calibration['nominal_coverage']:.0%} interval for {f(calibration['coverage'])} of pairs; "
             f"mean std {f(calibration['mean_std'])} grade (RMS error {f(calibration['rmse_grade'])}); "
             f"SRCC(std, |error|) {f(calibration['srcc_std_abs_error'])}"
@@ -166,7 +172,8 @@ def save_reliability_plot(calibration: dict[str, Any], path: str | Path, title: 
     left.set_xlim(0, 1)
     left.set_ylim(0, 1)
     left.set_xlabel("nominal coverage of μ ± z·std", fontsize=8)
-    left.set_ylabel("share of pairs with the human grade inside", fontsize=8)
+    truth = calibration.get("ground_truth", "human")
+    left.set_ylabel(f"share of pairs with the {truth} grade inside", fontsize=8)
     left.set_title(f"interval coverage (80 %: {calibration['coverage']:.2f})", fontsize=9)
     left.legend(fontsize=7, loc="upper left")
     bins = rel["std_bins"]

@@ -192,7 +192,10 @@ def _uncertainty_and_consistency(args, scorer, pairs, log, report, out: Path, na
     done = [p for p in pairs if not log.rows[p.index].get("error")]
     rows = [log.rows[p.index] for p in done]
     report["calibration"] = calibration_metrics(
-        [float(r["score"]) for r in rows], [float(r["std"]) for r in rows], [p.delta_v for p in done]
+        [float(r["score"]) for r in rows],
+        [float(r["std"]) for r in rows],
+        [p.delta_v for p in done],
+        ground_truth=report.get("ground_truth", "human"),
     )
     save_reliability_plot(report["calibration"], out / "reliability.png", f"{name}: uncertainty calibration")
     if args.consistency:

@@ -358,11 +358,17 @@ def load_score_report(result_dir: str | Path) -> tuple[dict[str, Any], list[Scor
 
 def ground_truth_name(config: dict[str, Any]) -> str:
     """ "proxy" when the evaluated pair list belongs to a synthetic set (`cdreasoning data synth` writes
-    synth_meta.json beside its test.csv: its ΔV is a CIELAB-based proxy, not human judgement), else "human"."""
+    synth_meta.json at the set's root, beside test.csv and above score_task/test_data.json: its ΔV is a
+    CIELAB-based proxy, not human judgement), else "human"."""
     for key in ("data", "pairs_csv"):
         value = config.get(key)
-        if isinstance(value, str) and (Path(value).parent / "synth_meta.json").is_file():
-            return "proxy"
+        if isinstance(value, str | Path):
+            pair_list = Path(value)
+            if any(
+                (folder / "synth_meta.json").is_file()
+                for folder in (pair_list.parent, pair_list.parent.parent)
+            ):
+                return "proxy"
     return "human"
 
 

@@ -58,7 +58,7 @@ def test_consistency_hand_values():
         consistency_metrics([(1.0, "slight")], [])
 
 
-def test_eval_score_consistency_on_the_tiny_model(tiny_checkpoint, synth_set, tmp_path):
+def test_eval_score_consistency_on_the_tiny_model(tiny_checkpoint, synth_set, tmp_path, capsys):
     from cdreasoning.cli import main
 
     out = tmp_path / "score"
@@ -71,10 +71,13 @@ def test_eval_score_consistency_on_the_tiny_model(tiny_checkpoint, synth_set, tm
     n = len(json.loads(data.read_text()))
     cal, con = report["calibration"], report["consistency"]
     assert cal["n_pairs"] == n and 0 <= cal["coverage"] <= 1 and cal["mean_std"] >= 0
+    # the synthetic set's ΔV is a proxy, and the report says so (its JSON, its plot label, its printed line)
+    assert report["ground_truth"] == cal["ground_truth"] == "proxy"
     assert con["n_pairs"] == n and con["n_identical"] == 3
     assert 0 <= con["level_flip_share"] <= 1 and con["mean_abs_swap_difference"] >= 0
     assert 0 <= con["identical_mean_p_negligible"] <= 1
     assert (out / "reliability.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"calibration ({n} pairs): proxy ΔV inside the 80% interval" in capsys.readouterr().out
     with (out / "consistency.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert sum(r["kind"] == "swapped" for r in rows) == n and sum(r["kind"] == "identical" for r in rows) == 3
