@@ -120,6 +120,11 @@ class QuickstartConfig:
             raise ValueError(f"unknown backbone(s) {unknown}; choose from owl2, {', '.join(EXTRA_BACKBONES)}")
 
 
+def _trained_model(config: QuickstartConfig) -> Path:
+    """The checkpoint the report's "try it" commands use: the merged LoRA model."""
+    return config.out / "models" / "lora-merged"
+
+
 def run_quickstart(config: QuickstartConfig, *, fresh: bool = False, echo=print) -> Path:
     """Run (or reuse) every step, write OUT/report.md and return its path. A failing step raises
     `subprocess.CalledProcessError` after its output was shown (the log names the command)."""
@@ -161,6 +166,9 @@ def run_quickstart(config: QuickstartConfig, *, fresh: bool = False, echo=print)
         ran.add(step.name)
     report = write_report(config, steps, timings, total_seconds=time.perf_counter() - started)
     echo(f"[quickstart] done in {time.perf_counter() - started:.0f} s; report: {report}")
+    echo(
+        f"[quickstart] try it on your own pair in the browser: cdreasoning demo --model-path {_trained_model(config)}"
+    )
     return report
 
 

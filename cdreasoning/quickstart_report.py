@@ -362,6 +362,7 @@ def write_report(config, steps, timings: dict[str, float], total_seconds: float)
         "```bash",
         f"cdreasoning score --model-path {model} A.png B.png      # score, level, std and the 80 % ΔV interval",
         f"cdreasoning describe --model-path {model} A.png B.png   # the seven attributes in words",
+        f"cdreasoning demo --model-path {model}                   # the same on a local web page (127.0.0.1:7860)",
         "```",
         "",
         "(The tiny model has seen only the synthetic set: expect it to be as good as the numbers above say.)",

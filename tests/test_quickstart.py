@@ -58,6 +58,12 @@ def test_report_has_every_method_subset_plot_and_example(smoke):
     assert "calibration (" in text and "consistency (" in text and "explanation–score agreement" in text
     assert " of 7;" in text and ".000 of 7" not in text
     assert text.rstrip().endswith("numbers above say.)") and "cdreasoning score --model-path" in text
+    model = config.out / "models" / "lora-merged"
+    assert f"cdreasoning demo --model-path {model}" in text and (model / "model.safetensors").is_file()
+    assert (
+        lines[-1]
+        == f"[quickstart] try it on your own pair in the browser: cdreasoning demo --model-path {model}"
+    )
 
 
 def test_rerun_reuses_and_a_redone_step_redoes_its_readers(smoke):

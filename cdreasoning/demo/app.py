@@ -99,6 +99,7 @@ class DemoPage:
             self.uploads.discard(request)
 
     def _analyse(self, file_a: Path, file_b: Path, force_aligned: bool, request: Path, progress) -> tuple:
+        import gradio as gr
         from PIL import Image
 
         report = progress or (lambda fraction, desc=None: None)
@@ -133,6 +134,7 @@ class DemoPage:
             status += "\n\n" + "\n".join(f"- {note}" for note in notes)
         numbers = analysis.to_dict()
         numbers["notes"] = notes
+        heat_map = render.heat_map_image(analysis)
         table = render.probability_table(analysis)
         import pandas as pd
 
@@ -146,7 +148,8 @@ class DemoPage:
             analysis.description.text if analysis.description is not None else "(descriptions are off)",
             render.severity_rows(analysis),
             render.baseline_rows(analysis),
-            render.heat_map_image(analysis),
+            # hidden for a pair that is not aligned (colour_markdown says why), instead of an empty box
+            gr.update(value=heat_map, visible=heat_map is not None),
             render.colour_markdown(analysis),
             numbers,
         )
