@@ -24,7 +24,10 @@ COMMANDS: Commands = {
     ),
     "init-model": (
         "cdreasoning.backbones.init_cli",
-        "write a randomly initialised checkpoint (tiny, owl2-7b, tiny-qwen2_5_vl, tiny-qwen3_vl, tiny-idefics3)",
+        (
+            "write a randomly initialised checkpoint "
+            "(tiny, owl2-7b, tiny-qwen2_5_vl, tiny-qwen3_vl, tiny-qwen3_5, tiny-idefics3)"
+        ),
     ),
     "score": ("cdreasoning.inference.score_cli", "score the colour difference of image pairs"),
     "describe": ("cdreasoning.inference.describe_cli", "describe the colour difference of image pairs"),

@@ -18,7 +18,7 @@ On the embedded default it needs no download and no GPU (and uses one when there
  7. `cdreasoning eval compare` → one leaderboard, then OUT/report.md: the metrics (all / aligned / not aligned),
     the plots and a few example descriptions next to their ground truth.
 
-`--backbone qwen2_5_vl` (or qwen3_vl, idefics3; repeatable) also runs steps 2–5 on that family's tiny random
+`--backbone qwen2_5_vl` (or qwen3_vl, qwen3_5, idefics3; repeatable) also runs steps 2–5 on that family's tiny random
 transformers-native model (`cdreasoning init-model --preset tiny-qwen2_5_vl`, under OUT/models/<family>/) with the
 same commands and settings, and puts it on the same leaderboard (`tiny-<family>-full`, `tiny-<family>-lora`);
 everything else is shared, so adding a backbone to a finished run only trains and scores the new model.
@@ -47,7 +47,7 @@ from cdreasoning.quickstart_steps import Step, build_steps
 __all__ = ["QuickstartConfig", "Step", "build_steps", "main", "run_quickstart"]
 
 # Backbones the quickstart can add next to the default mPLUG-Owl2 model (tiny presets `tiny-<name>`).
-EXTRA_BACKBONES = ("qwen2_5_vl", "qwen3_vl", "idefics3")
+EXTRA_BACKBONES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5", "idefics3")
 
 
 @dataclass(frozen=True)

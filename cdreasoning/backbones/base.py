@@ -27,7 +27,7 @@ from cdreasoning.checkpoint_config import read_checkpoint_config
 # model_type in config.json → backbone kind. Everything transformers ships as an image-text-to-text model works
 # through the HF path; these are the families the tests cover end to end on their tiny presets.
 OWL2_MODEL_TYPES = ("mplug_owl2",)
-HF_TESTED_MODEL_TYPES = ("qwen2_5_vl", "qwen3_vl", "idefics3")
+HF_TESTED_MODEL_TYPES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5", "idefics3")
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,13 @@ PROJECTOR_PREFIXES = (
     "model.multi_modal_projector.",
 )
 # LoRA by default: the language model's attention and MLP projections (vision tower and projector excluded).
+# Qwen3.5's linear-attention (Gated DeltaNet) layers name theirs `linear_attn.in_proj_qkv` (q, k, v), `in_proj_z`
+# (output gate) and `out_proj`; their `in_proj_a` / `in_proj_b` give one decay / step scalar per head (32–48 wide
+# in the released models, narrower than the default rank 128) and stay frozen.
 LM_LORA_PATTERN = (
     r"(?:.*\.)?(?:language_model|text_model)\.layers\.\d+\."
-    r"(?:self_attn\.(?:q_proj|k_proj|v_proj|o_proj)|mlp\.(?:gate_proj|up_proj|down_proj))"
+    r"(?:self_attn\.(?:q_proj|k_proj|v_proj|o_proj)|linear_attn\.(?:in_proj_qkv|in_proj_z|out_proj)"
+    r"|mlp\.(?:gate_proj|up_proj|down_proj))"
 )
 
 
@@ -198,8 +202,12 @@ class HFVisionLanguageBackbone:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def render(self, messages: list[dict], add_generation_prompt: bool = False) -> str:
+        """The chat template's text, with thinking off: CD answers carry no reasoning, and a thinking template
+        (Qwen3.5's) writes an answered turn as an empty, closed `<think>` block then the answer, while its
+        generation prompt *opens* a block unless `enable_thinking=False`, which writes that same closed block.
+        So the prompt is exactly what precedes a trained answer. Templates without the switch ignore it."""
         return self.processor.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt, enable_thinking=False
         )
 
     def prompt(self, user_message: str, conv_template: str = "", answer_prefix: str | None = None) -> Prompt:

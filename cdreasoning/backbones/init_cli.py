@@ -3,6 +3,7 @@
     cdreasoning init-model --preset tiny --out checkpoints/tiny                    # mPLUG-Owl2 (model.init_cli)
     cdreasoning init-model --preset tiny-qwen2_5_vl --out checkpoints/tiny-qwen2_5_vl
     cdreasoning init-model --preset tiny-qwen3_vl --out checkpoints/tiny-qwen3_vl
+    cdreasoning init-model --preset tiny-qwen3_5 --out checkpoints/tiny-qwen3_5
     cdreasoning init-model --preset tiny-idefics3 --out checkpoints/tiny-idefics3
 
 The `tiny-<family>` presets are transformers-native VLMs (`cdreasoning.backbones.tiny_presets`): the family's real

@@ -8,8 +8,10 @@ Each preset is the family's real architecture (transformers' own model class, a 
 `config.json`, `model.safetensors`, `tokenizer.json` (a byte-level BPE like Qwen's / SmolLM's, trained in
 milliseconds on the task's own sentences, so every level word is one token), the family's special and image
 tokens, its chat template (`chat_template.jinja`, the released template's structure: Qwen's `<|im_start|>` turns
-with `<|vision_start|><|image_pad|><|vision_end|>` per image; Idefics3's `User:<image>…<end_of_utterance>`),
-the image preprocessor config (dynamic resolution for Qwen, fixed size for Idefics3) and `processor_config.json`.
+with `<|vision_start|><|image_pad|><|vision_end|>` per image, Qwen3.5's with its `<think>` blocks; Idefics3's
+`User:<image>…<end_of_utterance>`), the image preprocessor config (dynamic resolution for Qwen, fixed size for
+Idefics3) and `processor_config.json`. Qwen3.5's decoder has one linear-attention (Gated DeltaNet) and one full
+attention layer; without the `fla` / `causal-conv1d` kernels transformers runs its PyTorch reference (CPU too).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-HF_PRESETS = ("tiny-qwen2_5_vl", "tiny-qwen3_vl", "tiny-idefics3")
+HF_PRESETS = ("tiny-qwen2_5_vl", "tiny-qwen3_vl", "tiny-qwen3_5", "tiny-idefics3")
 
 QWEN_SPECIAL = [
     "<|endoftext|>",
@@ -49,6 +51,36 @@ QWEN_CHAT_TEMPLATE = (
     "<|vision_start|><|image_pad|><|vision_end|>{% elif item['type'] == 'text' %}{{ item['text'] }}"
     "{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+# The released Qwen3.5 template's structure (tools and system turn omitted). Qwen3.5 thinks: the generation prompt
+# opens a `<think>` block unless `enable_thinking=False` closes it empty, and an assistant turn after the last user
+# message is written with its (here always empty) reasoning block, earlier ones without.
+QWEN3_5_THINK_TOKENS = ["<think>", "</think>"]
+QWEN3_5_CHAT_TEMPLATE = (
+    "{% set ns = namespace(last_query_index=-1) %}"
+    "{% for message in messages %}{% if message['role'] == 'user' %}"
+    "{% set ns.last_query_index = loop.index0 %}{% endif %}{% endfor %}"
+    "{% for message in messages %}"
+    "{% if message['content'] is string %}{% set content = message['content'] %}{% else %}"
+    "{% set content = namespace(text='') %}{% for item in message['content'] %}"
+    "{% if item['type'] == 'image' %}"
+    "{% set content.text = content.text + '<|vision_start|><|image_pad|><|vision_end|>' %}"
+    "{% elif item['type'] == 'text' %}{% set content.text = content.text + item['text'] %}{% endif %}"
+    "{% endfor %}{% set content = content.text %}{% endif %}"
+    "{% set content = content | trim %}"
+    "{% if message['role'] == 'assistant' %}"
+    "{% set reasoning = '' %}"
+    "{% if '</think>' in content %}"
+    "{% set reasoning = content.split('</think>')[0].rstrip('\\n').split('<think>')[-1].lstrip('\\n') %}"
+    "{% set content = content.split('</think>')[-1].lstrip('\\n') %}{% endif %}"
+    "{% if loop.index0 > ns.last_query_index %}"
+    "{{ '<|im_start|>assistant\\n<think>\\n' + (reasoning | trim) + '\\n</think>\\n\\n' + content }}"
+    "{% else %}{{ '<|im_start|>assistant\\n' + content }}{% endif %}<|im_end|>\n"
+    "{% else %}<|im_start|>{{ message['role'] }}\n{{ content }}<|im_end|>\n{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
+    "{% else %}<think>\n{% endif %}{% endif %}"
 )
 # SmolVLM / Idefics3's released template.
 IDEFICS3_CHAT_TEMPLATE = (
@@ -113,10 +145,10 @@ def _build(preset: str, tokenizer):
     ids = {"eos": tokenizer.eos_token_id, "pad": tokenizer.pad_token_id}
     vocab = len(tokenizer)
     token = tokenizer.convert_tokens_to_ids
-    if preset in ("tiny-qwen2_5_vl", "tiny-qwen3_vl"):
+    if preset in ("tiny-qwen2_5_vl", "tiny-qwen3_vl", "tiny-qwen3_5"):
         from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
 
-        qwen3 = preset == "tiny-qwen3_vl"
+        qwen3 = preset in ("tiny-qwen3_vl", "tiny-qwen3_5")
         patch = 16 if qwen3 else 8
         image_processor = Qwen2VLImageProcessorPil(
             min_pixels=(2 * patch) ** 2,
@@ -143,6 +175,25 @@ def _build(preset: str, tokenizer):
             spatial_merge_size=2,
             temporal_patch_size=2,
         )
+        if preset == "tiny-qwen3_5":
+            # Qwen3.5's decoder interleaves Gated DeltaNet (linear attention) with gated full attention, 3:1 in the
+            # released models; here one of each, in that order. Rotary on a quarter of each head (as released):
+            # 32-wide heads → 8 rotary dims → an M-RoPE section of 4 frequencies.
+            text.update(
+                head_dim=32,
+                layer_types=["linear_attention", "full_attention"],
+                linear_conv_kernel_dim=4,
+                linear_num_key_heads=2,
+                linear_num_value_heads=4,
+                linear_key_head_dim=16,
+                linear_value_head_dim=16,
+            )
+            text["rope_parameters"].update(
+                mrope_section=[2, 1, 1], mrope_interleaved=True, partial_rotary_factor=0.25
+            )
+            vision.update(num_position_embeddings=64)  # Qwen3-VL's tower without the deepstack mergers
+            config = transformers.Qwen3_5Config(text_config=text, vision_config=vision, **mm_ids)
+            return config, image_processor, "Qwen3VLProcessor", {}
         if qwen3:
             text["rope_parameters"]["mrope_interleaved"] = True
             vision.update(num_position_embeddings=64, deepstack_visual_indexes=[1])
@@ -215,6 +266,11 @@ def write_hf_preset(
         tokenizer = build_bpe_tokenizer(
             IDEFICS3_SPECIAL, "<end_of_utterance>", "<|endoftext|>", IDEFICS3_CHAT_TEMPLATE
         )
+    elif preset == "tiny-qwen3_5":
+        tokenizer = build_bpe_tokenizer(QWEN_SPECIAL, "<|im_end|>", "<|endoftext|>", QWEN3_5_CHAT_TEMPLATE)
+        tokenizer.add_tokens(
+            QWEN3_5_THINK_TOKENS
+        )  # single tokens, not special (kept when decoding), as released
     else:
         tokenizer = build_bpe_tokenizer(QWEN_SPECIAL, "<|im_end|>", "<|endoftext|>", QWEN_CHAT_TEMPLATE)
     config, image_processor, processor_class, processor_kwargs = _build(preset, tokenizer)
@@ -222,6 +278,7 @@ def write_hf_preset(
         {
             "tiny-qwen2_5_vl": "Qwen2_5_VLForConditionalGeneration",
             "tiny-qwen3_vl": "Qwen3VLForConditionalGeneration",
+            "tiny-qwen3_5": "Qwen3_5ForConditionalGeneration",
             "tiny-idefics3": "Idefics3ForConditionalGeneration",
         }[preset]
     ]

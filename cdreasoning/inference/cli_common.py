@@ -26,7 +26,7 @@ def add_model_arguments(
         "--model-path",
         required=model_path_required,
         help="checkpoint folder: mPLUG-Owl2 layout, or a transformers-native VLM (Qwen2.5-VL, Qwen3-VL, "
-        "Idefics3, …; chosen by config.json's model_type)",
+        "Qwen3.5, Idefics3, …; chosen by config.json's model_type)",
     )
     group.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
     group.add_argument(

@@ -19,7 +19,7 @@ both images when scoring, padded images for scores and centre-cropped ones for d
     scorer = CDScorer.from_pretrained("checkpoints/cd-reasoning", prompt="original")
 
 The model family is a backbone (`cdreasoning.backbones`, chosen by config.json's model_type): the mPLUG-Owl2
-one (exactly the path above) or a transformers-native VLM (Qwen2.5-VL, Qwen3-VL, Idefics3, …), which uses its own
+one (exactly the path above) or a transformers-native VLM (Qwen2.5-VL, Qwen3-VL, Qwen3.5, Idefics3, …), which uses its own
 chat template (`conv_template` and `prompt="original"` are mPLUG-Owl2's) and its processor's image tokens. The
 scorer dispatches: prompts, image loading, batching, answer logits and generation are the backbone's.
 """

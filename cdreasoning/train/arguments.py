@@ -67,7 +67,7 @@ class DataArguments:
         default=None,
         metadata={
             "help": "HF Qwen-VL family: cap the pixels per image (dynamic resolution: ~1 token per 28×28 px "
-            "on Qwen2.5-VL, per 32×32 px on Qwen3-VL); default: the checkpoint's preprocessor_config.json"
+            "on Qwen2.5-VL, per 32×32 px on Qwen3-VL and Qwen3.5); default: the checkpoint's preprocessor_config.json"
         },
     )
     skip_data_check: bool = field(

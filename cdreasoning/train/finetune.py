@@ -1,7 +1,7 @@
 """Fine-tune an mPLUG-Owl2-layout model on colour-difference conversations (full or LoRA, DeepSpeed-ready).
 
-An HF image-text-to-text checkpoint (Qwen2.5-VL, Qwen3-VL, Idefics3, …; from config.json's model_type) takes the
-same flags and data through `cdreasoning.train.hf_training`.
+An HF image-text-to-text checkpoint (Qwen2.5-VL, Qwen3-VL, Qwen3.5, Idefics3, …; from config.json's model_type)
+takes the same flags and data through `cdreasoning.train.hf_training`.
 
     python cdreasoning/train/finetune.py --model_name_or_path CKPT --data_path train.json \\
         --image_folder images/ --output_dir runs/cd --version v1 --bf16 True --num_train_epochs 1 …

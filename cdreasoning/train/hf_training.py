@@ -1,4 +1,4 @@
-"""Fine-tuning transformers-native VLMs (Qwen2.5-VL, Qwen3-VL, Idefics3, …) with the same command and data.
+"""Fine-tuning transformers-native VLMs (Qwen2.5-VL, Qwen3-VL, Qwen3.5, Idefics3, …) with the same command and data.
 
     cdreasoning train --model_name_or_path /models/Qwen2.5-VL-7B-Instruct --data_path train_mix.json \\
         --image_folder images/ --output_dir runs/qwen-lora --lora_enable True --bf16 True …
@@ -10,8 +10,8 @@ flags mean the same things, mapped onto the family's parts (`cdreasoning.backbon
 - full (`--lora_enable False`): the language model trains unless `--freeze_llm`; the projector / merger (the
   abstractor's counterpart: Qwen's `visual.merger`, Idefics3's `connector`) trains when `--tune_visual_abstractor`
   (default True); the vision tower trains unless `--freeze_vision_model` (default True, frozen);
-- LoRA: adapters on the language model's attention and MLP projections (q/k/v/o, gate/up/down; the vision tower
-  and the projector get none) unless `--lora_target_modules` names others; projector and vision tower train as
+- LoRA: adapters on the language model's attention and MLP projections (q/k/v/o, gate/up/down; Qwen3.5's
+  linear-attention layers: in_proj_qkv, in_proj_z, out_proj; the vision tower and the projector get none) unless `--lora_target_modules` names others; projector and vision tower train as
   full copies saved with the adapter when the two flags above ask for it.
 
 Data: the same conversation records (M-SPCD / LLaVA style). Each is rendered with the checkpoint's own chat

@@ -2,7 +2,7 @@
 
 import pytest
 
-HF_FAMILIES = ("tiny-qwen2_5_vl", "tiny-qwen3_vl", "tiny-idefics3")
+HF_FAMILIES = ("tiny-qwen2_5_vl", "tiny-qwen3_vl", "tiny-qwen3_5", "tiny-idefics3")
 
 
 @pytest.fixture(scope="session")

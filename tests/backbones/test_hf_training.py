@@ -14,6 +14,7 @@ from tests.backbones.conftest import HF_FAMILIES
 END_OF_TURN = {
     "tiny-qwen2_5_vl": "<|im_end|>\n",
     "tiny-qwen3_vl": "<|im_end|>\n",
+    "tiny-qwen3_5": "<|im_end|>\n",  # after the closed, empty `<think>` block that precedes the answer
     "tiny-idefics3": "<end_of_utterance>\n",
 }
 
@@ -83,8 +84,19 @@ def test_which_parts_train(hf_checkpoints):
     for family in HF_FAMILIES:
         peft_model = configure_hf_tuning(_backbone(hf_checkpoints[family]).model, lora)
         adapted = {n.rsplit(".lora_A", 1)[0] for n, _ in peft_model.named_modules() if n.endswith("lora_A")}
-        # 2 decoder layers × (q, k, v, o, gate, up, down), all in the language model
-        assert len(adapted) == 14, family
+        # 2 decoder layers × (q, k, v, o, gate, up, down), all in the language model; Qwen3.5's first layer is
+        # linear attention (Gated DeltaNet): its q/k/v, output gate and output projections instead of q, k, v, o
+        mixers = {"self_attn." + p for p in ("q_proj", "k_proj", "v_proj", "o_proj")}
+        layers = [mixers, mixers]
+        if family == "tiny-qwen3_5":
+            layers[0] = {"linear_attn." + p for p in ("in_proj_qkv", "in_proj_z", "out_proj")}
+        expected = {
+            f"{i}.{m}"
+            for i, mixer in enumerate(layers)
+            for m in (*mixer, "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+        }
+        assert {n.split(".layers.")[1] for n in adapted} == expected, family
+        assert len(adapted) == len(expected), family
         assert all(("language_model" in n or "text_model" in n) for n in adapted)
         assert all("lora_" in n for n, p in peft_model.named_parameters() if p.requires_grad)
 
@@ -170,3 +182,23 @@ def test_lora_train_merge_score_describe(family, hf_checkpoints, synth_set, tmp_
         == 0
     )
     assert json.loads((describe_out / "metrics.json").read_text())["kind"] == "description_report"
+
+
+def test_thinking_template_prompts_end_with_the_closed_think_block(hf_checkpoints):
+    """Qwen3.5's template opens a `<think>` block on the generation prompt by default; rendered with thinking off,
+    the prompt is exactly what precedes a trained answer, and an answer is supervised without the block."""
+    backbone = _backbone(hf_checkpoints["tiny-qwen3_5"])
+    question = "<|image|><|image|>\nHow different are the colours?"
+    prompt = backbone.prompt(question)
+    assert prompt.text.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    full, spans, ids = backbone.conversation([("user", question), ("assistant", "Slightly.")])
+    assert full.startswith(prompt.text)
+    ((start, stop),) = spans
+    assert backbone.tokenizer.decode(ids[len(ids) - start : len(ids) - stop]) == "Slightly.<|im_end|>\n"
+    scored = backbone.prompt(question, "", "The difference is")
+    assert scored.text == prompt.text + "The difference is"
+    # a second question re-renders the first answer without its block: refused, with the reason
+    with pytest.raises(ValueError, match="continuation of its prompt"):
+        backbone.conversation(
+            [("user", question), ("assistant", "Slightly."), ("user", "Why?"), ("assistant", "Hue.")]
+        )
