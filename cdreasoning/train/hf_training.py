@@ -139,12 +139,10 @@ class HFDataCollator:
     max_length: int
 
     def __call__(self, samples: list[dict]) -> dict:
+        # Right padding keeps n − start valid below: each row's last real token sits at n − 1.
         batch = dict(
             self.backbone.inputs(
-                # Right padding keeps n − start valid below: each row's last real token sits at n − 1.
-                [s["text"] for s in samples],
-                [s["images"] for s in samples],
-                padding_side="right",
+                [s["text"] for s in samples], [s["images"] for s in samples], padding_side="right"
             )
         )
         input_ids = batch["input_ids"]
