@@ -128,12 +128,9 @@ def load_hf_processor(path: str | Path):
     kwargs = {}
     config_file = folder / "processor_config.json"
     if config_file.is_file():
+        # Everything the processor was saved with except its class name, which the constructor does not take.
         kwargs = {
-            # Everything the processor was saved with except its class name, which the constructor does not
-            # take.
-            k: v
-            for k, v in json.loads(config_file.read_text()).items()
-            if k not in ("processor_class",)
+            k: v for k, v in json.loads(config_file.read_text()).items() if k not in ("processor_class",)
         }
     chat_template = None
     if (folder / "chat_template.jinja").is_file():
