@@ -185,10 +185,9 @@ def scielab_delta_e_map(rgb_a: np.ndarray, rgb_b: np.ndarray, samples_per_degree
         raise ValueError(
             f"images differ in shape: {rgb_a.shape} vs {rgb_b.shape}; resize them to a common size"
         )
+    # The opponent matrix composed with sRGB → XYZ once: one 3×3 pass per image instead of two.
     opponent = [
-        # The opponent matrix composed with sRGB → XYZ once: one 3×3 pass per image instead of two.
-        np.stack(apply_matrix(XYZ_TO_OPPONENT @ SRGB_TO_XYZ, linear_planes(rgb)))
-        for rgb in (rgb_a, rgb_b)
+        np.stack(apply_matrix(XYZ_TO_OPPONENT @ SRGB_TO_XYZ, linear_planes(rgb))) for rgb in (rgb_a, rgb_b)
     ]
     filtered = _filter_planes(np.stack(opponent), samples_per_degree)  # (2, 3, H, W), both in one FFT
     labs = [xyz_planes_to_lab(apply_matrix(OPPONENT_TO_XYZ, list(f))) for f in filtered]
