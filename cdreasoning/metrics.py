@@ -109,12 +109,12 @@ def fit_logistic5(pred, human) -> Logistic5Fit:
     p, h = _validate(pred, human)
     # Constant predictions have no spread: slope 1 instead of a division by zero.
     spread = float(np.std(p)) or 1.0
-    # t0: the human range, t1: unit slope per prediction std, t2: centred, t3: the human mean, t4: no linear
-    # term.
+    # t0: the human range, t1: unit slope per prediction std,
+    # t2: centred, t3: the human mean, t4: no linear term.
     guess = [float(np.max(h) - np.min(h)), 1.0 / spread, float(np.mean(p)), float(np.mean(h)), 0.0]
     with warnings.catch_warnings():
-        # curve_fit warns when it cannot estimate the covariance; that case is caught by the finiteness test
-        # below.
+        # curve_fit warns when it cannot estimate the covariance;
+        # that case is caught by the finiteness test below.
         warnings.simplefilter("ignore")
         try:
             # maxfev 20000: five parameters from a rough start need many evaluations.

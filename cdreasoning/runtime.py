@@ -65,8 +65,8 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     name = (dtype or "auto").strip().lower()
     if name == "auto":
         if device.type == "cuda":
-            # bf16 keeps fp32's exponent range (no overflow in long sums); fp16 only on GPUs without bf16
-            # (pre-Ampere).
+            # bf16 keeps fp32's exponent range (no overflow in long
+            # sums); fp16 only on GPUs without bf16 (pre-Ampere).
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if device.type == "mps":
             return torch.float16

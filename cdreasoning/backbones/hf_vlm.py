@@ -223,8 +223,8 @@ class HFVisionLanguageBackbone:
                 raise ValueError(
                     f"the chat template of {self.model_type} does not render the answer verbatim"
                 )
-            # Cut right after the prefix, dropping the template's end-of-turn tokens, so the model continues
-            # the answer.
+            # Cut right after the prefix, dropping the template's
+            # end-of-turn tokens, so the model continues the answer.
             text = full[: end + len(answer_prefix)]
         return Prompt(text, self.encode(text))
 
@@ -250,8 +250,8 @@ class HFVisionLanguageBackbone:
                     )
                 messages.append({"role": "user", "content": content})
             elif role == "assistant":
-                # The template's text up to the open assistant turn: where the answer's supervised tokens
-                # begin.
+                # The template's text up to the open assistant
+                # turn: where the answer's supervised tokens begin.
                 prefix = self.render(messages, add_generation_prompt=True)
                 messages.append(assistant_message(text))
                 bounds.append((prefix, self.render(messages)))
@@ -263,8 +263,8 @@ class HFVisionLanguageBackbone:
         spans = []
         for prefix, upto in bounds:
             start, stop = len(self.encode(prefix)), len(self.encode(upto))
-            # A template that merges tokens across the boundary would shift the supervised span: refuse
-            # instead.
+            # A template that merges tokens across the boundary
+            # would shift the supervised span: refuse instead.
             if ids[:stop] != self.encode(upto) or ids[:start] != self.encode(prefix):
                 raise ValueError(
                     f"the chat template of {self.model_type} does not tokenise an answer as a continuation of "
@@ -307,8 +307,8 @@ class HFVisionLanguageBackbone:
             if torch.is_tensor(value):
                 value = value.to(self.device)
                 if value.is_floating_point():
-                    # Pixel tensors follow the model's dtype; integer tensors (ids, image grid sizes) keep
-                    # theirs.
+                    # Pixel tensors follow the model's dtype; integer
+                    # tensors (ids, image grid sizes) keep theirs.
                     value = value.to(self.dtype)
             moved[key] = value
         return moved
@@ -342,8 +342,8 @@ class HFVisionLanguageBackbone:
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
         )
-        # The prompt comes back in the output: keep the new tokens only (left padding aligns them in one
-        # column).
+        # The prompt comes back in the output: keep the new
+        # tokens only (left padding aligns them in one column).
         new = tokens[:, inputs["input_ids"].shape[1] :]
         return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 

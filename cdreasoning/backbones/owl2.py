@@ -34,8 +34,8 @@ class Owl2Backbone:
 
     @property
     def device(self) -> torch.device:
-        # The LM head's device and dtype: where the logits come out (under device_map the model may span
-        # GPUs).
+        # The LM head's device and dtype: where the logits
+        # come out (under device_map the model may span GPUs).
         return self.model.lm_head.weight.device
 
     @property
@@ -58,8 +58,8 @@ class Owl2Backbone:
 
     def collate(self, items: list[torch.Tensor]) -> torch.Tensor:
         """pixel_values [2b, 3, S, S] (pairs in order)."""
-        # Pairs concatenated in order: images 2i and 2i + 1 are pair i, matching each prompt row's two
-        # sentinels.
+        # Pairs concatenated in order: images 2i and 2i + 1 are
+        # pair i, matching each prompt row's two sentinels.
         return torch.cat(items)
 
     # -- model -----------------------------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ class ZeroConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
-        # padding=0: forward pads explicitly, with ones, as rosinality's glow-pytorch that the original
-        # follows.
+        # padding=0: forward pads explicitly, with ones, as
+        # rosinality's glow-pytorch that the original follows.
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=0)
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
@@ -56,8 +56,8 @@ class AffineCoupling(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(width, width, 1),
             nn.ReLU(inplace=True),
-            # Zero-initialised last layer: log s = 0 and t = 0 at start, so each coupling begins as y_b =
-            # x_b·σ(2).
+            # Zero-initialised last layer: log s = 0 and t = 0 at
+            # start, so each coupling begins as y_b = x_b·σ(2).
             ZeroConv2d(width, channels),
         )
         for conv in (self.net[0], self.net[2]):

@@ -67,8 +67,8 @@ def _memory_format(x: torch.Tensor) -> torch.memory_format:
     """channels_last when x is stored so (a --channels-last run), else the default layout."""
     return (
         torch.channels_last
-        # A [b, c, 1, 1] tensor is contiguous in both layouts: only one that is channels-last and not plain
-        # counts.
+        # A [b, c, 1, 1] tensor is contiguous in both layouts:
+        # only one that is channels-last and not plain counts.
         if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
         else torch.contiguous_format
     )
@@ -167,8 +167,8 @@ class FlowScale(nn.Module):
     def _prior(self, h: torch.Tensor | None, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.autocast(device_type=like.device.type, enabled=False):
             if self.split:
-                # The prior runs in float32 (outside autocast): its mean and log_sd feed the float32
-                # log-density.
+                # The prior runs in float32 (outside autocast): its
+                # mean and log_sd feed the float32 log-density.
                 params = self.prior(h.to(like.dtype))
             else:
                 # The original feeds a ones tensor of z's shape; padded with ones, a constant input gives a

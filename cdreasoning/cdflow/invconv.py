@@ -49,8 +49,8 @@ class InvertibleConv1x1(nn.Module):
         self.register_buffer("perm", perm.float())
         # The diagonal's signs are fixed: training s = log|u_ii| can never flip one, so W stays invertible.
         self.register_buffer("sign", torch.sign(diag).float())
-        # Only the strict triangles of L and U are used; the masks keep the stored matrices' other entries
-        # out.
+        # Only the strict triangles of L and U are used; the
+        # masks keep the stored matrices' other entries out.
         self.register_buffer("lower_mask", torch.tril(torch.ones(channels, channels), -1))
         self.register_buffer("upper_mask", torch.triu(torch.ones(channels, channels), 1))
         self.register_buffer("eye", torch.eye(channels))
@@ -85,8 +85,8 @@ class InvertibleConv1x1(nn.Module):
         return self.perm.to(dtype) @ lower @ upper
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # float32 even under autocast: the three-matrix product and its inverse lose invertibility in bf16 /
-        # fp16.
+        # float32 even under autocast: the three-matrix product
+        # and its inverse lose invertibility in bf16 / fp16.
         with torch.autocast(device_type=x.device.type, enabled=False):
             w = self.weight()
             y = F.conv2d(x.to(w.dtype), w[:, :, None, None])

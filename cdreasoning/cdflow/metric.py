@@ -84,8 +84,8 @@ class CDFlowMetric:
             if isinstance(image, (str, Path)):
                 image = read_rgb(image)
             elif isinstance(image, Image.Image):
-                # load_image applies the package's rules (EXIF, alpha on white, mode conversion) to PIL input
-                # too.
+                # load_image applies the package's rules (EXIF,
+                # alpha on white, mode conversion) to PIL input too.
                 image = np.asarray(load_image(image), dtype=np.uint8)
             if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
                 raise ValueError(
@@ -114,8 +114,8 @@ class CDFlowMetric:
             img_a, img_b = [img_a], [img_b]
         if not (isinstance(img_a, Sequence) and isinstance(img_b, Sequence)) or len(img_a) != len(img_b):
             raise ValueError("pass two tensors, two images, or two lists of images of the same length")
-        # Pairs of one size go together: preprocessing keeps each pair's aspect, so sizes may differ across
-        # pairs.
+        # Pairs of one size go together: preprocessing keeps
+        # each pair's aspect, so sizes may differ across pairs.
         groups: dict[tuple, list] = {}
         for position, (a, b) in enumerate(zip(img_a, img_b)):
             x, y = self.prepare_pair(a, b)

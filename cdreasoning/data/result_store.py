@@ -78,8 +78,8 @@ def _load_rows(path: Path, fieldnames: list[str] | None, kind: str) -> list[dict
         )
     rows = []
     for row in reader:
-        # DictReader files surplus fields under the key None and fills missing ones with None: a row of the
-        # wrong width.
+        # DictReader files surplus fields under the key None and
+        # fills missing ones with None: a row of the wrong width.
         if None in row or any(value is None for value in row.values()):
             raise DataError(f"{path}:{reader.line_num}: bad row {row!r}; delete the file to recompute")
         rows.append(row)
@@ -109,8 +109,8 @@ class ResultLog:
         self.rows: dict[int, dict] = {}
         self._broken = False
         if provenance is not None:
-            # Before reading any row: a file made by another model or settings is refused (or discarded)
-            # first.
+            # Before reading any row: a file made by another
+            # model or settings is refused (or discarded) first.
             claim_result_file(self.path, provenance, overwrite=overwrite)
         if self.path.exists() and self.path.stat().st_size:
             self._load_existing()
@@ -133,8 +133,8 @@ class ResultLog:
                 pair = self.pairs[index]
             except (KeyError, ValueError, IndexError, TypeError):
                 raise DataError(f"{self.path}: row {row!r} does not belong to this pair list") from None
-            # Same index but other images: the file was written for another pair list, and mixing them would
-            # be silent.
+            # Same index but other images: the file was written for
+            # another pair list, and mixing them would be silent.
             if (row.get("image_a"), row.get("image_b")) != (pair.image_a, pair.image_b):
                 raise DataError(
                     f"{self.path}: pair_index {index} is {row.get('image_a')},{row.get('image_b')} there but "
@@ -161,8 +161,8 @@ class ResultLog:
         if self.jsonl:
             line = json.dumps(row) + "\n"
         else:
-            # The row is formatted into a string first and written with one call, so a failure tears at most
-            # this row.
+            # The row is formatted into a string first and written
+            # with one call, so a failure tears at most this row.
             buffer = io.StringIO()
             csv.DictWriter(buffer, fieldnames=self.fieldnames, lineterminator="\n").writerow(
                 {k: row.get(k, "") for k in self.fieldnames}
@@ -192,8 +192,8 @@ class ResultLog:
         self._handle.close()
         # A retried pair's later row replaced its earlier one (a dict by index): one row per pair remains.
         ordered = [self.rows[i] for i in sorted(self.rows)]
-        # A temporary file renamed over the original: the rename is atomic, so a crash here keeps the old
-        # file.
+        # A temporary file renamed over the original: the
+        # rename is atomic, so a crash here keeps the old file.
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         with tmp.open("w", newline="", encoding="utf-8") as handle:
             if self.jsonl:

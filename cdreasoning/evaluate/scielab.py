@@ -132,8 +132,8 @@ def scielab_kernels(samples_per_degree: float) -> np.ndarray:
         k = np.zeros((width, width))
         for fwhm_deg, weight in plane:
             g = _gaussian_1d(fwhm_deg * samples_per_degree, width)
-            # Separable Gaussians: outer(g, g) is the 2-D one; a weight may be negative (the luminance
-            # surround).
+            # Separable Gaussians: outer(g, g) is the 2-D one; a
+            # weight may be negative (the luminance surround).
             k += weight * np.outer(g, g)
         kernels.append(k)
     return np.stack(kernels)

@@ -246,8 +246,8 @@ def run_over_pairs(
                 log.write(pair, to_row(pair, result), error)
                 bar.update(1)
     finally:
-        # Also after an interruption (Ctrl-C, an error): the file is rewritten in pair order, one row per
-        # pair.
+        # Also after an interruption (Ctrl-C, an error): the
+        # file is rewritten in pair order, one row per pair.
         log.finalize()
     failures = log.failures
     ok = len(pairs) - len(failures)

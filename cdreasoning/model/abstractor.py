@@ -80,8 +80,8 @@ class AbstractorAttention(nn.Module):
     def position_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The fixed sin-cos tables this module's buffers must hold: ([Q, D], [1 + g², D]) in float32."""
         dim = self.q_pos_embed.shape[1]
-        # The grid follows from the table's size (1 + g² rows), so the tables depend on nothing but the
-        # buffers.
+        # The grid follows from the table's size (1 + g² rows),
+        # so the tables depend on nothing but the buffers.
         grid = round((self.k_pos_embed.shape[0] - 1) ** 0.5)
         q_pos = sincos_1d(dim, torch.arange(self.q_pos_embed.shape[0]))
         return q_pos.float(), sincos_2d_with_cls(dim, grid).float()
@@ -182,7 +182,7 @@ class VisualAbstractor(nn.Module):
         queries = self.query_embeds.to(image_tokens.dtype).expand(n, -1, -1)
         queries = self.encoder(queries, image_tokens)
         projected = self.visual_fc(queries)
-        # vit_eos is appended after the projection, in LLM width: it closes each image's tokens for the
-        # decoder.
+        # vit_eos is appended after the projection, in LLM
+        # width: it closes each image's tokens for the decoder.
         eos = self.vit_eos.to(projected.dtype).expand(n, -1, -1)
         return torch.cat([projected, eos], dim=1)

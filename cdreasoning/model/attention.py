@@ -45,8 +45,8 @@ class AttentionMask:
     @classmethod
     def build(cls, key_valid: torch.Tensor | None, query_length: int, implementation: str) -> AttentionMask:
         """Causal mask over `key_valid` [b, k] (k = cached + new tokens) for the last `query_length` tokens."""
-        # No padding: the causal flag alone lets sdpa / flash pick their fused kernels (no dense mask is
-        # built).
+        # No padding: the causal flag alone lets sdpa / flash
+        # pick their fused kernels (no dense mask is built).
         if key_valid is None or bool(key_valid.all()):
             return cls(causal=True)
         key_valid = key_valid.bool()
@@ -96,8 +96,8 @@ def _sdpa(query, key, value, mask: AttentionMask, dropout: float) -> torch.Tenso
         return F.scaled_dot_product_attention(query, key, value, attn_mask=mask.dense, dropout_p=dropout)
     # q_len == 1 (a generation step) needs no mask: the single query may see every cached key.
     if mask.causal and q_len > 1:
-        # sdpa's is_causal is aligned top-left, which is right only when queries and keys have the same
-        # length.
+        # sdpa's is_causal is aligned top-left, which is right
+        # only when queries and keys have the same length.
         if q_len == k_len:
             return F.scaled_dot_product_attention(query, key, value, is_causal=True, dropout_p=dropout)
         # A query block after a cache: causal aligned to the end of the keys.

@@ -149,8 +149,8 @@ class MPLUGOwl2Config(PreTrainedConfig):
         self.attention_dropout = attention_dropout
         if visual_config is None:
             visual_config = {
-                # No visual_config (a bare LLaMA-style config): the released 448-px tower and 64-query
-                # abstractor.
+                # No visual_config (a bare LLaMA-style config): the
+                # released 448-px tower and 64-query abstractor.
                 "visual_model": dataclasses.asdict(VisionConfig()),
                 "visual_abstractor": dataclasses.asdict(AbstractorConfig()),
             }
@@ -189,8 +189,8 @@ class MPLUGOwl2Config(PreTrainedConfig):
     # -- typed views ---------------------------------------------------------------------------------------
     @property
     def vision(self) -> VisionConfig:
-        # Parsed on every access (cheap), so an edit of visual_config is always seen and nothing stale is
-        # kept.
+        # Parsed on every access (cheap), so an edit of
+        # visual_config is always seen and nothing stale is kept.
         return _parse(VisionConfig, self.visual_config.get("visual_model"), "visual_config.visual_model")
 
     @property

@@ -56,8 +56,8 @@ class ModalityRouting:
             visual = torch.zeros(1, 1, dtype=torch.bool)
         flat = visual.reshape(-1)
         if not force_mixed:
-            # These bool() calls sync with the GPU once per forward, not per layer: one routing serves every
-            # layer.
+            # These bool() calls sync with the GPU once per forward,
+            # not per layer: one routing serves every layer.
             any_visual = bool(flat.any())
             if not any_visual:
                 return cls("text")
@@ -65,8 +65,8 @@ class ModalityRouting:
                 return cls("visual")
         return cls(
             "mixed",
-            # Flat indices into [b·L], ascending (nonzero's order), so index_copy puts every token back in
-            # place.
+            # Flat indices into [b·L], ascending (nonzero's order),
+            # so index_copy puts every token back in place.
             text_index=(~flat).nonzero().squeeze(1),
             visual_index=flat.nonzero().squeeze(1),
         )
@@ -79,8 +79,8 @@ class ModalityRouting:
             return visual_module(x)
         flat = x.reshape(-1, x.shape[-1])
         text_out = text_module(flat.index_select(0, self.text_index))
-        # Cast to the text branch's dtype so both halves fit one output tensor (the branches' dtypes may
-        # differ).
+        # Cast to the text branch's dtype so both halves fit
+        # one output tensor (the branches' dtypes may differ).
         visual_out = visual_module(flat.index_select(0, self.visual_index)).to(text_out.dtype)
         # new_empty is safe: the text and visual index sets together cover every position exactly once.
         out = text_out.new_empty(flat.shape[0], text_out.shape[-1])
@@ -115,8 +115,8 @@ def rotary_cos_sin(config: MPLUGOwl2Config, position_ids: torch.Tensor, dtype: t
     if config.rope_linear_factor is not None:
         positions = positions / config.rope_linear_factor
     freqs = positions[..., None] * inv_freq  # [b, L, d/2]
-    # The halves are duplicated, not interleaved: HF LLaMA's layout, in which _rotate_half pairs i with i +
-    # d/2.
+    # The halves are duplicated, not interleaved: HF LLaMA's
+    # layout, in which _rotate_half pairs i with i + d/2.
     emb = torch.cat([freqs, freqs], dim=-1)[:, None]  # [b, 1, L, d]
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
@@ -206,7 +206,7 @@ class DecoderLayer(GradientCheckpointingLayer):
         )
 
     def forward(self, hidden, routing, rotary, mask, cache=None) -> torch.Tensor:
-        # Both norms pick per-modality weights; attention's Q/O and the MLP are shared by text and visual
-        # tokens.
+        # Both norms pick per-modality weights; attention's Q/O
+        # and the MLP are shared by text and visual tokens.
         hidden = hidden + self.self_attn(self.input_layernorm(hidden, routing), routing, rotary, mask, cache)
         return hidden + self.mlp(self.post_attention_layernorm(hidden, routing))

@@ -78,8 +78,8 @@ def iter_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
                 ) from exc
         else:
             try:
-                # mmap: tensors are paged in from the file as they are used, so host memory stays near one
-                # shard.
+                # mmap: tensors are paged in from the file as they
+                # are used, so host memory stays near one shard.
                 state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
             except Exception as exc:
                 raise CheckpointError(
@@ -267,8 +267,8 @@ def load_pretrained(
         raise CheckpointError(
             f"{folder}: weights with the wrong shape for its config.json: {wrong_shape[:_LISTED]}"
         )
-    # assign=True: the loaded tensors replace the meta placeholders (copying into meta tensors would do
-    # nothing).
+    # assign=True: the loaded tensors replace the meta
+    # placeholders (copying into meta tensors would do nothing).
     model.load_state_dict(state, strict=True, assign=True)
     model.set_attention_implementation(attention)
     model.eval()

@@ -73,8 +73,8 @@ class MPLUGOwl2Model(nn.Module):
         # Training always runs both multiway branches (see ModalityRouting.build): ZeRO-3 needs every
         # rank to use the same parameters in every step, whatever tokens its batch holds.
         routing = ModalityRouting.build(visual, force_mixed=self.training)
-        # One mask for all layers, built from key_valid, which spans the cached tokens as well as the new
-        # ones.
+        # One mask for all layers, built from key_valid, which
+        # spans the cached tokens as well as the new ones.
         mask = AttentionMask.build(key_valid, embeds.shape[1], implementation)
         rotary = rotary_cos_sin(self.config, position_ids, embeds.dtype)
         hidden = embeds
@@ -189,8 +189,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             init.normal_(module.query_embeds, mean=0.0, std=std)
             init.normal_(module.vit_eos, mean=0.0, std=std)
         elif isinstance(module, AbstractorAttention):
-            # The sin-cos position tables are fixed, not learned: rebuild them exactly rather than draw them
-            # at random.
+            # The sin-cos position tables are fixed, not learned:
+            # rebuild them exactly rather than draw them at random.
             q_pos, k_pos = module.position_tables()
             init.copy_(module.q_pos_embed, q_pos.to(module.q_pos_embed.device, module.q_pos_embed.dtype))
             init.copy_(module.k_pos_embed, k_pos.to(module.k_pos_embed.device, module.k_pos_embed.dtype))
@@ -201,8 +201,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             raise ValueError(f"unknown attention {implementation!r}; use one of {ATTENTION_IMPLEMENTATIONS}")
         self.attention_implementation = implementation
         for module in self.modules():
-            # Vision tower, abstractor and decoder attention modules each read their own attribute at forward
-            # time.
+            # Vision tower, abstractor and decoder attention modules
+            # each read their own attribute at forward time.
             if hasattr(module, "attention_implementation") and module is not self:
                 module.attention_implementation = implementation
 
@@ -229,8 +229,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         **unused,
     ) -> MPLUGOwl2Output:
         if unused:
-            # Keywords transformers' generate / Trainer may pass that mean nothing here; anything else is a
-            # bug.
+            # Keywords transformers' generate / Trainer may pass
+            # that mean nothing here; anything else is a bug.
             ignorable = {"output_attentions", "output_hidden_states", "cache_position"}
             unexpected = sorted(set(unused) - ignorable)
             if unexpected:
@@ -247,8 +247,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
 
         # A non-empty cache means a continuation step: the prompt (with its images) has already been encoded.
         cached = past_key_values is not None and past_key_values.length > 0
-        # use_cache without a cache: start one here and return it in the output, as transformers' callers
-        # expect.
+        # use_cache without a cache: start one here and return
+        # it in the output, as transformers' callers expect.
         if use_cache and past_key_values is None:
             past_key_values = KVCache(self.config.num_hidden_layers)
         if cached:
@@ -262,8 +262,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
                 # Default: every cached and new token is real (a single unpadded sequence).
                 attention_mask = input_ids.new_ones(input_ids.shape[0], past_key_values.length + new)
             if position_ids is None:
-                # The new tokens continue each row's count of real tokens; the cache holds the positions
-                # before them.
+                # The new tokens continue each row's count of real
+                # tokens; the cache holds the positions before them.
                 position_ids = positions_from_mask(attention_mask)[:, -new:]
             embeds, visual, key_valid, expanded_labels = (
                 self.model.embed_tokens(input_ids),
@@ -277,8 +277,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
                 # Encode on the vision tower's device (it may sit on another GPU under device_map).
                 device = self.model.vision_model.embeddings.patch_embed.weight.device
                 features = self.model.encode_images(pixel_values.to(device))
-            # Each -200 sentinel becomes the image's Q + 1 tokens; mask, positions and labels are expanded to
-            # match.
+            # Each -200 sentinel becomes the image's Q + 1 tokens;
+            # mask, positions and labels are expanded to match.
             merged = merge_images(input_ids, attention_mask, features, self.model.embed_tokens, labels)
             embeds, visual, key_valid = merged.embeds, merged.visual, merged.attention_mask
             position_ids = merged.position_ids if position_ids is None else position_ids
@@ -289,13 +289,13 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             visual,
             key_valid,
             position_ids,
-            # The cache is written only when asked (a prompt with use_cache) or when already in use (a
-            # continuation).
+            # The cache is written only when asked (a prompt with
+            # use_cache) or when already in use (a continuation).
             past_key_values if use_cache or cached else None,
             self.attention_implementation,
         )
-        # logits_to_keep=1 (generation, level scoring) runs the LM head on the last position only: no [b, L,
-        # V].
+        # logits_to_keep=1 (generation, level scoring) runs
+        # the LM head on the last position only: no [b, L, V].
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
         logits = self.lm_head(hidden)

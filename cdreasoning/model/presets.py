@@ -99,8 +99,8 @@ def write_checkpoint(
     else:
         build_tokenizer(out, vocab_size=1024)
     tokenizer = load_tokenizer(out)
-    # tiny: the vocabulary is exactly the small tokenizer's; owl2-7b keeps LLaMA's 32,000 whatever the
-    # tokenizer.
+    # tiny: the vocabulary is exactly the small tokenizer's;
+    # owl2-7b keeps LLaMA's 32,000 whatever the tokenizer.
     vocab = len(tokenizer) if preset == "tiny" else None
     config = preset_config(preset, vocab_size=vocab)
     if len(tokenizer) > config.vocab_size:
@@ -140,8 +140,8 @@ def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
             counts["visual_abstractor"] += n
         else:
             counts["language_model"] += n
-        # The visual copies of the decoder's K/V and norms (modality-adaptive), counted in the language model
-        # too.
+        # The visual copies of the decoder's K/V and norms
+        # (modality-adaptive), counted in the language model too.
         if ".multiway.1." in name:
             counts["visual_multiway"] += n
     return counts

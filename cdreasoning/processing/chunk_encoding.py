@@ -47,9 +47,9 @@ class ChunkEncoder:
         import sentencepiece as spm
 
         processor = spm.SentencePieceProcessor(model_file=self.model_file)
-        # object.__setattr__: the dataclass is frozen (hashable, so lru_cache can hold encoders); private
-        # state is
-        # set once here.
+        # object.__setattr__: the dataclass is
+        # frozen (hashable, so lru_cache can hold
+        # encoders); private state is set once here.
         object.__setattr__(self, "_sp", processor)
         if not self.special_tokens:
             specials = {}
@@ -62,13 +62,13 @@ class ChunkEncoder:
         pattern = "|".join(re.escape(t) for t in sorted(self.special_tokens, key=len, reverse=True))
         object.__setattr__(self, "_split", re.compile(f"({pattern})") if pattern else None)
         if not self.legacy:
-            # legacy=False encodes with a copy of the model without the dummy prefix (transformers 4.36's
-            # sp_model).
+            # legacy=False encodes with a copy of the model without
+            # the dummy prefix (transformers 4.36's sp_model).
             object.__setattr__(self, "_sp_plain", _without_dummy_prefix(self.model_file))
             unk = processor.id_to_piece(processor.unk_id())
             object.__setattr__(self, "_unk_text", unk)
-            # How many pieces "<unk>" itself becomes: they are dropped from the front of each segment encoded
-            # after it.
+            # How many pieces "<unk>" itself becomes: they are dropped
+            # from the front of each segment encoded after it.
             object.__setattr__(self, "_unk_length", len(self._sp_plain.encode(unk)))
 
     @property
@@ -118,14 +118,14 @@ class ChunkEncoder:
     def _encode_legacy(self, text: str):
         ids, offsets = [], []
         for offset, segment in self._segments(text):
-            # A special token's text maps to its one id, never through SentencePiece (which would spell "<",
-            # "s", ">").
+            # A special token's text maps to its one id, never through
+            # SentencePiece (which would spell "<", "s", ">").
             if segment in self.special_tokens:
                 ids.append(self.special_tokens[segment])
                 offsets.append((offset, offset + len(segment)))
                 continue
-            # Each segment is encoded on its own and so gets the dummy prefix "▁": the legacy slow tokenizer's
-            # rule.
+            # Each segment is encoded on its own and so gets the
+            # dummy prefix "▁": the legacy slow tokenizer's rule.
             piece_ids, piece_offsets = _pieces_with_offsets(self._sp, segment)
             ids += piece_ids
             offsets += [(offset + s, offset + e) for s, e in piece_offsets]
@@ -146,16 +146,16 @@ class ChunkEncoder:
             if segment.startswith((SPIECE_UNDERLINE, " ")):
                 segment, shift = self._unk_text + segment, len(self._unk_text)
             piece_ids, piece_spans = _pieces_with_offsets(self._sp_plain, segment)
-            # Drop the "<unk>" pieces: what remains is the segment's encoding with no prefix added by
-            # SentencePiece.
+            # Drop the "<unk>" pieces: what remains is the segment's
+            # encoding with no prefix added by SentencePiece.
             if shift:
                 piece_ids, piece_spans = piece_ids[self._unk_length :], piece_spans[self._unk_length :]
             ids += piece_ids
             spans += [(offset + s - shift, offset + e - shift) for s, e in piece_spans]
         # back to `text`: the added "▁" is character −1
         offsets = [(max(s - 1, 0), max(e - 1, 0)) for s, e in spans]
-        # "▁" followed by a special token (text that starts with "<s>"): transformers 4.36 drops that lone
-        # "▁".
+        # "▁" followed by a special token (text that starts
+        # with "<s>"): transformers 4.36 drops that lone "▁".
         first_is_special = len(ids) > 1 and ids[1] in self.special_tokens.values()
         if first_is_special and self._sp.id_to_piece(ids[0]) == SPIECE_UNDERLINE:
             ids, offsets = ids[1:], offsets[1:]

@@ -62,8 +62,8 @@ class ImageProcessor:
             raw = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise ImageError(f"{path}: invalid JSON ({exc})") from None
-        # CLIP processor configs give the output side as crop_size (after the centre crop), older ones as
-        # size.
+        # CLIP processor configs give the output side as
+        # crop_size (after the centre crop), older ones as size.
         size = raw.get("crop_size", raw.get("size", default_size))
         if isinstance(size, dict):
             # Newer configs write sizes as dicts ({"height", "width"} or {"shortest_edge"}).
@@ -86,8 +86,8 @@ class ImageProcessor:
         """`preprocessor_config.json` content in the CLIP processor format the original code reads."""
         return {
             "crop_size": self.size,
-            # crop_size == size: after "pad" the image is already square, so CLIP's own processor crops
-            # nothing.
+            # crop_size == size: after "pad" the image is already
+            # square, so CLIP's own processor crops nothing.
             "do_center_crop": True,
             "do_normalize": True,
             "do_resize": True,
@@ -107,8 +107,8 @@ class ImageProcessor:
     @property
     def background(self) -> tuple[int, int, int]:
         """Padding colour: the mean in 0..255, truncated as in the original."""
-        # int() truncates, as the original's tuple(int(x * 255) for x in image_mean): (122, 116, 104) for
-        # CLIP.
+        # int() truncates, as the original's tuple(int(x *
+        # 255) for x in image_mean): (122, 116, 104) for CLIP.
         return tuple(int(m * 255) for m in self.mean)
 
     def square(self, image: Image.Image) -> Image.Image:
@@ -122,8 +122,8 @@ class ImageProcessor:
             # Squash to the long side here; preprocess then resizes the square to size×size.
             return image.resize((side, side), Image.Resampling.BICUBIC)
         side = max(width, height)
-        # Mean-colour borders normalise to ≈ 0, so the padding carries as little signal as possible
-        # (expand2square).
+        # Mean-colour borders normalise to ≈ 0, so the padding
+        # carries as little signal as possible (expand2square).
         canvas = Image.new("RGB", (side, side), self.background)
         # Centred; an odd leftover pixel goes to the right / bottom, as expand2square's floor division.
         canvas.paste(image, ((side - width) // 2, (side - height) // 2))
@@ -144,8 +144,8 @@ class ImageProcessor:
     def preprocess(self, source) -> torch.Tensor:
         """One image → [3, size, size] float32."""
         image = self.square(load_image(source))
-        # After "pad" / "resize" the image is square but not yet size×size: one bicubic resize brings it
-        # there.
+        # After "pad" / "resize" the image is square but not
+        # yet size×size: one bicubic resize brings it there.
         if image.size != (self.size, self.size):
             image = image.resize((self.size, self.size), Image.Resampling.BICUBIC)
         # float32 in [0, 1], then per-channel (x − mean) / std over the last (channel) axis; HWC → CHW below.

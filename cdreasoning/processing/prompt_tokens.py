@@ -120,7 +120,7 @@ def tokenize_conversation(
             start, end = start + offset, end + offset
             supervised = any(_inside(start, end, s, e) for s, e in spans)
             ids.append(token)
-            # Labels are the ids themselves: the loss shifts them by one
-            # (MPLUGOwl2ForCausalLM.next_token_loss).
+            # Labels are the ids themselves: the loss shifts them
+            # by one (MPLUGOwl2ForCausalLM.next_token_loss).
             labels.append(token if supervised else IGNORE_INDEX)
     return TokenizedConversation(ids, labels, len(pieces) - 1)

@@ -46,8 +46,8 @@ class ConversationTemplate:
             if index % 2 == 0:
                 text += message + self.user_separator
             else:
-                # The supervised span starts after "ASSISTANT: " and includes the closing </s>, so the model
-                # learns to stop.
+                # The supervised span starts after "ASSISTANT: " and
+                # includes the closing </s>, so the model learns to stop.
                 start = len(text)
                 text += message + self.assistant_separator
                 spans.append((start, len(text)))
@@ -65,8 +65,8 @@ class ConversationTemplate:
         if len(turns) % 2 == 0:
             raise ValueError("a prompt must end with a user turn")
         text, _ = self.render_with_spans(turns)
-        # No space after the colon: the answer's first token carries its own "▁", as after "ASSISTANT:" in
-        # training.
+        # No space after the colon: the answer's first token
+        # carries its own "▁", as after "ASSISTANT:" in training.
         text += f"{self.roles[1]}:"
         if assistant_prefix:
             text += " " + assistant_prefix

@@ -166,8 +166,8 @@ def load_tokenizer(folder: str | Path, padding_side: str = "right", config=None)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, config=config)
     if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError(f"{folder}: the tokenizer must define BOS and EOS tokens")
-    # The original prompts start with BOS; a tokenizer_config.json that turns it off would shift every
-    # position.
+    # The original prompts start with BOS; a tokenizer_config.json
+    # that turns it off would shift every position.
     if not getattr(tokenizer, "add_bos_token", True):
         tokenizer.add_bos_token = True
     # LLaMA-2 has no pad token: pad with <unk> (id 0), as the original training did.

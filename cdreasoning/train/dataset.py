@@ -155,13 +155,13 @@ class ConversationDataset(Dataset):
             raise DataError(f"{record.where}: score answer level {record.level!r} is not one of {CD_LEVELS}")
         turns = [(self.template.roles[0], record.turns[0].value)]
         _, prompt_ids = self._prompt_ids(turns)
-        # The level token follows the prompt's tokens directly, since render_prompt is a prefix of the
-        # training text.
+        # The level token follows the prompt's tokens directly,
+        # since render_prompt is a prefix of the training text.
         position = len(prompt_ids)
         expected = self.level_ids[CD_LEVELS.index(level)]
         if (
-            # An answer that tokenises differently from the scorer's prompt would put the soft label on the
-            # wrong token.
+            # An answer that tokenises differently from the scorer's
+            # prompt would put the soft label on the wrong token.
             input_ids[:position] != prompt_ids
             or position >= len(input_ids)
             or input_ids[position] != expected
@@ -191,8 +191,8 @@ class ConversationDataset(Dataset):
         sample = {"input_ids": tokens.input_ids, "labels": tokens.labels, "pixel_values": pixel_values}
         if self.soft_labels is not None:
             supervision = self._level_supervision(record, tokens.input_ids) if is_score else None
-            # Samples without a soft label still carry the keys (position −1), so the collator stacks every
-            # batch.
+            # Samples without a soft label still carry the keys
+            # (position −1), so the collator stacks every batch.
             position, target = supervision or (-1, [0.0] * len(self.level_ids))
             if position >= 0:
                 sample["labels"] = list(tokens.labels)
@@ -212,8 +212,8 @@ class DataCollator:
 
     def __call__(self, samples: list[dict]) -> dict:
         width = max(len(s["input_ids"]) for s in samples)
-        # Right padding (training): labels there stay IGNORE_INDEX and the mask 0, so padding never enters the
-        # loss.
+        # Right padding (training): labels there stay IGNORE_INDEX
+        # and the mask 0, so padding never enters the loss.
         input_ids = torch.full((len(samples), width), self.pad_token_id, dtype=torch.long)
         labels = torch.full((len(samples), width), IGNORE_INDEX, dtype=torch.long)
         attention_mask = torch.zeros((len(samples), width), dtype=torch.long)
@@ -225,8 +225,8 @@ class DataCollator:
         batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
         images = [s["pixel_values"] for s in samples if s["pixel_values"] is not None]
         if images:
-            # [n_images, 3, S, S] in sample order, which is the order of the -200 sentinels row by row
-            # (merge_images).
+            # [n_images, 3, S, S] in sample order, which is the
+            # order of the -200 sentinels row by row (merge_images).
             batch["pixel_values"] = torch.cat(images)
         if "level_position" in samples[0]:
             batch["level_positions"] = torch.tensor([s["level_position"] for s in samples], dtype=torch.long)

@@ -50,8 +50,8 @@ def _prepare_argv(argv: list[str]) -> list[str]:
     if not torch.cuda.is_available():
         if any(a.startswith("--deepspeed") for a in argv):
             _cpu_deepspeed_state()
-            # Tell the Trainer's accelerator to reuse the PartialState created above instead of making its
-            # own.
+            # Tell the Trainer's accelerator to reuse the
+            # PartialState created above instead of making its own.
             argv += ["--accelerator_config", '{"use_configured_state": true}']
         elif not any(a.startswith("--use_cpu") for a in argv):
             # without it, CPU ranks of a multi-process run would each train on the whole dataset
@@ -205,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         model=model,
         args=training_args,
         train_dataset=dataset,
-        # Pads with the tokenizer's pad id (<unk>, 0, for LLaMA); padded positions are masked and never
-        # supervised.
+        # Pads with the tokenizer's pad id (<unk>, 0, for LLaMA);
+        # padded positions are masked and never supervised.
         data_collator=DataCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
         image_processor=processor,

@@ -113,9 +113,9 @@ class HFConversationDataset(Dataset):
             raise DataError(f"{record.where}: {exc}") from None
         if not spans:
             raise DataError(f"{record.where}: no assistant answer to learn from")
-        # Spans count from the end: the processor expands image tokens before the answers, so only
-        # end-relative
-        # offsets survive.
+        # Spans count from the end: the processor
+        # expands image tokens before the answers,
+        # so only end-relative offsets survive.
         answers = [ids[len(ids) - start : len(ids) - stop] for start, stop in spans]
         return text, spans, answers
 
@@ -157,9 +157,9 @@ class HFDataCollator:
         for row, sample in enumerate(samples):
             n = int(batch["attention_mask"][row].sum())
             for (start, stop), answer in zip(sample["spans"], sample["answer_ids"]):
-                # The processor tokenises the whole text again: the answer's ids must equal those rendered
-                # alone, or the
-                # labels would sit on other tokens.
+                # The processor tokenises the whole text again:
+                # the answer's ids must equal those rendered
+                # alone, or the labels would sit on other tokens.
                 got = input_ids[row, n - start : n - stop].tolist()
                 if got != answer:
                     raise DataError(
@@ -267,8 +267,8 @@ def train_hf(model_args, data_args, training_args, resume: str | None) -> int:
     model.config.use_cache = False
     model = configure_hf_tuning(model, training_args)
     if training_args.gradient_checkpointing and training_args.lora_enable:
-        # With frozen embeddings the checkpointed blocks' inputs need grad, or no gradient reaches the
-        # adapters.
+        # With frozen embeddings the checkpointed blocks' inputs
+        # need grad, or no gradient reaches the adapters.
         model.enable_input_require_grads()
     if training_args.local_process_index == 0:
         print(f"[train] {model_type}: trainable parameters {trainable_parameter_summary(model)}", flush=True)

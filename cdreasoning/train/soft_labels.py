@@ -117,8 +117,8 @@ def gaussian_target(grade: float, std: float, weights=LEVEL_WEIGHTS) -> np.ndarr
         alpha = (g - mean_w) / (mu - mean_w)
     beta = (1.0 - alpha) / len(w)
     corrected = alpha * p + beta
-    # A negative probability (narrow Gaussian near an end) means no affine fix exists: fall back, as
-    # DeQA-Score.
+    # A negative probability (narrow Gaussian near an end)
+    # means no affine fix exists: fall back, as DeQA-Score.
     if np.any(corrected < -1e-12) or not np.all(np.isfinite(corrected)):
         return two_level_target(g, w)
     # Clip the −1e-12 rounding; renormalising moves the expectation by no more than that.
@@ -158,8 +158,8 @@ def level_distribution_loss(logits, level_ids, targets):
     full = entropy_term - (t * level_logp).sum(-1)  # KL(t ‖ p_V restricted), [b]
     loss = full.mean()
     with torch.no_grad():
-        # Logged only: the KL on the level-renormalised softmax (level_logp − log_mass), what the scorer
-        # reads.
+        # Logged only: the KL on the level-renormalised softmax
+        # (level_logp − log_mass), what the scorer reads.
         kl_levels = (entropy_term - (t * (level_logp - log_mass[:, None])).sum(-1)).mean()
     parts = {"kl_levels": float(kl_levels), "out_of_levels": float(-log_mass.mean().detach())}
     return loss, parts

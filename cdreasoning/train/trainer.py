@@ -79,20 +79,20 @@ class CDTrainer(Trainer):
             groups: dict[tuple[bool, bool], list] = {}
             for name, param in opt_model.named_parameters():
                 if param.requires_grad:
-                    # Frozen parameters (LoRA's base weights, a frozen tower) get no group and no optimizer
-                    # state.
+                    # Frozen parameters (LoRA's base weights, a frozen
+                    # tower) get no group and no optimizer state.
                     groups.setdefault(("visual_abstractor" in name, name in decay), []).append(param)
             param_groups = []
-            # Sorted keys give the same group order on every rank and run, which resuming the optimizer state
-            # relies on.
+            # Sorted keys give the same group order on every rank
+            # and run, which resuming the optimizer state relies on.
             for (abstractor, decays), params in sorted(groups.items()):
                 group = {"params": params, "weight_decay": self.args.weight_decay if decays else 0.0}
                 if abstractor:
                     # Only the lr differs; the LR schedule scales every group's lr by the same factor.
                     group["lr"] = self.args.visual_abstractor_lr
                 param_groups.append(group)
-            # The optimizer class and its kwargs (betas, eps, lr) from TrainingArguments, as the Trainer
-            # builds its own.
+            # The optimizer class and its kwargs (betas, eps, lr)
+            # from TrainingArguments, as the Trainer builds its own.
             optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
             self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
         return self.optimizer
@@ -117,8 +117,8 @@ class CDTrainer(Trainer):
             # Throughput counts training steps only; evaluation batches would inflate it.
             images = inputs["pixel_values"].shape[0] if inputs.get("pixel_values") is not None else 0
             self._samples += int(inputs["input_ids"].shape[0])
-            # Positions the decoder processes: real text tokens plus each image's image_tokens − 1 extra
-            # positions.
+            # Positions the decoder processes: real text tokens
+            # plus each image's image_tokens − 1 extra positions.
             self._tokens += int(inputs["attention_mask"].sum()) + images * (self.image_tokens - 1)
         rows = None if positions is None else (positions >= 0).nonzero().flatten()
         # No score record with a soft label in this micro-batch: the model's own cross-entropy alone.
