@@ -108,9 +108,8 @@ class PromptConfig:
         if self.image_position not in IMAGE_POSITIONS:
             raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {self.image_position!r}")
         for option, text in (("--question", self.question), ("--describe-question", self.describe_question)):
-            # The user message places the two
-            # placeholders itself; another one in the
-            # question would be a -200 with no image.
+            # The user message places the two placeholders itself;
+            # another one in the question would be a -200 with no image.
             placeholder = next((p for p in (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES) if p in text), None)
             if placeholder is not None:
                 raise UsageError(
@@ -509,9 +508,8 @@ def _load_quantized(checkpoint, bits: int, device: torch.device, dtype: torch.dt
         # NF4 with double quantisation: QLoRA's 4-bit recipe.
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        # Only the decoder is quantised: the vision
-        # tower, abstractor and LM head (which
-        # gives the level logits) keep the dtype.
+        # Only the decoder is quantised: the vision tower, abstractor
+        # and LM head (which gives the level logits) keep the dtype.
         llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
     )
     model = MPLUGOwl2ForCausalLM.from_pretrained(

@@ -41,9 +41,8 @@ class Shard:
 
     def select(self, pairs: list) -> list:
         """This rank's pairs: index mod world_size == rank (input order kept)."""
-        # Round-robin, not contiguous blocks: pair
-        # lists are often sorted (by scene or level),
-        # and blocks would give the ranks unequal work.
+        # Round-robin, not contiguous blocks: pair lists are often sorted
+        # (by scene or level), and blocks would give the ranks unequal work.
         return [p for p in pairs if p.index % self.world_size == self.rank]
 
     def part_path(self, out: str | Path, rank: int | None = None) -> Path:

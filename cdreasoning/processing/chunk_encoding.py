@@ -47,9 +47,8 @@ class ChunkEncoder:
         import sentencepiece as spm
 
         processor = spm.SentencePieceProcessor(model_file=self.model_file)
-        # object.__setattr__: the dataclass is
-        # frozen (hashable, so lru_cache can hold
-        # encoders); private state is set once here.
+        # object.__setattr__: the dataclass is frozen (hashable, so
+        # lru_cache can hold encoders); private state is set once here.
         object.__setattr__(self, "_sp", processor)
         if not self.special_tokens:
             specials = {}

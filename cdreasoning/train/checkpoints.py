@@ -159,9 +159,8 @@ def publish_checkpoint(run_dir: str | Path, step: int) -> Path:
     final = Path(run_dir) / f"checkpoint-{step}"
     if final.exists():
         old = Path(run_dir) / f"{PARTIAL_PREFIX}old-checkpoint-{step}"
-        # Replace a checkpoint of the same step (a
-        # rerun) with renames: the old one is deleted
-        # only after the new one is in place.
+        # Replace a checkpoint of the same step (a rerun) with renames:
+        # the old one is deleted only after the new one is in place.
         shutil.rmtree(old, ignore_errors=True)
         final.rename(old)
         (staging / final.name).rename(final)

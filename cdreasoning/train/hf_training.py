@@ -113,9 +113,8 @@ class HFConversationDataset(Dataset):
             raise DataError(f"{record.where}: {exc}") from None
         if not spans:
             raise DataError(f"{record.where}: no assistant answer to learn from")
-        # Spans count from the end: the processor
-        # expands image tokens before the answers,
-        # so only end-relative offsets survive.
+        # Spans count from the end: the processor expands image tokens
+        # before the answers, so only end-relative offsets survive.
         answers = [ids[len(ids) - start : len(ids) - stop] for start, stop in spans]
         return text, spans, answers
 
@@ -157,9 +156,8 @@ class HFDataCollator:
         for row, sample in enumerate(samples):
             n = int(batch["attention_mask"][row].sum())
             for (start, stop), answer in zip(sample["spans"], sample["answer_ids"]):
-                # The processor tokenises the whole text again:
-                # the answer's ids must equal those rendered
-                # alone, or the labels would sit on other tokens.
+                # The processor tokenises the whole text again: the answer's ids must
+                # equal those rendered alone, or the labels would sit on other tokens.
                 got = input_ids[row, n - start : n - stop].tolist()
                 if got != answer:
                     raise DataError(
@@ -206,9 +204,8 @@ def configure_hf_tuning(model, args):
     vision = _module_names(model, VISION_PREFIXES)[:1]
     modules_to_save = list(vision) if not args.freeze_vision_model else []
     if args.tune_visual_abstractor:
-        # A projector inside the vision tower (Qwen's visual.merger) is saved with the tower already; listing
-        # it too
-        # would have peft wrap a module inside a wrapped one.
+        # A projector inside the vision tower (Qwen's visual.merger) is saved with the tower already;
+        # listing it too would have peft wrap a module inside a wrapped one.
         inside_vision = modules_to_save and any(
             p.startswith(modules_to_save[0] + ".") for p in _module_names(model, PROJECTOR_PREFIXES)
         )

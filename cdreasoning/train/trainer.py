@@ -130,8 +130,7 @@ class CDTrainer(Trainer):
         at = expanded_positions(inputs["input_ids"][rows], positions[rows], self.image_tokens) - 1
         kl, parts = level_distribution_loss(outputs.logits[rows, at], self.level_ids, targets[rows])
         # The model's cross-entropy is a sum over the accumulated batch's token count, the KL a
-        # per-micro-batch
-        # mean: dividing by the accumulation steps keeps the KL's weight per optimizer step.
+        # per-micro-batch mean: dividing by the accumulation steps keeps the KL's weight per optimizer step.
         if num_items_in_batch is not None and self.model_accepts_loss_kwargs:
             kl = kl / getattr(self, "current_gradient_accumulation_steps", 1)
         loss = loss + self.score_loss_weight * kl.to(loss.dtype)
