@@ -148,9 +148,8 @@ class MPLUGOwl2Config(PreTrainedConfig):
         self.attention_bias = attention_bias
         self.attention_dropout = attention_dropout
         if visual_config is None:
+            # No visual_config (a bare LLaMA-style config): the released 448-px tower and 64-query abstractor.
             visual_config = {
-                # No visual_config (a bare LLaMA-style config): the
-                # released 448-px tower and 64-query abstractor.
                 "visual_model": dataclasses.asdict(VisionConfig()),
                 "visual_abstractor": dataclasses.asdict(AbstractorConfig()),
             }

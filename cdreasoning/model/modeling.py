@@ -143,8 +143,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
         )
         problems = {key: sorted(info.get(key) or ()) for key in ("missing_keys", "unexpected_keys")}
-        # Quantized loads are exempt: the quantizer replaces Linear weights with its own parameters, so the
-        # key lists no longer compare name for name.
+        # Quantized loads are exempt: quantizers add or rename weights of their own, so the key lists need
+        # not match name for name.
         if any(problems.values()) and "quantization_config" not in kwargs:
             listed = "; ".join(
                 f"{key.replace('_', ' ')}: {names[:20]}" for key, names in problems.items() if names
@@ -166,9 +166,9 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
-    @torch.no_grad()
     # Only for freshly built models and missing weights; transformers.initialization's functions (unlike
     # torch.nn.init) leave parameters already loaded from a checkpoint alone.
+    @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
         if isinstance(module, (nn.Linear, nn.Conv2d)):
