@@ -381,7 +381,7 @@ class CDScorer:
             batch_size=batch_size,
             num_workers=num_workers,
             collate_fn=_collate,
-            # Pinned host memory speeds up the workers' batches' copy to the GPU.
+            # Pinned host memory makes the batches' copy to the GPU faster.
             pin_memory=self.device.type == "cuda",
         )
         for items in loader:

@@ -107,8 +107,7 @@ class ImageProcessor:
     @property
     def background(self) -> tuple[int, int, int]:
         """Padding colour: the mean in 0..255, truncated as in the original."""
-        # int() truncates, as the original's tuple(int(x *
-        # 255) for x in image_mean): (122, 116, 104) for CLIP.
+        # Truncated as the original's tuple(int(x * 255) for x in mean): (122, 116, 104) for CLIP.
         return tuple(int(m * 255) for m in self.mean)
 
     def square(self, image: Image.Image) -> Image.Image:
