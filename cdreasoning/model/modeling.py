@@ -143,8 +143,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
         )
         problems = {key: sorted(info.get(key) or ()) for key in ("missing_keys", "unexpected_keys")}
-        # Quantized loads are exempt: quantizers add or rename weights of their own, so the key lists need
-        # not match name for name.
+        # Quantized loads are exempt: quantizers add or rename weights
+        # of their own, so the key lists need not match name for name.
         if any(problems.values()) and "quantization_config" not in kwargs:
             listed = "; ".join(
                 f"{key.replace('_', ' ')}: {names[:20]}" for key, names in problems.items() if names

@@ -96,8 +96,8 @@ class ConversationDataset(Dataset):
     @property
     def lengths(self) -> list[int]:
         """Cheap length estimate per record (words + image tokens), for length-grouped batching."""
+        # Words, not tokens: tokenising every record here would cost a full pass over the data.
         return [
-            # Words, not tokens: tokenising every record here would cost a full pass over the data.
             sum(len(turn.value.split()) for turn in record.turns) + self.image_tokens * len(record.images)
             for record in self.items
         ]
@@ -159,9 +159,9 @@ class ConversationDataset(Dataset):
         # since render_prompt is a prefix of the training text.
         position = len(prompt_ids)
         expected = self.level_ids[CD_LEVELS.index(level)]
+        # An answer that tokenises differently from the scorer's
+        # prompt would put the soft label on the wrong token.
         if (
-            # An answer that tokenises differently from the scorer's
-            # prompt would put the soft label on the wrong token.
             input_ids[:position] != prompt_ids
             or position >= len(input_ids)
             or input_ids[position] != expected

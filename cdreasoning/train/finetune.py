@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             data_args.data_path,
             data_args.image_folder,
             training_args.output_dir,
-            # One rank writes the check cache (no two processes writing one file); every rank runs the checks.
+            # Local rank 0 alone writes the check cache (one writer per machine); every rank runs the checks.
             write_cache=os.environ.get("LOCAL_RANK", "0") == "0",
         )
     resume = resolve_resume(

@@ -14,7 +14,7 @@ import torch
 
 
 def _part(name: str) -> str:
-    # LoRA first: an adapter's name also contains its base module's name (….vision_model.….lora_A…).
+    # Checked first: a LoRA weight's name also contains the name of the part it adapts.
     if "lora_" in name:
         return "lora"
     if "vision_model" in name:
@@ -54,7 +54,7 @@ def configure_tuning(model, args):
     if args.bits in (4, 8):
         from peft import prepare_model_for_kbit_training
 
-        # QLoRA: peft's recipe casts the norms to float32 and makes checkpointed inputs require grad.
+        # QLoRA: peft's recipe casts the non-quantised weights to float32 and makes inputs require grad.
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
     modules_to_save = []
     if args.tune_visual_abstractor:
