@@ -355,7 +355,7 @@ class CDFlow(nn.Module):
         """x [b, 3, H, W] → FlowOutput (latents finest first, log_p [b], logdet [b]). Checks the shape only;
         the public helpers below also check the value range."""
         self.check_input(x, check_range=False)
-        # Uninitialised ActNorm (scale 1, loc 0) gives a valid but meaningless flow: refuse instead.
+        # An uninitialised ActNorm (loc 0, scale 1) would run without error on wrong statistics: refuse.
         if not self._initialized:
             raise RuntimeError(
                 "CDFlow's ActNorm layers are not initialised: call model.data_init(batch) with a batch of "

@@ -47,7 +47,7 @@ class InvertibleConv1x1(nn.Module):
         perm, lower, upper = torch.linalg.lu(rotation)
         diag = torch.diagonal(upper)
         self.register_buffer("perm", perm.float())
-        # The diagonal's signs are fixed: training s = log|u_ii| can never flip one, so W stays invertible.
+        # The diagonal's signs are fixed buffers; training moves only the magnitudes, s = log|u_ii|.
         self.register_buffer("sign", torch.sign(diag).float())
         # Only the strict triangles of L and U are used; the
         # masks keep the stored matrices' other entries out.
