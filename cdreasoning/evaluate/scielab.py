@@ -158,7 +158,7 @@ def _filter_planes(planes: np.ndarray, samples_per_degree: float) -> np.ndarray:
     k = scielab_kernels(samples_per_degree).shape[-1]
     r = k // 2
     if r == 0:
-        # A one-pixel kernel (spd < 2): the filter is a per-plane scale by the kernel's only value.
+        # A one-pixel kernel (spd ≤ 2): the filter is a per-plane scale by the kernel's only value.
         return planes * scielab_kernels(samples_per_degree)[:, 0, 0].astype(np.float32)[None, :, None, None]
     # Mirror padding: borders extended by reflection, so no dark frame leaks in as zero padding would.
     padded = np.pad(planes, ((0, 0), (0, 0), (r, r), (r, r)), mode="reflect")
