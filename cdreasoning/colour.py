@@ -42,9 +42,11 @@ D65_WHITE_XYZ = np.array([0.3127 / 0.3290, 1.0, (1.0 - 0.3127 - 0.3290) / 0.3290
 
 def _decode_srgb(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, dtype=np.float64)
+    # np.where evaluates both branches; the power of a negative value is NaN only where it is discarded.
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
 
+# 8-bit input takes 256 values: decode them once and index, instead of a power per pixel.
 _DECODE_LUT_8BIT = _decode_srgb(np.arange(256) / 255.0).astype(np.float32)
 
 
@@ -63,6 +65,7 @@ def linear_planes(rgb: np.ndarray) -> list[np.ndarray]:
 def apply_matrix(matrix: np.ndarray, planes: list[np.ndarray]) -> list[np.ndarray]:
     """3 planes through a 3×3 matrix, as 9 fused multiply-adds (no BLAS threads, no (N, 3) copies)."""
     m = matrix.astype(np.float32)
+    # float32 coefficients: under NumPy 2's promotion a float64 scalar would upcast the whole float32 plane.
     return [m[i, 0] * planes[0] + m[i, 1] * planes[1] + m[i, 2] * planes[2] for i in range(3)]
 
 
@@ -72,6 +75,7 @@ _LAB_KAPPA = 24389.0 / 27.0
 
 def _lab_f(t: np.ndarray) -> np.ndarray:
     out = np.cbrt(t)
+    # float32 constants for the same reason (np.float64 scalars upcast, plain Python floats do not).
     linear = np.float32(_LAB_KAPPA / 116.0) * t + np.float32(16.0 / 116.0)
     out += (t <= _LAB_EPSILON) * (
         linear - out
@@ -81,6 +85,7 @@ def _lab_f(t: np.ndarray) -> np.ndarray:
 
 def xyz_planes_to_lab(planes: list[np.ndarray]) -> list[np.ndarray]:
     """Three XYZ planes → three CIELAB planes (D65 white)."""
+    # Normalised by the white point, so the reference white has L* = 100 and a* = b* = 0.
     fx, fy, fz = (_lab_f(p / np.float32(w)) for p, w in zip(planes, D65_WHITE_XYZ))
     return [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)]
 
@@ -113,5 +118,6 @@ def srgb_to_linear(x: np.ndarray) -> np.ndarray:
 
 def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     """Linear light → sRGB-encoded values, clipped to [0, 1] first; float32 (same shape)."""
+    # Clip first: the power of a negative value is NaN, and sRGB has no code for values above 1.
     x = np.clip(x, 0.0, 1.0)
     return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055).astype(np.float32)

@@ -50,6 +50,7 @@ def _validate(pred, human, *, need_variation: bool = True) -> tuple[np.ndarray, 
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
             raise ValueError(f"{name} scores contain {bad.size} non-finite value(s), first at index {bad[0]}")
+        # A correlation divides by the spread, so constant scores would give NaN.
         if need_variation and np.ptp(arr) == 0:
             raise ValueError(f"{name} scores are constant ({float(arr[0])}); the metric is undefined")
     return p, h
@@ -57,10 +58,13 @@ def _validate(pred, human, *, need_variation: bool = True) -> tuple[np.ndarray, 
 
 def stress(pred, human) -> float:
     """STRESS ×100 (0 = proportional, lower is better). Both inputs must be positive-valued differences."""
+    # need_variation=False: STRESS is defined for constant inputs (it is merely large); zero ones fail below.
     de, dv = _validate(pred, human, need_variation=False)
     cross = float(np.sum(de * dv))
+    # F divides by Σ pred·human; a non-positive cross term means the inputs are not differences at all.
     if cross <= 0 or not np.any(de) or not np.any(dv):
         raise ValueError("STRESS needs positive colour differences (Σ pred·human must be > 0)")
+    # F = ΣΔE² / ΣΔE·ΔV scales ΔV onto ΔE, so STRESS ignores a global unit factor (García et al. 2007).
     f = float(np.sum(de * de)) / cross
     return 100.0 * math.sqrt(float(np.sum((de - f * dv) ** 2)) / (f * f * float(np.sum(dv * dv))))
 
@@ -68,6 +72,7 @@ def stress(pred, human) -> float:
 def logistic5(x, t0, t1, t2, t3, t4):
     """f(x) = t0·(0.5 − 1/(1 + exp(t1·(x − t2)))) + t3 + t4·x (vectorised, overflow-safe)."""
     x = np.asarray(x, dtype=np.float64)
+    # exp overflows float64 above ~709; with the clip 1/(1 + exp(z)) is still 0 or 1 to double precision.
     z = np.clip(t1 * (x - t2), -500.0, 500.0)
     return t0 * (0.5 - 1.0 / (1.0 + np.exp(z))) + t3 + t4 * x
 
@@ -85,6 +90,7 @@ class Logistic5Fit:
 def _monotone(params, p: np.ndarray) -> bool:
     """True when logistic5(·, params) is monotone (either direction) over [min p, max p]."""
     steps = np.diff(logistic5(np.linspace(float(np.min(p)), float(np.max(p)), 512), *params))
+    # Tolerance relative to the curve's largest step, so flat stretches with rounding noise count as monotone.
     scale = float(np.max(np.abs(steps))) or 1.0
     return bool(np.all(steps >= -1e-9 * scale) or np.all(steps <= 1e-9 * scale))
 
@@ -101,17 +107,24 @@ def fit_logistic5(pred, human) -> Logistic5Fit:
     from scipy import optimize
 
     p, h = _validate(pred, human)
+    # Constant predictions have no spread: slope 1 instead of a division by zero.
     spread = float(np.std(p)) or 1.0
+    # t0: the human range, t1: unit slope per prediction std,
+    # t2: centred, t3: the human mean, t4: no linear term.
     guess = [float(np.max(h) - np.min(h)), 1.0 / spread, float(np.mean(p)), float(np.mean(h)), 0.0]
     with warnings.catch_warnings():
+        # curve_fit warns when it cannot estimate the covariance;
+        # that case is caught by the finiteness test below.
         warnings.simplefilter("ignore")
         try:
+            # maxfev 20000: five parameters from a rough start need many evaluations.
             params, covariance = optimize.curve_fit(logistic5, p, h, p0=guess, maxfev=20000)
             conditioned = np.all(np.isfinite(params)) and np.all(np.isfinite(np.diag(covariance)))
             if conditioned and _monotone(params, p):
                 return Logistic5Fit(tuple(float(v) for v in params))
         except (RuntimeError, optimize.OptimizeWarning, ValueError, TypeError):
             pass  # TypeError: fewer points than the 5 parameters
+    # The linear fit is the family member with t0 = 0 (t1, t2 then irrelevant).
     slope, intercept = np.polyfit(p, h, 1)
     return Logistic5Fit((0.0, 1.0, 0.0, float(intercept), float(slope)))
 
@@ -122,6 +135,7 @@ def plcc(pred, human, fit: str | None = None) -> float:
     if fit is not None:
         if fit != "logistic5":
             raise ValueError(f"unknown fit {fit!r}; use None or 'logistic5'")
+        # Fitted and evaluated on the same pairs, as SPCD / CD-Flow report PLCC.
         p = fit_logistic5(p, h)(p)
         if np.ptp(p) == 0:
             raise ValueError("the logistic fit collapsed to a constant; PLCC is undefined")
@@ -148,6 +162,7 @@ def krcc(pred, human) -> float:
 
 def rmse(pred, human, fit: str | None = None) -> float:
     """Root-mean-square error, after the logistic fit when `fit="logistic5"`."""
+    # Without a fit, RMSE is defined for constant inputs too (e.g. a trivial baseline).
     p, h = _validate(pred, human, need_variation=fit is not None)
     if fit is not None:
         if fit != "logistic5":

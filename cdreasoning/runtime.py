@@ -40,6 +40,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
+        # getattr: torch builds without MPS support may lack torch.backends.mps.
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -64,9 +65,12 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
     name = (dtype or "auto").strip().lower()
     if name == "auto":
         if device.type == "cuda":
+            # bf16 keeps fp32's exponent range (no overflow in long
+            # sums); fp16 only on GPUs without bf16 (pre-Ampere).
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         if device.type == "mps":
             return torch.float16
+        # CPU: float32, since bf16 is slow on CPUs without AMX / AVX-512 BF16 (see cpu_has_fast_bf16).
         return torch.float32
     if name not in _DTYPE_NAMES:
         raise ValueError(f"unknown dtype {dtype!r}; use one of auto, {', '.join(sorted(_DTYPE_NAMES))}")
@@ -75,8 +79,10 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torc
 
 def flash_attention_available() -> bool:
     """True when the flash-attn package is importable (it only works on CUDA)."""
+    # A test / debugging switch: the SDPA path even where flash-attn is installed.
     if os.environ.get("CDREASONING_DISABLE_FLASH_ATTN"):
         return False
+    # find_spec, not import: importing flash-attn loads its CUDA extension, too heavy for a yes/no answer.
     return importlib.util.find_spec("flash_attn") is not None
 
 
@@ -88,6 +94,7 @@ def resolve_attention(attention: str | None, device: torch.device) -> str:
     """
     name = (attention or "auto").strip().lower()
     if name == "auto":
+        # flash-attn also skips padding entirely (varlen), which batched prompts profit from most.
         if device.type == "cuda" and flash_attention_available():
             return "flash_attention_2"
         return "sdpa"
@@ -127,6 +134,7 @@ _warned_busy = False
 def available_cores() -> int:
     """Cores this process may run on (its CPU affinity, else os.cpu_count())."""
     try:
+        # Affinity, not cpu_count: a container or taskset may allow fewer cores than the machine has.
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # macOS, Windows
         return max(1, os.cpu_count() or 1)
@@ -161,6 +169,7 @@ def choose_threads(
         return int(env)
     cores = available_cores() if cores is None else cores
     load = _load_average() if load is None else load
+    # The 1-minute load rounded to whole busy processes; this run always keeps at least one core.
     busy = 0 if load is None else min(cores - 1, max(0, int(load + 0.5)))
     return max(1, cores - busy)
 
@@ -170,6 +179,7 @@ def warn_if_busy(prog: str, threads: int, *, cores: int | None = None, load: flo
     global _warned_busy
     cores = available_cores() if cores is None else cores
     load = _load_average() if load is None else load
+    # Half a process of slack, as choose_threads rounds: a load just above the free cores is noise.
     if _warned_busy or load is None or load <= max(0, cores - threads) + 0.5:
         return False
     _warned_busy = True
@@ -186,6 +196,7 @@ def warn_if_busy(prog: str, threads: int, *, cores: int | None = None, load: flo
 def apply_threads(requested: int | None = None, prog: str = "cdreasoning") -> int:
     """torch.set_num_threads(choose_threads(requested)); warns once on a busy machine. Returns the count."""
     threads = choose_threads(requested)
+    # Intra-op threads: the ones that split a single matmul or convolution.
     torch.set_num_threads(threads)
     warn_if_busy(prog, threads)
     return threads

@@ -20,6 +20,7 @@ import numpy as np
 
 from cdreasoning.constants import CD_LEVELS
 
+# SPCD's fitted constants: ΔV = A·exp(B·G) − C.
 _A, _B, _C = 1.6036, 0.5391, 1.2943
 
 
@@ -30,6 +31,7 @@ LEVEL_BOUNDARIES_DELTA_V = tuple(round(_A * math.exp(_B * g) - _C, 2) for g in r
 def grade_from_delta_v(delta_v):
     """G from ΔV (float or array). ΔV must exceed −1.2943, where the mapping is defined."""
     arr = np.asarray(delta_v, dtype=np.float64)
+    # ΔV ≤ −C has no grade (the log of a non-positive number).
     if not np.all(np.isfinite(arr)) or np.any(arr <= -_C):
         raise ValueError(f"ΔV must be finite and > {-_C}; got {delta_v!r}")
     grade = np.log((arr + _C) / _A) / _B
@@ -50,6 +52,7 @@ def level_index_from_delta_v(delta_v) -> int:
     value = float(delta_v)
     if not math.isfinite(value):
         raise ValueError(f"ΔV must be finite; got {delta_v!r}")
+    # >=: a ΔV exactly on a boundary belongs to the higher level, as M-SPCD was labelled.
     return sum(1 for boundary in LEVEL_BOUNDARIES_DELTA_V if value >= boundary)
 
 

@@ -92,6 +92,7 @@ def _without_video(processor_class):
                 return None
             return super().check_argument_for_proper_class(argument_name, argument)
 
+    # The original names, so saving and reprs show the checkpoint's processor class.
     ImageOnlyProcessor.__name__ = processor_class.__name__
     ImageOnlyProcessor.__qualname__ = processor_class.__qualname__
     return ImageOnlyProcessor
@@ -131,6 +132,7 @@ def load_hf_processor(path: str | Path):
     kwargs = {}
     config_file = folder / "processor_config.json"
     if config_file.is_file():
+        # Everything the processor was saved with except its class name, which the constructor does not take.
         kwargs = {
             k: v for k, v in json.loads(config_file.read_text()).items() if k not in ("processor_class",)
         }
@@ -140,6 +142,7 @@ def load_hf_processor(path: str | Path):
     elif (folder / "chat_template.json").is_file():
         chat_template = json.loads((folder / "chat_template.json").read_text())["chat_template"]
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    # Older checkpoints keep the chat template in tokenizer_config.json only.
     chat_template = chat_template or tokenizer.chat_template
     image_processor = AutoImageProcessor.from_pretrained(str(folder), local_files_only=True)
     return _without_video(processor_class)(
@@ -155,7 +158,9 @@ def parameter_part(name: str) -> str:
     """ "vision", "projector" or "llm" for a parameter name of an HF VLM (LoRA weights count as "lora")."""
     if "lora_" in name:
         return "lora"
+    # peft prefixes every name with "base_model.model."; the parts are named without it.
     bare = name.removeprefix("base_model.model.")
+    # Projector before vision: Qwen's merger lives under the vision tower's prefix (model.visual.merger.).
     if any(bare.startswith(p) for p in PROJECTOR_PREFIXES):
         return "projector"
     if any(bare.startswith(p) for p in VISION_PREFIXES):
@@ -172,6 +177,7 @@ class HFVisionLanguageBackbone:
     kind: str = "hf_vlm"
 
     def __post_init__(self):
+        # Left padding: the last column is every row's answer position (scoring) and where generation appends.
         self.processor.tokenizer.padding_side = "left"
         if self.max_pixels is not None:
             # Written into the processor's own size setting, so the cap holds wherever this processor is used.
@@ -182,6 +188,7 @@ class HFVisionLanguageBackbone:
                     f"max_pixels applies to dynamic-resolution processors (Qwen-VL family); {self.model_type}'s "
                     "image size is set in its preprocessor_config.json"
                 )
+            # The floor may not exceed the cap: a shortest_edge above max_pixels would override it.
             shortest = min(size.shortest_edge, self.max_pixels)
             image_processor.size = type(size)(shortest_edge=shortest, longest_edge=self.max_pixels)
 
@@ -218,11 +225,14 @@ class HFVisionLanguageBackbone:
             text = self.render(messages, add_generation_prompt=True)
         else:
             full = self.render(messages + [assistant_message(answer_prefix)])
+            # rfind: the answer's rendering is the prefix's last occurrence.
             end = full.rfind(answer_prefix)
             if end < 0:
                 raise ValueError(
                     f"the chat template of {self.model_type} does not render the answer verbatim"
                 )
+            # Cut right after the prefix, dropping the template's
+            # end-of-turn tokens, so the model continues the answer.
             text = full[: end + len(answer_prefix)]
         return Prompt(text, self.encode(text))
 
@@ -248,6 +258,8 @@ class HFVisionLanguageBackbone:
                     )
                 messages.append({"role": "user", "content": content})
             elif role == "assistant":
+                # The template's text up to the open assistant
+                # turn: where the answer's supervised tokens begin.
                 prefix = self.render(messages, add_generation_prompt=True)
                 messages.append(assistant_message(text))
                 bounds.append((prefix, self.render(messages)))
@@ -259,11 +271,14 @@ class HFVisionLanguageBackbone:
         spans = []
         for prefix, upto in bounds:
             start, stop = len(self.encode(prefix)), len(self.encode(upto))
+            # A template that merges tokens across the boundary
+            # would shift the supervised span: refuse instead.
             if ids[:stop] != self.encode(upto) or ids[:start] != self.encode(prefix):
                 raise ValueError(
                     f"the chat template of {self.model_type} does not tokenise an answer as a continuation of "
                     "its prompt; cannot tell which tokens to supervise"
                 )
+            # Counted from the end (see the docstring): the processor expands images before the answers.
             spans.append((len(ids) - start, len(ids) - stop))
         return full, spans, ids
 
@@ -288,6 +303,7 @@ class HFVisionLanguageBackbone:
 
     def batch_inputs(self, prompt: Prompt, batch: list) -> dict:
         inputs = self.inputs([prompt.text] * len(batch), [list(pair) for pair in batch])
+        # The processor adds image tokens before it; the last token must still be the prompt's own.
         last = inputs["input_ids"][:, -1]
         if not bool((last == prompt.ids[-1]).all()):
             raise RuntimeError(
@@ -299,6 +315,8 @@ class HFVisionLanguageBackbone:
             if torch.is_tensor(value):
                 value = value.to(self.device)
                 if value.is_floating_point():
+                    # Pixel tensors follow the model's dtype; integer
+                    # tensors (ids, image grid sizes) keep theirs.
                     value = value.to(self.dtype)
             moved[key] = value
         return moved
@@ -307,6 +325,7 @@ class HFVisionLanguageBackbone:
     def answer_logits(self, prompt: Prompt, batch: list) -> torch.Tensor:
         """b image pairs → next-token logits [b, v] after the prompt (the last position of the left-padded batch)."""
         inputs = self.batch_inputs(prompt, batch)
+        # use_cache=False: one forward and no generation after it, so a KV cache would only cost memory.
         return self.model(**inputs, logits_to_keep=1, use_cache=False).logits[:, -1]
 
     def generate(
@@ -320,7 +339,9 @@ class HFVisionLanguageBackbone:
     ) -> list[str]:
         inputs = self.batch_inputs(prompt, batch)
         if seed is not None:
+            # HF generate samples from the global RNG (it takes no generator argument).
             torch.manual_seed(seed)
+        # top_k 0 turns off HF's default top-k of 50, as in our own sampler (no top-k unless asked).
         sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
         tokens = self.model.generate(
             **inputs,
@@ -329,6 +350,8 @@ class HFVisionLanguageBackbone:
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
         )
+        # The prompt comes back in the output: keep the new
+        # tokens only (left padding aligns them in one column).
         new = tokens[:, inputs["input_ids"].shape[1] :]
         return [t.strip() for t in self.tokenizer.batch_decode(new, skip_special_tokens=True)]
 

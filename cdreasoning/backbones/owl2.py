@@ -34,6 +34,8 @@ class Owl2Backbone:
 
     @property
     def device(self) -> torch.device:
+        # The LM head's device and dtype: where the logits
+        # come out (under device_map the model may span GPUs).
         return self.model.lm_head.weight.device
 
     @property
@@ -56,11 +58,14 @@ class Owl2Backbone:
 
     def collate(self, items: list[torch.Tensor]) -> torch.Tensor:
         """pixel_values [2b, 3, S, S] (pairs in order)."""
+        # Pairs concatenated in order: images 2i and 2i + 1 are
+        # pair i, matching each prompt row's two sentinels.
         return torch.cat(items)
 
     # -- model -----------------------------------------------------------------------------------------------------
     def answer_logits(self, prompt: Prompt, batch: torch.Tensor) -> torch.Tensor:
         """batch: pixel_values [2b, 3, S, S] → next-token logits [b, v] after the prompt."""
+        # No padding: every row is the same prompt, so a pair's logits do not depend on the rest of the batch.
         pairs = batch.shape[0] // 2
         input_ids = torch.tensor([prompt.ids] * pairs, device=self.device)
         return self.model(
@@ -80,11 +85,13 @@ class Owl2Backbone:
         input_ids = torch.tensor([prompt.ids] * pairs, device=self.device)
         generator = None
         if seed is not None:
+            # A generator on the model's device: sampling draws there, reproducibly per seed.
             generator = torch.Generator(device=self.device).manual_seed(seed)
         tokens = self.model.generate(
             input_ids,
             pixel_values=batch.to(self.device, self.dtype),
             max_new_tokens=max_new_tokens,
+            # temperature 0 selects greedy decoding; the value passed then is unused.
             do_sample=temperature > 0,
             temperature=temperature if temperature > 0 else 1.0,
             top_p=top_p,
@@ -95,6 +102,7 @@ class Owl2Backbone:
         encoder = chunk_encoder(self.tokenizer)  # the checkpoint's SentencePiece decodes as the original did
         texts = []
         for row in tokens.tolist():
+            # Cut at the first EOS: finished rows were padded after it.
             if self.tokenizer.eos_token_id in row:
                 row = row[: row.index(self.tokenizer.eos_token_id)]
             text = encoder.decode(row) if encoder else self.tokenizer.decode(row, skip_special_tokens=True)

@@ -30,16 +30,21 @@ class ActNorm(nn.Module):
     @torch.no_grad()
     def data_init(self, x: torch.Tensor) -> None:
         """Zero mean and unit variance per channel on the batch x (unbiased std, as the original)."""
+        # Statistics in at least float32 (a bf16 batch would
+        # give a coarse mean / std); [c, b·h·w] per channel.
         flat = (
             x.detach().to(torch.promote_types(x.dtype, torch.float32)).transpose(0, 1).reshape(x.shape[1], -1)
         )
         self.loc.copy_(-flat.mean(dim=1).view(1, -1, 1, 1))
+        # + 1e-6: a constant channel (a flat image region) would otherwise get an infinite scale.
         self.scale.copy_(1.0 / (flat.std(dim=1).view(1, -1, 1, 1) + 1e-6))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.init_pending:
             self.data_init(x)
             self.init_pending = False
+        # One scale per channel at every pixel: a diagonal
+        # Jacobian holding h·w copies of each channel's scale.
         logdet = x.shape[2] * x.shape[3] * torch.log(torch.abs(self.scale)).sum()
         return self.scale * (x + self.loc), logdet
 

@@ -38,13 +38,16 @@ _state: dict[str, bool] = {}
 
 def tune_allocator() -> bool:
     """Apply the malloc settings above once per process; True when they are in effect."""
+    # Once per process: mallopt settings are global, and later calls would only repeat the answer.
     if "applied" in _state:
         return _state["applied"]
     applied = False
     if os.environ.get(ALLOCATOR_ENV, "").strip().lower() != "default" and _is_glibc():
         try:
+            # CDLL(None): the symbols already loaded into this process, i.e. the running libc itself.
             libc = ctypes.CDLL(None)
             mallopt = libc.mallopt
+            # Declared so ctypes passes C ints (the parameter numbers are negative).
             mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
             # mallopt returns 1 on success, 0 on error
             applied = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
@@ -58,6 +61,7 @@ def _is_glibc() -> bool:
     if platform.system() != "Linux":
         return False
     try:
+        # musl and other libcs need not have these mallopt parameters under these numbers.
         return platform.libc_ver()[0] == "glibc"
     except OSError:
         return False

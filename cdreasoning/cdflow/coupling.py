@@ -31,6 +31,8 @@ class ZeroConv2d(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
+        # padding=0: forward pads explicitly, with ones, as
+        # rosinality's glow-pytorch that the original follows.
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=0)
         nn.init.zeros_(self.conv.weight)
         nn.init.zeros_(self.conv.bias)
@@ -38,6 +40,7 @@ class ZeroConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv(F.pad(x, [1, 1, 1, 1], value=1.0))
+        # exp(3·scale): a learned per-channel gain, 1 at initialisation; Glow's logscale_factor of 3.
         return out * torch.exp(self.scale * 3)
 
 
@@ -53,6 +56,8 @@ class AffineCoupling(nn.Module):
             nn.ReLU(inplace=True),
             nn.Conv2d(width, width, 1),
             nn.ReLU(inplace=True),
+            # Zero-initialised last layer: log s = 0 and t = 0 at
+            # start, so each coupling begins as y_b = x_b·σ(2).
             ZeroConv2d(width, channels),
         )
         for conv in (self.net[0], self.net[2]):
@@ -60,17 +65,21 @@ class AffineCoupling(nn.Module):
             nn.init.zeros_(conv.bias)
 
     def _scale_shift(self, x_a: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        # The net may run in bf16 under autocast; its output is cast back before the scale and the log-det.
         log_s, shift = self.net(x_a).to(dtype).chunk(2, dim=1)
+        # + 2, as Glow: the scale starts at σ(2) ≈ 0.88, near the identity, and σ keeps it in (0, 1).
         return log_s + 2.0, shift
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x_a, x_b = x.chunk(2, dim=1)
         pre, shift = self._scale_shift(x_a, x.dtype)
         y_b = (x_b + shift) * torch.sigmoid(pre)
+        # log|det| = Σ log s over x_b's entries; logsigmoid is the stable form of log(sigmoid(·)).
         logdet = F.logsigmoid(pre).flatten(1).sum(dim=1)
         return torch.cat([x_a, y_b], dim=1), logdet
 
     def reverse(self, y: torch.Tensor) -> torch.Tensor:
         y_a, y_b = y.chunk(2, dim=1)
         pre, shift = self._scale_shift(y_a, y.dtype)
+        # y_a = x_a, so net(y_a) gives the same s and t: the inverse needs no solve.
         return torch.cat([y_a, y_b / torch.sigmoid(pre) - shift], dim=1)

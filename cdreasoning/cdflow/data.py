@@ -54,6 +54,7 @@ __all__ = [
 ]
 
 MAX_ROTATION_DEGREES = 3.0
+# Distinct stream constants keep the order draws and the per-image draws independent for one (seed, epoch).
 _ORDER_STREAM = 0x0D3E
 _IMAGE_STREAM = 0x1AA6
 
@@ -91,6 +92,7 @@ def _resize_shorter(image, side: int):
     if min(width, height) == side:
         return image
     if width <= height:
+        # int() truncates the long side, as torchvision's Resize(int) does.
         size = (side, max(1, int(side * height / width)))
     else:
         size = (max(1, int(side * width / height)), side)
@@ -105,11 +107,14 @@ def augment_image(rgb: np.ndarray, rng: np.random.Generator, image_size: int) ->
     image = _resize_shorter(Image.fromarray(rgb), resize_to)
     width, height = image.size
     angle = float(rng.uniform(-MAX_ROTATION_DEGREES, MAX_ROTATION_DEGREES))
+    # The crop offset is drawn on the unpadded image; the padding is added back at the crop below.
     left = int(rng.integers(0, width - crop + 1))
     top = int(rng.integers(0, height - crop + 1))
     # Reflect-pad so that the rotated image still covers the whole W×H frame (no black corners).
+    # Rotating by θ uncovers corners at most max(W, H)/2·sin θ deep; one more pixel for rounding.
     pad = math.ceil(max(width, height) / 2 * math.sin(math.radians(MAX_ROTATION_DEGREES))) + 1
     padded = Image.fromarray(np.pad(np.asarray(image), ((pad, pad), (pad, pad), (0, 0)), mode="reflect"))
+    # Rotation about the padded image's centre, which is also the original image's centre.
     rotated = padded.rotate(angle, resample=Image.Resampling.BILINEAR)
     view = rotated.crop((pad + left, pad + top, pad + left + crop, pad + top + crop))
     if crop != image_size:
@@ -122,6 +127,8 @@ def to_tensor(rgb: np.ndarray, noise: np.ndarray | None = None) -> torch.Tensor:
     if noise is None:
         values = rgb.astype(np.float32) / 255.0
     else:
+        # /256 with noise in [0, 1): each 8-bit level becomes its own bin of width 1/256 (uniform
+        # dequantisation).
         values = (rgb.astype(np.float32) + noise) / 256.0
     return torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1)))
 
@@ -166,11 +173,13 @@ class TrainPairs(Dataset):
         epoch, index = key
         pair = self.pairs[index]
         where = f"{self.csv_path}:{pair.line}"
+        # One child stream per image, so x's and y's views are independent yet both reproducible.
         streams = np.random.SeedSequence([self.seed, epoch, index, _IMAGE_STREAM]).spawn(2)
         views = []
         for name, stream in zip((pair.image_a, pair.image_b), streams):
             rng = np.random.default_rng(stream)
             view = augment_image(_read(self.image_dir, name, where), rng, self.image_size)
+            # Noise drawn after the geometry, from the same stream: the order of draws is fixed per image.
             noise = rng.random(view.shape, dtype=np.float32) if self.dequantize else None
             views.append(to_tensor(view, noise))
         return views[0], views[1], torch.tensor(pair.delta_v, dtype=torch.float32), index
@@ -183,8 +192,10 @@ def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, start_batch: i
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    # Independent of earlier epochs: a resumed run rebuilds epoch e's order without replaying 0 … e − 1.
     order = np.random.default_rng([seed, epoch, _ORDER_STREAM]).permutation(n)
     batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    # start_batch skips the batches a resumed run has already trained on.
     return [[(epoch, int(i)) for i in batch] for batch in batches[start_batch:]]
 
 

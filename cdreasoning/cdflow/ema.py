@@ -36,11 +36,13 @@ class EMA:
         self.decay = decay
         self.warmup = warmup
         self.num_updates = 0
+        # Trainable parameters only: frozen ones never change, and buffers (ActNorm's flag) are not averaged.
         self.shadow = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
 
     def current_decay(self) -> float:
         if not self.warmup:
             return self.decay
+        # (1 + n)/(10 + n): 0.1 at the first update, rising towards 1; capped by decay.
         return min(self.decay, (1.0 + self.num_updates) / (10.0 + self.num_updates))
 
     @torch.no_grad()
@@ -49,16 +51,19 @@ class EMA:
         weight = 1.0 - self.current_decay()
         for name, p in model.named_parameters():
             if name in self.shadow:
+                # lerp_(p, 1 − d): shadow + (1 − d)(p − shadow) = d·shadow + (1 − d)·p, in place.
                 self.shadow[name].lerp_(p.detach(), weight)
 
     @contextlib.contextmanager
     def applied(self, model: nn.Module) -> Iterator[nn.Module]:
         """Swap the averaged weights into `model` for the block; the trained weights come back afterwards."""
         params = dict(model.named_parameters())
+        # Cloned: the copies below write into the same parameter storage.
         backup = {name: params[name].detach().clone() for name in self.shadow}
         try:
             with torch.no_grad():
                 for name, value in self.shadow.items():
+                    # copy_ into the existing tensors: the optimizer holds references to these parameters.
                     params[name].copy_(value)
             yield model
         finally:
@@ -69,6 +74,7 @@ class EMA:
     def model_state_dict(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """`model.state_dict()` with the averaged parameters in place of the trained ones (for best.pt)."""
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        # Buffers (ActNorm's initialised flag) come from the live model; only parameters are averaged.
         state.update({name: value.clone() for name, value in self.shadow.items()})
         return state
 
@@ -92,4 +98,5 @@ class EMA:
         self.warmup = bool(state["warmup"])
         self.num_updates = int(state["num_updates"])
         for name, value in state["shadow"].items():
+            # copy_ keeps each shadow tensor's device and dtype, wherever the saved state was loaded.
             self.shadow[name].copy_(value)

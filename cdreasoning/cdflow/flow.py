@@ -67,6 +67,8 @@ def _memory_format(x: torch.Tensor) -> torch.memory_format:
     """channels_last when x is stored so (a --channels-last run), else the default layout."""
     return (
         torch.channels_last
+        # A [b, c, 1, 1] tensor is contiguous in both layouts:
+        # only one that is channels-last and not plain counts.
         if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
         else torch.contiguous_format
     )
@@ -80,6 +82,7 @@ def squeeze2x2(x: torch.Tensor) -> torch.Tensor:
         # a channels-last run stays channels-last: the same values, written in NHWC order in one copy
         x = x.permute(0, 2, 4, 1, 3, 5).reshape(b, h // 2, w // 2, c * 4)
         return x.permute(0, 3, 1, 2)
+    # (b, c, h/2, dy, w/2, dx) → (b, c, dy, dx, h/2, w/2): channel c·4 + dy·2 + dx, the original's order.
     return x.permute(0, 1, 3, 5, 2, 4).reshape(b, c * 4, h // 2, w // 2)
 
 
@@ -92,6 +95,7 @@ def unsqueeze2x2(x: torch.Tensor) -> torch.Tensor:
 
 def gaussian_log_p(z: torch.Tensor, mean: torch.Tensor, log_sd: torch.Tensor) -> torch.Tensor:
     """Elementwise log N(z; mean, exp(log_sd)²)."""
+    # exp(−2·log_sd) = 1/σ², without dividing by a possibly tiny σ².
     return -0.5 * _LOG_2PI - log_sd - 0.5 * (z - mean) ** 2 * torch.exp(-2 * log_sd)
 
 
@@ -114,19 +118,23 @@ class FlowStep(nn.Module):
     def _folded(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(weight [c, c, 1, 1], bias [c], per-pixel log|det| of both layers), float32, cached."""
         norm, conv = self.actnorm, self.invconv
+        # Both layers' parameters key the cache: any optimizer step or state-dict load invalidates it.
         key = parameter_key(norm.loc, norm.scale, conv.lower, conv.log_s, conv.upper)
         cached = self.__dict__.get("_folded_cache")
         if cached is None or cached[0] != key:
             w = conv.weight()  # [c_out, c_in]
             scale = norm.scale.reshape(-1).to(w.dtype)
+            # W·diag(s): column j scaled by ActNorm's scale of input channel j.
             weight = w * scale[None, :]
             bias = w @ (scale * norm.loc.reshape(-1).to(w.dtype))
+            # Per pixel: Σ log|s| over channels (ActNorm) plus Σ log|u_ii| (the 1×1 convolution).
             logdet = torch.log(torch.abs(scale)).sum() + conv.log_s.to(w.dtype).sum()
             cached = (key, (weight[:, :, None, None], bias, logdet))
             self.__dict__["_folded_cache"] = cached
         return cached[1]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # Folding needs fixed parameters (no autograd) and must not skip a pending ActNorm data init.
         if self.fold_at_inference and not torch.is_grad_enabled() and not self.actnorm.init_pending:
             with torch.autocast(device_type=x.device.type, enabled=False):
                 weight, bias, logdet_pixel = self._folded()
@@ -140,6 +148,7 @@ class FlowStep(nn.Module):
         return x, logdet_coupling + logdet
 
     def reverse(self, y: torch.Tensor) -> torch.Tensor:
+        # Inverse order: coupling⁻¹, then the 1×1 convolution's inverse, then ActNorm's.
         return self.actnorm.reverse(self.invconv.reverse(self.coupling.reverse(y)))
 
 
@@ -158,6 +167,8 @@ class FlowScale(nn.Module):
     def _prior(self, h: torch.Tensor | None, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.autocast(device_type=like.device.type, enabled=False):
             if self.split:
+                # The prior runs in float32 (outside autocast): its
+                # mean and log_sd feed the float32 log-density.
                 params = self.prior(h.to(like.dtype))
             else:
                 # The original feeds a ones tensor of z's shape; padded with ones, a constant input gives a
@@ -178,14 +189,17 @@ class FlowScale(nn.Module):
                 out, step_logdet = step(out)
             logdet = logdet + step_logdet
         if self.split:
+            # The half that goes on also conditions z's prior (Glow's split prior).
             h_next, z = out.chunk(2, dim=1)
         else:
             h_next, z = None, out
         mean, log_sd = self._prior(h_next, z)
+        # Summed over all of z's entries: one log-density per image.
         log_p = gaussian_log_p(z, mean, log_sd).flatten(1).sum(dim=1)
         return h_next, z, log_p, logdet
 
     def reverse(self, h_next: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
+        # forward undone: rejoin the halves, undo the steps last-first, then unsqueeze.
         out = torch.cat([h_next, z], dim=1) if self.split else z
         for step in reversed(self.steps):
             out = step.reverse(out)
@@ -213,6 +227,7 @@ def latent_distances(
     # Suffix sums over scales k..K (coarse-to-fine, as the original concatenates them).
     suffix = squared_t.flip(1).cumsum(1).flip(1)
     suffix_dims = torch.tensor(dims, dtype=suffix.dtype, device=suffix.device).flip(0).cumsum(0).flip(0)
+    # RMS per dimension, so ΔE does not grow with the image size.
     return torch.sqrt(eps + suffix / suffix_dims)
 
 
@@ -226,6 +241,7 @@ class CDFlow(nn.Module):
         channels = IN_CHANNELS
         for k in range(scales):
             self.scales.append(FlowScale(channels, steps, width, split=k < scales - 1))
+            # Each split keeps half of the 4c channels after the squeeze: the next scale gets 2c.
             channels *= 2
         # Saved with the weights; a checkpoint carries its ActNorm initialisation with it.
         self.register_buffer("actnorm_initialized", torch.tensor(False))
@@ -238,6 +254,7 @@ class CDFlow(nn.Module):
 
     @staticmethod
     def _sync_initialized(module: CDFlow, incompatible_keys) -> None:
+        # After load_state_dict the buffer holds the checkpoint's flag: refresh the Python mirror from it.
         module._initialized = bool(module.actnorm_initialized)
 
     # --- inputs -------------------------------------------------------------------------------------------
@@ -260,6 +277,7 @@ class CDFlow(nn.Module):
                 f"{max(multiple, height // multiple * multiple)}×{max(multiple, width // multiple * multiple)})"
             )
         if check_range and x.numel():
+            # One aminmax pass and one device sync for both bounds.
             low, high = torch.aminmax(x.detach())
             low, high = float(low), float(high)
             if not (math.isfinite(low) and math.isfinite(high)) or low < 0.0 or high > 1.0:
@@ -296,6 +314,7 @@ class CDFlow(nn.Module):
             raise ValueError("--compile on the CPU needs a C++ compiler (g++ or clang++) on PATH")
         for scale in self.scales:
             for step in scale.steps:
+                # dynamic=False: kernels specialised for the shapes seen (a run trains on one crop size).
                 step.coupling.net.compile(dynamic=False)
 
     # --- the flow -----------------------------------------------------------------------------------------
@@ -306,9 +325,11 @@ class CDFlow(nn.Module):
         self.check_input(x)
         for module in self.modules():
             if isinstance(module, ActNorm):
+                # The next forward of each ActNorm takes its statistics from its own input, layer after layer.
                 module.init_pending = True
         try:
             self._flow(x)
+        # finally: a failed init (e.g. out of memory) must not leave layers waiting to re-initialise later.
         finally:
             for module in self.modules():
                 if isinstance(module, ActNorm):
@@ -318,8 +339,10 @@ class CDFlow(nn.Module):
 
     def _flow(self, x: torch.Tensor) -> FlowOutput:
         latents = []
+        # float32 accumulators (float64 kept for the log-det tests): 3HW log terms do not fit bf16's mantissa.
         log_p = x.new_zeros(x.shape[0], dtype=torch.float32 if x.dtype != torch.float64 else x.dtype)
         logdet = torch.zeros_like(log_p)
+        # The flow path itself runs in float32 too; autocast lowers only the coupling networks.
         h = x.to(log_p.dtype)
         for scale in self.scales:
             h, z, scale_log_p, scale_logdet = scale(h)
@@ -332,6 +355,7 @@ class CDFlow(nn.Module):
         """x [b, 3, H, W] → FlowOutput (latents finest first, log_p [b], logdet [b]). Checks the shape only;
         the public helpers below also check the value range."""
         self.check_input(x, check_range=False)
+        # An uninitialised ActNorm (loc 0, scale 1) would run without error on wrong statistics: refuse.
         if not self._initialized:
             raise RuntimeError(
                 "CDFlow's ActNorm layers are not initialised: call model.data_init(batch) with a batch of "
@@ -364,8 +388,10 @@ class CDFlow(nn.Module):
         self.check_input(y, "y")
         if x.shape != y.shape:
             raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        # One forward for x and y together: twice the batch, half the launches.
         latents = self(torch.cat([x, y], dim=0)).latents
         b = x.shape[0]
+        # The first b rows are x's latents, the last b rows y's.
         return latent_distances([z[:b] for z in latents], [z[b:] for z in latents], eps=eps)
 
     def distance(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -30,6 +30,7 @@ __all__ = ["InvertibleConv1x1", "parameter_key"]
 def parameter_key(*tensors: torch.Tensor) -> tuple:
     """Identifies the current values of tensors: storage, version counter (bumped by every in-place change),
     dtype and device. Equal keys mean unchanged values."""
+    # An in-place update keeps the storage but bumps _version; a replaced tensor has another data_ptr.
     return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
 
@@ -38,13 +39,18 @@ class InvertibleConv1x1(nn.Module):
 
     def __init__(self, channels: int, generator: torch.Generator | None = None) -> None:
         super().__init__()
+        # A random orthogonal matrix (|det| = 1): the flow starts volume-preserving, with log-det 0.
         rotation, _ = torch.linalg.qr(
             torch.randn(channels, channels, generator=generator, dtype=torch.float64)
         )
+        # rotation = P·L·U with unit-diagonal L, so log|det W| = Σ log|diag(U)| = Σ s.
         perm, lower, upper = torch.linalg.lu(rotation)
         diag = torch.diagonal(upper)
         self.register_buffer("perm", perm.float())
+        # The diagonal's signs are fixed buffers; training moves only the magnitudes, s = log|u_ii|.
         self.register_buffer("sign", torch.sign(diag).float())
+        # Only the strict triangles of L and U are used; the
+        # masks keep the stored matrices' other entries out.
         self.register_buffer("lower_mask", torch.tril(torch.ones(channels, channels), -1))
         self.register_buffer("upper_mask", torch.triu(torch.ones(channels, channels), 1))
         self.register_buffer("eye", torch.eye(channels))
@@ -58,9 +64,11 @@ class InvertibleConv1x1(nn.Module):
 
     def weight(self) -> torch.Tensor:
         """The c×c matrix W (float32 or float64); cached while autograd is off (see the module docstring)."""
+        # With autograd on (training) the weight is rebuilt on every call, so gradients reach L, s and U.
         if torch.is_grad_enabled():
             return self._compose()
         key = parameter_key(self.lower, self.log_s, self.upper)
+        # __dict__ directly: nn.Module.__getattr__ would raise for a missing attribute instead of giving None.
         cached = self.__dict__.get("_weight_cache")
         if cached is None or cached[0] != key:
             cached = (key, self._compose())
@@ -69,15 +77,20 @@ class InvertibleConv1x1(nn.Module):
 
     def _compose(self) -> torch.Tensor:
         dtype = self._dtype()
+        # L + I: the unit lower-triangular factor (its diagonal is implicit, as in Glow).
         lower = self.lower.to(dtype) * self.lower_mask.to(dtype) + self.eye.to(dtype)
+        # sign · exp(s) on the diagonal: never zero, so W is invertible for any s.
         diag = torch.diag(self.sign.to(dtype) * torch.exp(self.log_s.to(dtype)))
         upper = self.upper.to(dtype) * self.upper_mask.to(dtype) + diag
         return self.perm.to(dtype) @ lower @ upper
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # float32 even under autocast: the three-matrix product
+        # and its inverse lose invertibility in bf16 / fp16.
         with torch.autocast(device_type=x.device.type, enabled=False):
             w = self.weight()
             y = F.conv2d(x.to(w.dtype), w[:, :, None, None])
+            # A 1×1 convolution applies W at each of the h·w pixels: log|det| = h·w·log|det W| = h·w·Σ s.
             logdet = x.shape[2] * x.shape[3] * self.log_s.to(w.dtype).sum()
         return y, logdet
 

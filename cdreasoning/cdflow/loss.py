@@ -62,12 +62,16 @@ def cdflow_loss(
     b = delta_v.shape[0]
     if out.log_p.shape[0] != 2 * b:
         raise ValueError(f"expected 2·{b} images (x then y) for {b} ΔV values, got {out.log_p.shape[0]}")
+    # ΔV in the latents' dtype (float32: the flow keeps its latents out of autocast).
     delta_v = delta_v.to(out.log_p.dtype)
     partial = latent_distances([z[:b] for z in out.latents], [z[b:] for z in out.latents], eps=DISTANCE_EPS)
+    # [b, K] distances against ΔV broadcast over the K scales → one MSE per scale.
     mse = ((partial - delta_v[:, None]) ** 2).mean(dim=0)  # [K]
     distance_mse = full_weight * mse[0] + mse[1:].sum()
+    # D = 3·H·W: the latents of all scales together have as many entries as one image.
     n_dims = sum(z[0].numel() for z in out.latents)
     nll = nll_bits_per_dim(out.log_prob, n_dims, n_bins)
+    # x and y each contribute one NLL term, each a mean over its b images, as the original.
     nll_x, nll_y = nll[:b].mean(), nll[b:].mean()
     total = distance_weight * distance_mse + nll_x + nll_y
     return LossTerms(total, distance_mse.detach(), nll_x.detach(), nll_y.detach(), partial[:, 0].detach())

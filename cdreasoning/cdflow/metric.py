@@ -63,6 +63,7 @@ class CDFlowMetric:
         batch_size: int = 8,
     ) -> CDFlowMetric:
         """The metric of a best.pt (or last.pt: its EMA weights); architecture and sizes come from the file."""
+        # Loaded on the CPU, then moved once, by __init__, to the chosen device.
         model, info = model_from_checkpoint(path, device="cpu")
         return cls(
             model, eval_size=info["eval_size"], device=device, precision=precision, batch_size=batch_size
@@ -83,12 +84,15 @@ class CDFlowMetric:
             if isinstance(image, (str, Path)):
                 image = read_rgb(image)
             elif isinstance(image, Image.Image):
+                # load_image applies the package's rules (EXIF,
+                # alpha on white, mode conversion) to PIL input too.
                 image = np.asarray(load_image(image), dtype=np.uint8)
             if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
                 raise ValueError(
                     f"image arrays must be uint8 (H, W, 3) sRGB, got {image.dtype} {image.shape}"
                 )
             arrays.append(image)
+        # The checkpoint's evaluation size and the flow's multiple (2**scales), as cdflow test preprocesses.
         a, b = prepare_eval_arrays(arrays[0], arrays[1], self.eval_size, self.model.config.multiple)
         return to_tensor(a), to_tensor(b)
 
@@ -110,6 +114,8 @@ class CDFlowMetric:
             img_a, img_b = [img_a], [img_b]
         if not (isinstance(img_a, Sequence) and isinstance(img_b, Sequence)) or len(img_a) != len(img_b):
             raise ValueError("pass two tensors, two images, or two lists of images of the same length")
+        # Pairs of one size go together: preprocessing keeps
+        # each pair's aspect, so sizes may differ across pairs.
         groups: dict[tuple, list] = {}
         for position, (a, b) in enumerate(zip(img_a, img_b)):
             x, y = self.prepare_pair(a, b)
@@ -136,10 +142,12 @@ class CDFlowMetric:
         total = sum(len(positions) for _, _, positions in batches)
         out = torch.empty(total, dtype=torch.float32)
         for x, y, positions in batches:
+            # float32 inputs; autocast (if asked) lowers only the coupling nets, the latents stay float32.
             x = x.to(self.device, torch.float32)
             y = y.to(self.device, torch.float32)
             with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
                 delta_e = self.model.distance(x, y)
+            # positions: each batch's results go back to input order (batches were grouped by size).
             out[positions] = delta_e.float().cpu()
         return out
 

@@ -47,6 +47,7 @@ class StopFlag:
 
     def _handle(self, signum, frame) -> None:
         if self.requested:
+            # Only a flag: the step in flight finishes, so the saved state lies on a step boundary.
             raise KeyboardInterrupt
         self.requested = True
         print(
@@ -94,13 +95,16 @@ class Logger:
 def train_step(run: Run, x: torch.Tensor, y: torch.Tensor, delta_v: torch.Tensor):
     """One optimizer step on b pairs: x, y [b, 3, S, S] in [0, 1], delta_v [b]. Returns the LossTerms."""
     model, device = run.model, run.device
+    # train() every step: validation switches the model to eval() in between.
     model.train()
     memory_format = torch.channels_last if run.settings.channels_last else torch.contiguous_format
     # x and y go through the flow as one batch of 2b images (fewer, larger kernels than two passes).
     images = torch.cat([x, y]).to(device, non_blocking=True, memory_format=memory_format)
+    # non_blocking: with pinned batches the copy overlaps the work already queued.
     delta_v = delta_v.to(device, non_blocking=True)
     with torch.autocast(device_type=device.type, dtype=run.amp_dtype, enabled=run.amp_dtype is not None):
         out = model(images)
+    # The loss outside autocast: distances and NLL in the flow's float32.
     terms = cdflow_loss(out, delta_v)
     if not torch.isfinite(terms.total):  # checked before the update, so the weights stay usable
         raise FloatingPointError(
@@ -109,12 +113,16 @@ def train_step(run: Run, x: torch.Tensor, y: torch.Tensor, delta_v: torch.Tensor
             f"the last saved state — try a lower --lr, --max-grad-norm, or --precision fp32"
         )
     run.optimizer.zero_grad(set_to_none=True)
+    # GradScaler (a no-op unless fp16): scales the loss so fp16 gradients do not underflow.
     run.scaler.scale(terms.total).backward()
     if run.settings.max_grad_norm > 0:
+        # Unscale before clipping, so the norm is that of the true gradients.
         run.scaler.unscale_(run.optimizer)
         torch.nn.utils.clip_grad_norm_(model.parameters(), run.settings.max_grad_norm)
+    # step() skips the update when the scaled gradients overflowed (fp16); update() adapts the scale.
     run.scaler.step(run.optimizer)
     run.scaler.update()
+    # The EMA follows every step; validation and best.pt use the averaged weights.
     run.ema.update(model)
     return terms
 
@@ -154,6 +162,7 @@ def validate_and_keep_best(run: Run, val_set: EvalPairs, logger: Logger, train_s
     result = validate(run, val_set)
     p = run.progress
     srcc = result["val_srcc"]
+    # A failed SRCC (constant predictions) ranks below every real one.
     score = srcc if srcc is not None else -math.inf
     # The first validation always writes best.pt (the original compared against 0 and could leave none).
     improved = score > p.best_val_srcc or not (run.work / "best.pt").exists()
@@ -185,6 +194,7 @@ def train_stats(losses: list[tuple[float, float, float, float]], delta_e: list[f
     if not losses:
         return {}
     arr = np.array(losses)
+    # train_nll_bpd averages x's and y's NLL: one bits-per-dimension figure per image.
     stats = {
         "train_loss": float(arr[:, 0].mean()),
         "train_distance_mse": float(arr[:, 1].mean()),
@@ -224,6 +234,7 @@ def _run_epoch(run: Run, train_set: TrainPairs, logger: Logger, stop: StopFlag, 
 
     s, p = run.settings, run.progress
     steps_per_epoch = batches_per_epoch(len(train_set), s.batch_size_train)
+    # The epoch's batch order is a function of (seed, epoch); step_in_epoch skips the batches already done.
     batches = epoch_batches(len(train_set), s.batch_size_train, s.seed, p.epoch, p.step_in_epoch)
     loader = torch.utils.data.DataLoader(
         train_set,
@@ -246,6 +257,7 @@ def _run_epoch(run: Run, train_set: TrainPairs, logger: Logger, stop: StopFlag, 
         p.global_step += 1
         p.step_in_epoch += 1
         losses.append(values)
+        # Training ΔE per pair, for the epoch's trend SRCC (free: the forward computed it anyway).
         delta_e.extend(terms.delta_e.cpu().tolist())
         human.extend(delta_v.tolist())
         bar.update(1)
@@ -272,8 +284,10 @@ def train_epochs(run: Run, train_set: TrainPairs, val_set: EvalPairs) -> int:
                 stats = _run_epoch(run, train_set, logger, stop, max_steps)
                 if p.step_in_epoch >= steps_per_epoch:  # the epoch is complete
                     print_epoch(validate_and_keep_best(run, val_set, logger, stats), s.epochs)
+                    # Step decay once per completed epoch, after validation (a partial epoch does not decay).
                     run.scheduler.step()
                     p.epoch, p.step_in_epoch = p.epoch + 1, 0
+                # --max-steps ended mid-epoch: validate there once, so best.pt reflects the final weights.
                 elif p.global_step >= max_steps and p.validated_at_step != p.global_step:
                     print_epoch(validate_and_keep_best(run, val_set, logger, stats), s.epochs)
                 save_last(run)

@@ -82,10 +82,12 @@ def _array_to_uint8(array: np.ndarray, name: str) -> np.ndarray:
     if array.dtype == np.uint8:
         return array
     if array.dtype == np.uint16:
+        # 65535 / 257 = 255: the exact 16 → 8-bit rescale; + 0.5 rounds instead of truncating.
         return (array.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
     if np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
             raise ImageError(f"{name}: float image contains NaN or inf")
+        # + 0.5, then truncation: rounds to the nearest level.
         return (np.clip(array, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     raise ImageError(f"{name}: unsupported array dtype {array.dtype}")
 
@@ -94,6 +96,7 @@ def _composite_on_white(image):
     """RGBA → RGB over a white background: out = α·rgb + (1 − α)·255, rounded."""
     from PIL import Image
 
+    # convert("RGBA") also turns LA / PA / palette transparency into one alpha channel.
     rgba = np.asarray(image.convert("RGBA"), dtype=np.float32)
     alpha = rgba[..., 3:] / 255.0
     rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
@@ -110,11 +113,13 @@ def to_rgb(image, name: str):
     if mode.startswith("I;16") or mode == "I":
         # 16-bit PNGs open as I;16 (or as I with values up to 65535): rescale, do not clip at 255
         array = np.asarray(image).astype(np.float64)
+        # Mode I holds 32-bit integers: 16-bit data when a value exceeds 255, else the 8-bit range already.
         peak = 65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0
         grey = (np.clip(array / peak, 0, 1) * 255.0 + 0.5).astype(np.uint8)
         return Image.fromarray(grey).convert("RGB")
     if mode == "F":
         return Image.fromarray(_array_to_uint8(np.asarray(image), name)).convert("RGB")
+    # A palette image with a transparent index carries it in info["transparency"], not in the mode.
     if "A" in mode or "a" in mode or "transparency" in image.info:
         return _composite_on_white(image)
     try:
@@ -139,7 +144,9 @@ def load_image(source):
         raise ImageError(f"{path}: image file not found")
     try:
         with Image.open(path) as handle:
+            # load() inside the with: the file closes at its end, and Pillow decodes lazily.
             handle.load()
+            # Before any conversion: the orientation tag is in the opened file's EXIF.
             image = ImageOps.exif_transpose(handle)
             rgb = to_rgb(image, str(path))
     except ImageError:
@@ -162,6 +169,7 @@ def common_size(size_a: tuple[int, int], size_b: tuple[int, int], max_side: int 
     width, height = min(size_a[0], size_b[0]), min(size_a[1], size_b[1])
     if max_side is not None and max(width, height) > max_side:
         factor = max_side / max(width, height)
+        # Rounded, never below 1 px.
         width, height = max(1, round(width * factor)), max(1, round(height * factor))
     return width, height
 
@@ -177,6 +185,8 @@ def load_pair(path_a: str | Path, path_b: str | Path, max_side: int | None = Non
     arrays = []
     for image in (image_a, image_b):
         if image.size != size:
+            # BOX (area averaging) for downscaling: no ringing, no colours that were not in the image.
             image = image.resize(size, Image.Resampling.BOX)
         arrays.append(np.asarray(image, dtype=np.uint8))
+    # Image a's scale factor, which S-CIELAB uses to keep the simulated viewing the same (s · spd).
     return PairImages(arrays[0], arrays[1], size[0] / image_a.size[0])

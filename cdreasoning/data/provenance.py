@@ -53,6 +53,7 @@ def sidecar_path(result: str | Path) -> Path:
 
 
 def _modified(path: Path) -> str:
+    # UTC with microseconds: a rewrite within the same second still changes the identity.
     stamp = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
     return stamp.isoformat(timespec="microseconds")
 
@@ -65,6 +66,7 @@ def weights_identity(folder: str | Path) -> dict[str, Any]:
     if folder.is_dir():
         for path in sorted(folder.iterdir()):
             if path.is_file() and (path.suffix in _WEIGHT_SUFFIXES or path.name.endswith(".index.json")):
+                # Size and mtime, not a hash: hashing gigabytes of weights on every resume would take minutes.
                 files[path.name] = f"{path.stat().st_size} bytes, modified {_modified(path)}"
         if (folder / "config.json").is_file():
             files["config.json"] = f"{(folder / 'config.json').stat().st_size} bytes"
@@ -76,6 +78,7 @@ def data_identity(path: str | Path) -> dict[str, str]:
     path = Path(path)
     digest = hashlib.sha256()
     with path.open("rb") as handle:
+        # 1 MiB blocks: a large data file is hashed without reading it into memory.
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return {"path": str(path.resolve()), "sha256": digest.hexdigest()}
@@ -85,6 +88,7 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict):
         flat: dict[str, Any] = {}
         for key, item in value.items():
+            # Dotted keys ("levels.words"), so a difference names the exact nested setting.
             flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
         return flat
     return {prefix: value}
@@ -108,6 +112,7 @@ def describe_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 def _write_sidecar(result: Path, producer: dict[str, Any]) -> None:
     side = sidecar_path(result)
     side.parent.mkdir(parents=True, exist_ok=True)
+    # Write, then rename: a crash never leaves a half-written record that would block resuming.
     tmp = side.with_name(side.name + ".tmp")
     tmp.write_text(json.dumps({"format": FORMAT, "producer": producer}, indent=2) + "\n", encoding="utf-8")
     tmp.replace(side)
@@ -137,6 +142,7 @@ def claim_result_file(result: str | Path, producer: dict[str, Any], *, overwrite
     side = sidecar_path(result)
     if result.is_file() and result.stat().st_size > 0:
         previous = _read_sidecar(side) if side.is_file() else None
+        # Any difference refuses: two producers' rows in one table would be reported under the new one's name.
         if previous != producer:
             if previous is None:
                 reason = f"it has no provenance record ({side.name}; written by an older version?)"
@@ -150,8 +156,10 @@ def claim_result_file(result: str | Path, producer: dict[str, Any], *, overwrite
                     hint="pass --overwrite to discard its rows, or write to a new --out",
                 )
             print(f"--overwrite: discarding {result} ({reason})", file=sys.stderr)
+            # The old rows go; a fresh sidecar is written below for the new producer.
             result.unlink()
         else:
+            # Same producer: resume, the sidecar is already right.
             return
     _write_sidecar(result, producer)
 
@@ -162,13 +170,16 @@ def drop_torn_tail(path: str | Path) -> int:
     path = Path(path)
     if not path.is_file():
         return 0
+    # Binary mode: offsets are bytes, and a torn UTF-8 sequence must not fail decoding.
     with path.open("rb+") as handle:
         size = handle.seek(0, os.SEEK_END)
         if size == 0:
             return 0
         handle.seek(size - 1)
+        # Every complete write ends with "\n": only a missing final newline means a torn row.
         if handle.read(1) == b"\n":
             return 0
+        # Backwards in 64 KiB blocks: a long torn row is found without reading the whole file.
         block = min(size, 1 << 16)
         end = size
         keep = 0
@@ -181,6 +192,7 @@ def drop_torn_tail(path: str | Path) -> int:
                 keep = start + at + 1
                 break
             end = start
+        # keep = 0 when there is no newline at all: the file held one torn row (or a torn header) only.
         handle.truncate(keep)
     dropped = size - keep
     print(

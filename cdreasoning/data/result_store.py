@@ -54,6 +54,7 @@ def _complete_text(path: Path) -> str:
 def _load_rows(path: Path, fieldnames: list[str] | None, kind: str) -> list[dict]:
     """The complete rows of a CSV (with exactly the header `fieldnames`) or, with `fieldnames=None`, a JSONL
     file. An empty file gets its CSV header back; any malformed complete row raises DataError naming the line."""
+    # The torn tail is cut first, so every line parsed below is one a write completed.
     text = _complete_text(path)
     if fieldnames is None:
         rows = []
@@ -68,6 +69,7 @@ def _load_rows(path: Path, fieldnames: list[str] | None, kind: str) -> list[dict
     if not text.strip():  # killed before the header was written
         path.write_text(",".join(fieldnames) + "\n", encoding="utf-8")
         return []
+    # newline="": let csv handle line ends itself, as its documentation requires for quoted fields.
     reader = csv.DictReader(io.StringIO(text, newline=""))
     if reader.fieldnames != list(fieldnames):
         raise DataError(
@@ -76,6 +78,8 @@ def _load_rows(path: Path, fieldnames: list[str] | None, kind: str) -> list[dict
         )
     rows = []
     for row in reader:
+        # DictReader files surplus fields under the key None and
+        # fills missing ones with None: a row of the wrong width.
         if None in row or any(value is None for value in row.values()):
             raise DataError(f"{path}:{reader.line_num}: bad row {row!r}; delete the file to recompute")
         rows.append(row)
@@ -95,22 +99,28 @@ class ResultLog:
     ):
         """provenance: what produces the rows (`claim_result_file`); overwrite: discard a file made by another."""
         self.path = Path(path)
+        # .json is written as JSON Lines too (one object per line), so it appends and resumes like .jsonl.
         self.jsonl = self.path.suffix.lower() in (".jsonl", ".json")
         if not self.jsonl and not fieldnames:
             raise ValueError("a CSV result file needs its column names")
+        # pair_index / image_a / image_b tie the row to the pair list; "error" is empty on success.
         self.fieldnames = ["pair_index", "image_a", "image_b", *(fieldnames or []), "error"]
         self.pairs = pairs
         self.rows: dict[int, dict] = {}
         self._broken = False
         if provenance is not None:
+            # Before reading any row: a file made by another
+            # model or settings is refused (or discarded) first.
             claim_result_file(self.path, provenance, overwrite=overwrite)
         if self.path.exists() and self.path.stat().st_size:
             self._load_existing()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Append mode: a resumed run adds its rows after the kept ones; finalize() puts them in order.
         self._handle = self.path.open("a", newline="", encoding="utf-8")
         self._writer = None
         if not self.jsonl:
             self._writer = csv.DictWriter(self._handle, fieldnames=self.fieldnames, lineterminator="\n")
+            # A new (or emptied) file gets its header; a resumed one already has it.
             if self.path.stat().st_size == 0:
                 self._writer.writeheader()
                 self._handle.flush()
@@ -123,6 +133,8 @@ class ResultLog:
                 pair = self.pairs[index]
             except (KeyError, ValueError, IndexError, TypeError):
                 raise DataError(f"{self.path}: row {row!r} does not belong to this pair list") from None
+            # Same index but other images: the file was written for
+            # another pair list, and mixing them would be silent.
             if (row.get("image_a"), row.get("image_b")) != (pair.image_a, pair.image_b):
                 raise DataError(
                     f"{self.path}: pair_index {index} is {row.get('image_a')},{row.get('image_b')} there but "
@@ -134,6 +146,7 @@ class ResultLog:
     def done(self, index: int) -> bool:
         """True when the pair already has a successful row."""
         row = self.rows.get(index)
+        # Failed rows are not "done": a rerun tries those pairs again, and the new row replaces the old.
         return row is not None and not row.get("error")
 
     def write(self, pair: PairSpec, values: dict, error: str | None = None) -> None:
@@ -148,6 +161,8 @@ class ResultLog:
         if self.jsonl:
             line = json.dumps(row) + "\n"
         else:
+            # The row is formatted into a string first and written
+            # with one call, so a failure tears at most this row.
             buffer = io.StringIO()
             csv.DictWriter(buffer, fieldnames=self.fieldnames, lineterminator="\n").writerow(
                 {k: row.get(k, "") for k in self.fieldnames}
@@ -167,6 +182,7 @@ class ResultLog:
 
     def finalize(self) -> None:
         """Rewrite the file: one row per pair, in pair order (not after a failed write: the disk may be full)."""
+        # After a failed write the disk may be full: a rewrite could lose the rows that did reach it.
         if self._broken:
             try:
                 self._handle.close()
@@ -174,7 +190,10 @@ class ResultLog:
                 pass
             return
         self._handle.close()
+        # A retried pair's later row replaced its earlier one (a dict by index): one row per pair remains.
         ordered = [self.rows[i] for i in sorted(self.rows)]
+        # A temporary file renamed over the original: the
+        # rename is atomic, so a crash here keeps the old file.
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         with tmp.open("w", newline="", encoding="utf-8") as handle:
             if self.jsonl:
@@ -200,6 +219,7 @@ def read_pair_cache(path: str | Path, kind: str) -> dict[tuple[str, str], float]
         return {}
     rows = _load_rows(path, list(CACHE_FIELDS), f"{kind} cache")
     cache = {}
+    # Line numbers start at 2: line 1 is the header.
     for line_no, row in enumerate(rows, start=2):
         try:
             cache[(row["image_a"], row["image_b"])] = float(row["delta_e"])

@@ -44,6 +44,7 @@ EXPECTED_SEVERITY = {
 
 def judge(level: str, severities: Mapping[str, str]) -> dict[str, Any]:
     """The rule for one pair: {"strongest", "contradiction", "match"} (None values when nothing is rated)."""
+    # Indices 0/1/2 for slight/moderate/severe; values the parser could not map are not ratings.
     rated = [SEVERITIES.index(s) for s in severities.values() if s in SEVERITIES]
     level = level.strip().lower()
     if level not in CD_LEVELS:
@@ -53,6 +54,7 @@ def judge(level: str, severities: Mapping[str, str]) -> dict[str, Any]:
     strongest = SEVERITIES[max(rated)]
     low_level = CD_LEVELS.index(level) <= CD_LEVELS.index("slight")
     high_level = CD_LEVELS.index(level) >= CD_LEVELS.index("significant")
+    # Only the extremes contradict: a "moderate" level or strongest severity is consistent with anything.
     contradiction = (low_level and strongest == "severe") or (high_level and strongest == "slight")
     return {
         "strongest": strongest,
@@ -84,10 +86,12 @@ def explanation_agreement(
         scores = np.array([s for s, _, _ in rated])
         means = np.array(
             [
+                # 1/2/3 for slight/moderate/severe, averaged over the attributes the text rated.
                 np.mean([SEVERITIES.index(v) + 1 for v in sev.values() if v in SEVERITIES])
                 for _, _, sev in rated
             ]
         )
+        # Spearman needs spread on both sides; with a constant column the statistic stays undefined (None).
         if len(rated) >= 3 and np.ptp(scores) > 0 and np.ptp(means) > 0:
             from cdreasoning.metrics import srcc
 
@@ -108,6 +112,7 @@ def read_scores(path: str | Path) -> dict[tuple[str, str], tuple[float, str]]:
         return {
             (row["image_a"], row["image_b"]): (float(row["score"]), row["level"])
             for row in reader
+            # Failed rows (an error, an empty score) have no score to compare.
             if not row.get("error") and row["score"] != ""
         }
 
@@ -124,6 +129,7 @@ def annotate_description_report(out_dir: str | Path, scores_csv: str | Path) -> 
     items, contradictions, without = [], [], 0
     for line in lines:
         key = tuple(line.get("images") or ())
+        # Joined on the ordered image pair (a, b); a description of (b, a) does not match.
         found = scores.get(key) if len(key) == 2 else None
         if found is None:
             without += 1

@@ -67,6 +67,7 @@ XYZ_TO_OPPONENT = (
     )
     / 1000.0
 )
+# The exact inverse: the filtering happens in opponent space and the result returns to XYZ.
 OPPONENT_TO_XYZ = np.linalg.inv(XYZ_TO_OPPONENT)
 # Per opponent plane: ((full width at half maximum in degrees, weight), ...).
 SCIELAB_KERNEL_PARAMETERS = (
@@ -110,9 +111,12 @@ class ViewingConditions:
 def _gaussian_1d(fwhm_px: float, width: int) -> np.ndarray:
     """Unit-sum Gaussian of the given FWHM (pixels), integrated over each pixel of an odd `width` support."""
     radius = width // 2
+    # FWHM = 2·sqrt(2·ln 2)·σ.
     sigma = fwhm_px / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+    # Pixel i covers [i − ½, i + ½]: its mass is the difference of erf at its two edges (exact integration).
     edges = (np.arange(-radius, radius + 2) - 0.5) / (sigma * math.sqrt(2.0))
     mass = np.diff(special.erf(edges))
+    # Unit sum on the truncated support, as the reference code renormalises, so a uniform field is unchanged.
     return mass / mass.sum()
 
 
@@ -121,19 +125,24 @@ def scielab_kernels(samples_per_degree: float) -> np.ndarray:
     """The three 2-D kernels (luminance, red-green, blue-yellow) at this resolution: (3, K, K) float64."""
     if not (math.isfinite(samples_per_degree) and samples_per_degree > 0):
         raise ValueError(f"samples per degree must be positive, got {samples_per_degree!r}")
+    # One degree of visual angle, odd so the kernel is centred: ceil(spd/2)·2 − 1 pixels (reference code).
     width = max(1, math.ceil(samples_per_degree / 2.0) * 2 - 1)
     kernels = []
     for plane in SCIELAB_KERNEL_PARAMETERS:
         k = np.zeros((width, width))
         for fwhm_deg, weight in plane:
             g = _gaussian_1d(fwhm_deg * samples_per_degree, width)
+            # Separable Gaussians: outer(g, g) is the 2-D one; a
+            # weight may be negative (the luminance surround).
             k += weight * np.outer(g, g)
         kernels.append(k)
     return np.stack(kernels)
 
 
+# Cached per FFT size: every image of one size reuses the kernels' spectra.
 @lru_cache(maxsize=8)
 def _kernel_spectrum(samples_per_degree: float, fft_shape: tuple[int, int]) -> np.ndarray:
+    # float32 kernels, so the spectra and the products below stay complex64.
     kernels = scielab_kernels(samples_per_degree).astype(np.float32)
     return fft.rfft2(kernels, s=fft_shape, axes=(-2, -1))
 
@@ -149,8 +158,11 @@ def _filter_planes(planes: np.ndarray, samples_per_degree: float) -> np.ndarray:
     k = scielab_kernels(samples_per_degree).shape[-1]
     r = k // 2
     if r == 0:
+        # A one-pixel kernel (spd ≤ 2): the filter is a per-plane scale by the kernel's only value.
         return planes * scielab_kernels(samples_per_degree)[:, 0, 0].astype(np.float32)[None, :, None, None]
+    # Mirror padding: borders extended by reflection, so no dark frame leaks in as zero padding would.
     padded = np.pad(planes, ((0, 0), (0, 0), (r, r), (r, r)), mode="reflect")
+    # next_fast_len: FFT sizes with small prime factors, much faster than an awkward h + 2r.
     shape = (fft.next_fast_len(h + 2 * r, real=True), fft.next_fast_len(w + 2 * r, real=True))
     spectrum = fft.rfft2(padded, s=shape, axes=(-2, -1))
     spectrum *= _kernel_spectrum(samples_per_degree, shape)[None]
@@ -173,6 +185,7 @@ def scielab_delta_e_map(rgb_a: np.ndarray, rgb_b: np.ndarray, samples_per_degree
         raise ValueError(
             f"images differ in shape: {rgb_a.shape} vs {rgb_b.shape}; resize them to a common size"
         )
+    # The opponent matrix composed with sRGB → XYZ once: one 3×3 pass per image instead of two.
     opponent = [
         np.stack(apply_matrix(XYZ_TO_OPPONENT @ SRGB_TO_XYZ, linear_planes(rgb))) for rgb in (rgb_a, rgb_b)
     ]
@@ -183,4 +196,5 @@ def scielab_delta_e_map(rgb_a: np.ndarray, rgb_b: np.ndarray, samples_per_degree
 
 def mean_scielab(rgb_a: np.ndarray, rgb_b: np.ndarray, samples_per_degree: float) -> float:
     """Mean over pixels of the S-CIELAB ΔE00 of two same-shape sRGB images."""
+    # float64 accumulation: a float32 mean over millions of pixels loses digits.
     return float(np.mean(scielab_delta_e_map(rgb_a, rgb_b, samples_per_degree), dtype=np.float64))

@@ -114,6 +114,7 @@ def result_provenance(args, scorer, data: str, task: str, **settings) -> dict:
     return {
         "task": task,
         "model": weights_identity(args.model_path),
+        # "bfloat16", not "torch.bfloat16": provenance is compared as plain JSON values when a run resumes.
         "dtype": str(scorer.dtype).removeprefix("torch."),
         "quantization": "8bit" if args.load_8bit else "4bit" if args.load_4bit else None,
         "conv_template": scorer.prompt.conv_template,
@@ -165,6 +166,7 @@ def reject_score_question(args) -> None:
 
 
 def level_scale(args) -> LevelScale | None:
+    # None lets the scorer use its default scale (and --original-prompt its fixed one).
     if not (args.levels or args.weights or args.answer_prefix):
         return None
     base = LevelScale()
@@ -219,6 +221,7 @@ def max_new_tokens(args) -> int:
 def workers(args, scorer) -> int:
     if args.num_workers is not None:
         return args.num_workers
+    # Workers overlap image decoding with GPU compute; on a CPU they would compete with the model for cores.
     return 4 if scorer.device.type == "cuda" else 0
 
 
@@ -231,6 +234,7 @@ def run_over_pairs(
 ) -> int:
     """Give the pairs not yet done to `results` (which yields (position in that list, result, error)), write
     rows as they come; return the exit status (1 if any pair failed)."""
+    # Resume: pairs with a successful row from an earlier, interrupted run are not run again.
     todo = [p for p in pairs if not log.done(p.index)]
     skipped = len(pairs) - len(todo)
     if skipped:
@@ -242,6 +246,8 @@ def run_over_pairs(
                 log.write(pair, to_row(pair, result), error)
                 bar.update(1)
     finally:
+        # Also after an interruption (Ctrl-C, an error): the
+        # file is rewritten in pair order, one row per pair.
         log.finalize()
     failures = log.failures
     ok = len(pairs) - len(failures)

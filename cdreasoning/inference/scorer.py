@@ -108,6 +108,8 @@ class PromptConfig:
         if self.image_position not in IMAGE_POSITIONS:
             raise ValueError(f"image_position must be one of {IMAGE_POSITIONS}, got {self.image_position!r}")
         for option, text in (("--question", self.question), ("--describe-question", self.describe_question)):
+            # The user message places the two placeholders itself;
+            # another one in the question would be a -200 with no image.
             placeholder = next((p for p in (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES) if p in text), None)
             if placeholder is not None:
                 raise UsageError(
@@ -116,6 +118,7 @@ class PromptConfig:
                 )
 
     def user_message(self, question: str) -> str:
+        # Two placeholders, image A's first: the order in which a pair's pixel_values are stacked.
         images = DEFAULT_IMAGE_TOKEN * 2
         return f"{images}\n{question}" if self.image_position == "before" else f"{question}\n{images}"
 
@@ -138,11 +141,15 @@ class _PairImages(Dataset):
     def __getitem__(self, index: int):
         a, b = self.pairs[index]
         try:
+            # An unreadable image becomes an error entry, not an
+            # exception: one bad file must not stop a long run.
             return index, self.load_pair(self._resolve(a), self._resolve(b)), None
         except ImageError as exc:
             return index, None, str(exc)
 
 
+# Identity collate: items carry an index and maybe an error, which default_collate cannot stack; the
+# backbone batches the loaded pairs itself.
 def _collate(items):
     return items
 
@@ -173,6 +180,7 @@ class CDScorer:
         """`model` with its `tokenizer` and `image_processor` (an ImageProcessor for mPLUG-Owl2, the
         transformers processor for an HF VLM), or a backbone object as `model`."""
         self.backbone = as_backbone(model, tokenizer, image_processor)
+        # eval(): no dropout, so a pair's score does not change from call to call.
         self.model = self.backbone.model.eval()
         self.tokenizer = self.backbone.tokenizer
         self.image_processor = image_processor if image_processor is not None else self.backbone.processor
@@ -186,6 +194,7 @@ class CDScorer:
                     "prompt='original' is CD-Reasoning's mPLUG-Owl2 prompt; not for " + self.backbone.kind
                 )
             self._use_original_prompts(levels)
+            # The original prompts are built as ids directly (no rendered text), hence the empty text.
             self._score_prompt = Prompt("", self._score_ids)
             self._describe_prompt = Prompt("", self._describe_ids)
             return
@@ -194,6 +203,8 @@ class CDScorer:
             self.prompt.user_message(self.prompt.question), conv, self.levels.answer_prefix
         )
         self._score_ids = self._score_prompt.ids
+        # Level ids found in context: prompt + " " + word, as
+        # the answer continues the prompt (processing.levels).
         self._level_ids = level_token_ids(
             self.tokenizer, self._score_ids, self._score_prompt.text, self.levels, self.backbone.encode
         )
@@ -201,6 +212,7 @@ class CDScorer:
             self.prompt.user_message(self.prompt.describe_question), conv
         )
         self._describe_ids = self._describe_prompt.ids
+        # float32 weights: the expectation Σ p_i·w_i is taken next to the float32 probabilities, on the CPU.
         self._weights = torch.tensor(self.levels.weights, dtype=torch.float32)
 
     def _pair_loader(self, processor):
@@ -224,6 +236,7 @@ class CDScorer:
         self._level_ids = built.level_ids
         self._describe_ids = built.describe_ids
         self._weights = torch.tensor(self.levels.weights, dtype=torch.float32)
+        # Only when no separate describe processor was given: the original centre-crops description images.
         if self.describe_image_processor is self.image_processor:
             self.describe_image_processor = replace(
                 self.image_processor, aspect_ratio=ORIGINAL_DESCRIBE_ASPECT_RATIO
@@ -322,10 +335,13 @@ class CDScorer:
     def _results(self, probabilities: torch.Tensor) -> list[ScoreResult]:
         from cdreasoning.inference.uncertainty import DEFAULT_COVERAGE, delta_v_interval, level_std
 
+        # [B, n_levels] @ [n_levels] → [B]: the expected grade, Q-Align's score.
         scores = probabilities @ self._weights
+        # level_std is numpy (shared with the torch-free evaluation), in float64.
         stds = level_std(probabilities.double().numpy(), self.levels.weights).reshape(-1)
         out = []
         for probs, score, std in zip(probabilities.tolist(), scores.tolist(), stds.tolist()):
+            # A tie goes to the first (least severe) level, deterministically.
             best = max(range(len(probs)), key=probs.__getitem__)
             low, high = delta_v_interval(score, std, DEFAULT_COVERAGE, self.levels.weights)
             out.append(
@@ -365,9 +381,11 @@ class CDScorer:
             batch_size=batch_size,
             num_workers=num_workers,
             collate_fn=_collate,
+            # Pinned host memory makes the batches' copy to the GPU faster.
             pin_memory=self.device.type == "cuda",
         )
         for items in loader:
+            # Failed pairs are reported, not dropped silently; the rest of the batch still runs.
             ok = [(i, px) for i, px, err in items if err is None]
             failed = [(i, err) for i, _, err in items if err is not None]
             pixels = self.backbone.collate([px for _, px in ok]) if ok else None
@@ -382,6 +400,7 @@ class CDScorer:
     ) -> Iterator[tuple[int, ScoreResult | None, str | None]]:
         """(index, result, None) or (index, None, error) for every pair, batch by batch."""
         for indices, pixels, failed in self.iter_batches(pairs, batch_size, num_workers, image_folder):
+            # Errors first: their indices are known without a forward pass.
             yield from ((i, None, err) for i, err in failed)
             if indices:
                 yield from (
@@ -399,6 +418,7 @@ class CDScorer:
         pairs = list(pairs)
         results: list[ScoreResult | None] = [None] * len(pairs)
         for index, result, error in self.iter_scores(pairs, batch_size, num_workers, image_folder):
+            # score_pairs promises a result for every pair, so an unreadable image is an error here.
             if error:
                 raise ImageError(f"pair {index} ({pairs[index][0]}, {pairs[index][1]}): {error}")
             results[index] = result
@@ -473,6 +493,7 @@ def _load_quantized(checkpoint, bits: int, device: torch.device, dtype: torch.dt
             "float32 / bfloat16 instead"
         )
     try:
+        # Imported only to fail early with an install hint; transformers imports it again itself.
         import bitsandbytes  # noqa: F401
     except ImportError as exc:
         raise RuntimeError(f"--load-{bits}bit needs bitsandbytes: pip install 'cdreasoning[gpu]'") from exc
@@ -484,8 +505,11 @@ def _load_quantized(checkpoint, bits: int, device: torch.device, dtype: torch.dt
         load_in_8bit=bits == 8,
         load_in_4bit=bits == 4,
         bnb_4bit_compute_dtype=dtype,
+        # NF4 with double quantisation: QLoRA's 4-bit recipe.
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
+        # Only the decoder is quantised: the vision tower, abstractor
+        # and LM head (which gives the level logits) keep the dtype.
         llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
     )
     model = MPLUGOwl2ForCausalLM.from_pretrained(
@@ -493,6 +517,7 @@ def _load_quantized(checkpoint, bits: int, device: torch.device, dtype: torch.dt
         config=checkpoint.config,  # already read: transformers does not open config.json again
         quantization_config=quantization,
         dtype=dtype,
+        # Every weight on the one chosen GPU; an index of None means "cuda", i.e. device 0.
         device_map={"": device.index or 0},
         local_files_only=True,
     )

@@ -29,6 +29,7 @@ class Shard:
         """The process's place in a launcher's job (RANK, WORLD_SIZE, LOCAL_RANK); one process without one."""
         world = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
+        # LOCAL_RANK defaults to RANK: a single-node launcher that sets only RANK still gives distinct GPUs.
         local = int(os.environ.get("LOCAL_RANK", str(rank)))
         if world < 1 or not 0 <= rank < world:
             raise ValueError(f"RANK={rank} / WORLD_SIZE={world} are inconsistent")
@@ -40,6 +41,8 @@ class Shard:
 
     def select(self, pairs: list) -> list:
         """This rank's pairs: index mod world_size == rank (input order kept)."""
+        # Round-robin, not contiguous blocks: pair lists are often sorted
+        # (by scene or level), and blocks would give the ranks unequal work.
         return [p for p in pairs if p.index % self.world_size == self.rank]
 
     def part_path(self, out: str | Path, rank: int | None = None) -> Path:
@@ -53,8 +56,10 @@ class Shard:
         import torch.distributed as dist
 
         if torch.cuda.is_available():
+            # Modulo: more ranks than GPUs on a node share them instead of failing.
             torch.cuda.set_device(self.local_rank % torch.cuda.device_count())
         if not dist.is_initialized():
+            # gloo, not nccl: the group only synchronises (barriers), and gloo needs no GPU.
             dist.init_process_group("gloo", rank=self.rank, world_size=self.world_size)
 
     def barrier(self) -> None:
@@ -77,6 +82,7 @@ def merge_parts(
     from cdreasoning.data.result_store import ResultLog
 
     provenance = (store or {}).get("provenance")
+    # overwrite=True: the merged file is rebuilt from the parts every time, never resumed.
     merged = ResultLog(out, pairs, fieldnames, provenance=provenance, overwrite=True)
     for rank in range(shard.world_size):
         path = shard.part_path(out, rank)
@@ -105,11 +111,13 @@ def run_sharded(
     part = ResultLog(shard.part_path(out), pairs, fieldnames, **(store or {}))
     label = f"{description} [rank {shard.rank}/{shard.world_size}]"
     status = run_over_pairs(shard.select(pairs), part, results, to_row, label)
+    # Rank 0 merges only after every rank has finished writing its part.
     shard.barrier()
     if shard.rank == 0:
         failures = merge_parts(shard, out, pairs, fieldnames, store)
         print(f"merged {shard.world_size} parts → {out} ({len(failures)} failed pairs)", file=sys.stderr)
         status = 1 if failures else 0
+    # Every rank waits for the merge, so no rank tears down the process group while rank 0 still works.
     shard.barrier()
     shard.teardown()
     return status

@@ -33,7 +33,9 @@ def level_std(probabilities, weights=LEVEL_WEIGHTS):
     p = np.asarray(probabilities, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
     mean = p @ w
+    # Two passes (deviations from the mean) rather than E[w²] − μ², which cancels when one level dominates.
     variance = (p * (w - np.expand_dims(mean, -1)) ** 2).sum(-1)
+    # Rounding can still leave a variance of about −1e-17: clip before the square root.
     std = np.sqrt(np.clip(variance, 0.0, None))
     return float(std) if std.ndim == 0 else std
 
@@ -42,6 +44,7 @@ def coverage_z(coverage: float = DEFAULT_COVERAGE) -> float:
     """Two-sided standard-normal quantile: the z with P(|Z| ≤ z) = coverage."""
     if not 0.0 < coverage < 1.0:
         raise ValueError(f"coverage must be in (0, 1), got {coverage}")
+    # P(|Z| ≤ z) = c ⇔ Φ(z) = (1 + c) / 2.
     return NormalDist().inv_cdf((1.0 + coverage) / 2.0)
 
 
@@ -50,6 +53,7 @@ def grade_interval(score, std, coverage: float = DEFAULT_COVERAGE, weights=LEVEL
     z = coverage_z(coverage)
     score, std = np.asarray(score, dtype=np.float64), np.asarray(std, dtype=np.float64)
     lowest, highest = min(weights), max(weights)
+    # Clipped to the weights' range: the expectation can never leave it, so neither should its interval.
     low = np.clip(score - z * std, lowest, highest)
     high = np.clip(score + z * std, lowest, highest)
     if low.ndim == 0:
@@ -60,4 +64,5 @@ def grade_interval(score, std, coverage: float = DEFAULT_COVERAGE, weights=LEVEL
 def delta_v_interval(score, std, coverage: float = DEFAULT_COVERAGE, weights=LEVEL_WEIGHTS):
     """(delta_v_low, delta_v_high): the grade interval mapped to SPCD's ΔV scale."""
     low, high = grade_interval(score, std, coverage, weights)
+    # ΔV(G) is increasing, so mapping the two ends maps the interval.
     return delta_v_from_grade(low), delta_v_from_grade(high)

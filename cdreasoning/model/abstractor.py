@@ -31,6 +31,7 @@ from cdreasoning.model.configuration import AbstractorConfig
 
 def sincos_1d(dim: int, positions: torch.Tensor) -> torch.Tensor:
     """[len(positions), dim]: sin of positions·ω in the first half, cos in the second, ω_i = 10000^(−2i/dim)."""
+    # float64 as in MAE's numpy helper that the original uses; position_tables casts the result to float32.
     omega = 1.0 / 10000 ** (torch.arange(dim // 2, dtype=torch.float64) / (dim / 2))
     angles = positions.to(torch.float64).reshape(-1, 1) * omega[None, :]
     return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
@@ -71,6 +72,7 @@ class AbstractorAttention(nn.Module):
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.encoder_hidden_size, config.hidden_size)
         self.value = nn.Linear(config.encoder_hidden_size, config.hidden_size)
+        # Buffers, not parameters: fixed sin-cos tables (filled by _init_weights) that the checkpoints store.
         self.register_buffer("q_pos_embed", torch.zeros(config.num_learnable_queries, config.hidden_size))
         self.register_buffer("k_pos_embed", torch.zeros(config.grid_size**2 + 1, config.hidden_size))
         self.attention_implementation = "sdpa"
@@ -78,6 +80,8 @@ class AbstractorAttention(nn.Module):
     def position_tables(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The fixed sin-cos tables this module's buffers must hold: ([Q, D], [1 + g², D]) in float32."""
         dim = self.q_pos_embed.shape[1]
+        # The grid follows from the table's size (1 + g² rows),
+        # so the tables depend on nothing but the buffers.
         grid = round((self.k_pos_embed.shape[0] - 1) ** 0.5)
         q_pos = sincos_1d(dim, torch.arange(self.q_pos_embed.shape[0]))
         return q_pos.float(), sincos_2d_with_cls(dim, grid).float()
@@ -88,6 +92,7 @@ class AbstractorAttention(nn.Module):
     def forward(self, queries: torch.Tensor, keys_values: torch.Tensor) -> torch.Tensor:
         """queries [n, Q, D] (normed), keys_values [n, Q + 1 + g², D] = [normed queries ; normed image tokens]."""
         q_pos = self.q_pos_embed.to(queries.dtype)
+        # The keys are [queries ; image tokens], so their positions are [P_q ; P_k] in the same order.
         kv_pos = torch.cat([q_pos, self.k_pos_embed.to(queries.dtype)], dim=0)
         query = self._heads(self.query(queries + q_pos))
         key = self._heads(self.key(keys_values + kv_pos))
@@ -96,6 +101,7 @@ class AbstractorAttention(nn.Module):
             query,
             key,
             value,
+            # Full attention: the queries see every image token and each other (no causality, no padding).
             AttentionMask.full(),
             self.attention_implementation,
             dropout=self.dropout if self.training else 0.0,
@@ -113,6 +119,7 @@ class AbstractorOutput(nn.Module):
         self.mlp = AbstractorMLP(config)
 
     def forward(self, attention_out: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+        # The residual is the *normed* queries the caller passes in, as mPLUG-Owl2 computes it.
         hidden = residual + self.out_proj(attention_out)
         return hidden + self.mlp(self.norm2(hidden))
 
@@ -129,6 +136,7 @@ class AbstractorCrossAttention(nn.Module):
 
     def forward(self, queries: torch.Tensor, image_tokens: torch.Tensor) -> torch.Tensor:
         queries = self.norm1(queries)
+        # Keys/values include the queries themselves, so the queries also attend to each other.
         keys_values = torch.cat([queries, self.normk(image_tokens)], dim=1)
         return self.output(self.attention(queries, keys_values), queries)
 
@@ -170,8 +178,11 @@ class VisualAbstractor(nn.Module):
 
     def forward(self, image_tokens: torch.Tensor) -> torch.Tensor:
         n = image_tokens.shape[0]
+        # One set of learned queries shared by every image, broadcast over the n images (no copy).
         queries = self.query_embeds.to(image_tokens.dtype).expand(n, -1, -1)
         queries = self.encoder(queries, image_tokens)
         projected = self.visual_fc(queries)
+        # vit_eos is appended after the projection, in LLM
+        # width: it closes each image's tokens for the decoder.
         eos = self.vit_eos.to(projected.dtype).expand(n, -1, -1)
         return torch.cat([projected, eos], dim=1)

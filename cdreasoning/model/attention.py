@@ -45,6 +45,8 @@ class AttentionMask:
     @classmethod
     def build(cls, key_valid: torch.Tensor | None, query_length: int, implementation: str) -> AttentionMask:
         """Causal mask over `key_valid` [b, k] (k = cached + new tokens) for the last `query_length` tokens."""
+        # No padding: the causal flag alone lets sdpa / flash
+        # pick their fused kernels (no dense mask is built).
         if key_valid is None or bool(key_valid.all()):
             return cls(causal=True)
         key_valid = key_valid.bool()
@@ -56,6 +58,7 @@ class AttentionMask:
         # absolute positions, so query i sees keys 0 … (k - query_length + i).
         q_pos = torch.arange(k - query_length, k, device=key_valid.device)
         k_pos = torch.arange(k, device=key_valid.device)
+        # [1, 1, q, k] causality & [b, 1, 1, k] valid keys → [b, 1, q, k], broadcast over heads.
         dense = (k_pos[None, :] <= q_pos[:, None])[None, None] & key_valid[:, None, None, :]
         # A padding query (left padding) would see no key at all and softmax would give NaN; let it see
         # itself. Its output is never used: it is masked everywhere downstream.
@@ -73,6 +76,7 @@ def attend(
 ) -> torch.Tensor:
     """Attention output [b, h, q, d]; key/value may have fewer heads (grouped-query), repeated here."""
     if key.shape[1] != query.shape[1]:
+        # Grouped-query attention: query head j uses KV head j // repeat (HF LLaMA's repeat_kv order).
         repeat = query.shape[1] // key.shape[1]
         key = key.repeat_interleave(repeat, dim=1)
         value = value.repeat_interleave(repeat, dim=1)
@@ -87,9 +91,13 @@ def attend(
 
 def _sdpa(query, key, value, mask: AttentionMask, dropout: float) -> torch.Tensor:
     q_len, k_len = query.shape[2], key.shape[2]
+    # The dense mask already combines causality and padding (True = attend).
     if mask.dense is not None:
         return F.scaled_dot_product_attention(query, key, value, attn_mask=mask.dense, dropout_p=dropout)
+    # q_len == 1 (a generation step) needs no mask: the single query may see every cached key.
     if mask.causal and q_len > 1:
+        # sdpa's is_causal is aligned top-left, which is right
+        # only when queries and keys have the same length.
         if q_len == k_len:
             return F.scaled_dot_product_attention(query, key, value, is_causal=True, dropout_p=dropout)
         # A query block after a cache: causal aligned to the end of the keys.
@@ -107,7 +115,9 @@ def _eager(query, key, value, mask: AttentionMask, dropout: float) -> torch.Tens
         q_pos = torch.arange(k_len - q_len, k_len, device=query.device)
         allowed = torch.arange(k_len, device=query.device)[None, :] <= q_pos[:, None]
     if allowed is not None:
+        # finfo.min rather than -inf: a fully masked row would give a uniform softmax instead of NaN.
         scores = scores.masked_fill(~allowed, torch.finfo(scores.dtype).min)
+    # Softmax in float32 then back to the input dtype, as the original's eager LLaMA attention.
     probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
     if dropout:
         probs = F.dropout(probs, p=dropout)
@@ -126,6 +136,7 @@ def _flash(query, key, value, mask: AttentionMask, dropout: float) -> torch.Tens
     # flash-attn wants [b, len, h, d]
     q, k, v = (t.transpose(1, 2) for t in (query, key, value))
     if mask.key_valid is None:
+        # flash-attn (≥ 2.1) aligns causal bottom-right, so a query block after a cache needs no offset.
         out = flash_attn_func(q, k, v, dropout_p=dropout, causal=mask.causal and q.shape[1] > 1)
         return out.transpose(1, 2)
     # Un-pad: keep valid keys; a query row is valid when its own position is (the last q positions).
@@ -135,6 +146,7 @@ def _flash(query, key, value, mask: AttentionMask, dropout: float) -> torch.Tens
     query_valid = key_valid[:, k_len - q_len :]
     q_idx = query_valid.reshape(-1).nonzero().squeeze(1)
     k_idx = key_valid.reshape(-1).nonzero().squeeze(1)
+    # Per-row lengths → cumulative offsets [b + 1] with a leading 0: flash-attn's varlen layout.
     q_lens = query_valid.sum(1, dtype=torch.int32)
     k_lens = key_valid.sum(1, dtype=torch.int32)
     cu_q = F.pad(q_lens.cumsum(0, dtype=torch.int32), (1, 0))
@@ -148,7 +160,9 @@ def _flash(query, key, value, mask: AttentionMask, dropout: float) -> torch.Tens
         max_seqlen_q=int(q_lens.max()),
         max_seqlen_k=int(k_lens.max()),
         dropout_p=dropout,
+        # causal=True holds with padding removed: each row's queries are the last positions of its keys.
         causal=True,
     )
+    # Padding query rows stay zero (never read downstream); real rows go back to their padded places.
     out = q.new_zeros(b * q_len, heads, d).index_copy(0, q_idx, out_unpadded)
     return out.view(b, q_len, heads, d).transpose(1, 2)

@@ -63,6 +63,7 @@ class AbstractorConfig:
 
 def _rope_parameters(theta: float, scaling: dict | None, given: dict | None) -> dict[str, Any]:
     """{"rope_type": "default"|"linear", "rope_theta": θ[, "factor": f]} from the original keys (or 5.x's)."""
+    # A transformers 5.x config already carries rope_parameters: only fill in what that dict omits.
     if given:
         params = dict(given)
         params.setdefault("rope_theta", theta)
@@ -72,6 +73,7 @@ def _rope_parameters(theta: float, scaling: dict | None, given: dict | None) -> 
         return {"rope_type": "default", "rope_theta": float(theta)}
     kind = scaling.get("type", scaling.get("rope_type"))
     factor = scaling.get("factor")
+    # Only linear scaling is implemented (decoder.rotary_cos_sin); dynamic / NTK / YaRN would silently differ.
     if kind != "linear" or not isinstance(factor, (int, float)) or factor <= 1:
         raise ValueError(
             f"rope_scaling {scaling!r} is not supported: use null or {{'type': 'linear', 'factor' > 1}}"
@@ -83,6 +85,7 @@ def _parse(cls, raw: dict[str, Any] | None, where: str):
     """Build a dataclass from a raw dict, taking known keys only (the originals also save base-config keys)."""
     raw = dict(raw or {})
     names = {f.name for f in dataclasses.fields(cls)}
+    # A null in config.json falls back to the dataclass default instead of reaching a module as None.
     values = {k: v for k, v in raw.items() if k in names and v is not None}
     try:
         return cls(**values)
@@ -97,6 +100,7 @@ class MPLUGOwl2Config(PreTrainedConfig):
     """
 
     model_type = "mplug_owl2"
+    # The Trainer's evaluation drops these output fields (the KV cache) before gathering logits.
     keys_to_ignore_at_inference = ["past_key_values", "cache"]
 
     def __init__(
@@ -129,12 +133,14 @@ class MPLUGOwl2Config(PreTrainedConfig):
         self.intermediate_size = intermediate_size
         self.num_hidden_layers = num_hidden_layers
         self.num_attention_heads = num_attention_heads
+        # None = plain multi-head attention: LLaMA-2-7B has as many KV heads as query heads.
         self.num_key_value_heads = num_attention_heads if num_key_value_heads is None else num_key_value_heads
         self.hidden_act = hidden_act
         self.max_position_embeddings = max_position_embeddings
         self.initializer_range = initializer_range
         self.rms_norm_eps = rms_norm_eps
         self.use_cache = use_cache
+        # Stored for config.json round-trips only: the model never splits its projections by it.
         self.pretraining_tp = pretraining_tp
         # transformers 5 keeps RoPE settings in `rope_parameters` (its `rope_scaling` is an alias of it); the
         # original config.json has `rope_theta` + `rope_scaling`, which `to_dict` writes back.
@@ -142,6 +148,7 @@ class MPLUGOwl2Config(PreTrainedConfig):
         self.attention_bias = attention_bias
         self.attention_dropout = attention_dropout
         if visual_config is None:
+            # No visual_config (a bare LLaMA-style config): the released 448-px tower and 64-query abstractor.
             visual_config = {
                 "visual_model": dataclasses.asdict(VisionConfig()),
                 "visual_abstractor": dataclasses.asdict(AbstractorConfig()),
@@ -158,6 +165,7 @@ class MPLUGOwl2Config(PreTrainedConfig):
     def to_dict(self) -> dict[str, Any]:
         """As transformers writes it, but with RoPE as the original `rope_theta` / `rope_scaling` keys."""
         out = super().to_dict()
+        # transformers may already have moved RoPE into rope_parameters; fall back to ours if not.
         params = out.pop("rope_parameters", None) or self.rope_parameters
         out["rope_theta"] = float(params["rope_theta"])
         out["rope_scaling"] = (
@@ -180,6 +188,8 @@ class MPLUGOwl2Config(PreTrainedConfig):
     # -- typed views ---------------------------------------------------------------------------------------
     @property
     def vision(self) -> VisionConfig:
+        # Parsed on every access (cheap), so an edit of
+        # visual_config is always seen and nothing stale is kept.
         return _parse(VisionConfig, self.visual_config.get("visual_model"), "visual_config.visual_model")
 
     @property
@@ -233,14 +243,17 @@ class MPLUGOwl2Config(PreTrainedConfig):
                 f"visual_abstractor.encoder_hidden_size {abstractor.encoder_hidden_size} != "
                 f"visual_model.hidden_size {vision.hidden_size}"
             )
+        # The abstractor's keys/values are [normed queries ; image tokens]: both widths must agree.
         if abstractor.hidden_size != abstractor.encoder_hidden_size:
             problems.append(
                 "visual_abstractor.hidden_size must equal its encoder_hidden_size (shared key/value)"
             )
         if abstractor.hidden_size % abstractor.num_attention_heads:
             problems.append("visual_abstractor.hidden_size is not a multiple of its attention heads")
+        # 2-D sin-cos positions: dim/2 per axis, and each axis splits its half again into sin and cos.
         if abstractor.hidden_size % 4:
             problems.append("visual_abstractor.hidden_size must be a multiple of 4 (2-D sin-cos positions)")
+        # k_pos_embed has one row per ViT token (1 + grid²), so both grids must be the same.
         if abstractor.grid_size != vision.grid_size:
             problems.append(
                 f"visual_abstractor.grid_size {abstractor.grid_size} != image_size/patch_size {vision.grid_size}"

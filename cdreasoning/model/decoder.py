@@ -32,8 +32,10 @@ class RMSNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dtype = x.dtype
+        # Mean of squares in float32: in fp16 the squares of large activations overflow.
         x32 = x.float()
         x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        # Cast back before scaling by the weight, as HF LLaMA does.
         return self.weight * x32.to(dtype)
 
 
@@ -49,10 +51,13 @@ class ModalityRouting:
     def build(cls, visual: torch.Tensor | None, force_mixed: bool = False) -> ModalityRouting:
         """visual: bool [b, L]. `force_mixed` runs both branches even if one is empty (ZeRO-3 needs every rank
         to use the same parameters in every step, so training always routes through both)."""
+        # No visual mask (a text-only continuation step): behave as all text.
         if visual is None:
             visual = torch.zeros(1, 1, dtype=torch.bool)
         flat = visual.reshape(-1)
         if not force_mixed:
+            # These bool() calls sync with the GPU once per forward,
+            # not per layer: one routing serves every layer.
             any_visual = bool(flat.any())
             if not any_visual:
                 return cls("text")
@@ -60,6 +65,8 @@ class ModalityRouting:
                 return cls("visual")
         return cls(
             "mixed",
+            # Flat indices into [b·L], ascending (nonzero's order),
+            # so index_copy puts every token back in place.
             text_index=(~flat).nonzero().squeeze(1),
             visual_index=flat.nonzero().squeeze(1),
         )
@@ -72,7 +79,10 @@ class ModalityRouting:
             return visual_module(x)
         flat = x.reshape(-1, x.shape[-1])
         text_out = text_module(flat.index_select(0, self.text_index))
+        # Cast to the text branch's dtype so both halves fit
+        # one output tensor (the branches' dtypes may differ).
         visual_out = visual_module(flat.index_select(0, self.visual_index)).to(text_out.dtype)
+        # new_empty is safe: the text and visual index sets together cover every position exactly once.
         out = text_out.new_empty(flat.shape[0], text_out.shape[-1])
         out = out.index_copy(0, self.text_index, text_out).index_copy(0, self.visual_index, visual_out)
         return out.view(*x.shape[:-1], text_out.shape[-1])
@@ -83,6 +93,7 @@ class Multiway(nn.Module):
 
     def __init__(self, text_module: nn.Module, visual_module: nn.Module):
         super().__init__()
+        # A ModuleList named `multiway` gives the checkpoints' parameter names (`k_proj.multiway.1.weight`).
         self.multiway = nn.ModuleList([text_module, visual_module])
 
     def forward(self, x: torch.Tensor, routing: ModalityRouting) -> torch.Tensor:
@@ -100,9 +111,12 @@ def rotary_cos_sin(config: MPLUGOwl2Config, position_ids: torch.Tensor, dtype: t
         config.rope_theta ** (torch.arange(0, dim, 2, device=position_ids.device, dtype=torch.float32) / dim)
     )
     positions = position_ids.to(torch.float32)
+    # Linear RoPE scaling (position interpolation): positions shrink by the factor to stretch the context.
     if config.rope_linear_factor is not None:
         positions = positions / config.rope_linear_factor
     freqs = positions[..., None] * inv_freq  # [b, L, d/2]
+    # The halves are duplicated, not interleaved: HF LLaMA's
+    # layout, in which _rotate_half pairs i with i + d/2.
     emb = torch.cat([freqs, freqs], dim=-1)[:, None]  # [b, 1, L, d]
     return emb.cos().to(dtype), emb.sin().to(dtype)
 
@@ -130,6 +144,7 @@ class DecoderAttention(nn.Module):
         bias = config.attention_bias
         kv_width = self.num_kv_heads * self.head_dim
         self.q_proj = nn.Linear(config.hidden_size, self.num_heads * self.head_dim, bias=bias)
+        # Keys and values have their own text and visual weights (modality-adaptive); queries are shared.
         self.k_proj = Multiway(
             nn.Linear(config.hidden_size, kv_width, bias=bias),
             nn.Linear(config.hidden_size, kv_width, bias=bias),
@@ -147,8 +162,10 @@ class DecoderAttention(nn.Module):
         key = self.k_proj(hidden, routing).view(b, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
         value = self.v_proj(hidden, routing).view(b, length, self.num_kv_heads, self.head_dim).transpose(1, 2)
         cos, sin = rotary
+        # RoPE before caching: cached keys keep their rotation, so later steps rotate only the new keys.
         query, key = apply_rotary(query, cos, sin), apply_rotary(key, cos, sin)
         if cache is not None:
+            # The cache returns this layer's keys/values so far: [b, kv_heads, past + L, d].
             key, value = cache.update(self.layer_index, key, value)
         out = attend(
             query,
@@ -158,6 +175,7 @@ class DecoderAttention(nn.Module):
             self.attention_implementation,
             dropout=self.dropout if self.training else 0.0,
         )
+        # [b, h, L, d] → [b, L, h·d] for o_proj.
         return self.o_proj(out.transpose(1, 2).reshape(b, length, self.num_heads * self.head_dim))
 
 
@@ -188,5 +206,7 @@ class DecoderLayer(GradientCheckpointingLayer):
         )
 
     def forward(self, hidden, routing, rotary, mask, cache=None) -> torch.Tensor:
+        # Both norms pick per-modality weights; attention's Q/O
+        # and the MLP are shared by text and visual tokens.
         hidden = hidden + self.self_attn(self.input_layernorm(hidden, routing), routing, rotary, mask, cache)
         return hidden + self.mlp(self.post_attention_layernorm(hidden, routing))

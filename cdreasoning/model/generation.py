@@ -23,11 +23,14 @@ from cdreasoning.model.merge import is_left_padded
 def _pick(logits: torch.Tensor, do_sample: bool, temperature: float, top_p: float, top_k: int, generator):
     """Next token per row from logits [b, V]."""
     if not do_sample:
+        # Greedy: the argmax of the raw logits, so it matches the cache-free reference token for token.
         return logits.argmax(-1)
     if temperature <= 0:
         raise ValueError("temperature must be > 0 when sampling (use do_sample=False for greedy)")
+    # float32 before scaling: in bf16 the division and softmax round noticeably.
     logits = logits.float() / temperature
     if top_k:
+        # The k-th largest logit of each row; every logit tied with it is kept.
         kth = torch.topk(logits, min(top_k, logits.shape[-1]), dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
     if top_p < 1.0:
@@ -36,6 +39,7 @@ def _pick(logits: torch.Tensor, do_sample: bool, temperature: float, top_p: floa
         # drop a token when the probability mass before it already reaches top_p (keeps at least one)
         drop = (cumulative - sorted_logits.softmax(-1)) >= top_p
         sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
+        # Scatter the filtered logits from sorted order back to vocabulary order.
         logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
     probs = logits.softmax(-1)
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
@@ -72,10 +76,12 @@ def generate(
     if input_ids.shape[0] > 1 and not bool(attention_mask[:, -1].all()):
         raise ValueError("batched generation needs left-padded prompts (every row's last token must be real)")
     b = input_ids.shape[0]
+    # Rows that emitted EOS keep producing pad_token_id, so the output stays rectangular.
     finished = torch.zeros(b, dtype=torch.bool, device=input_ids.device)
     produced = []
 
     if not use_cache:
+        # Reference path: rerun the whole model (images included) on the growing sequence; O(n²), no cache.
         ids, mask = input_ids, attention_mask
         for _ in range(max_new_tokens):
             out = model(input_ids=ids, attention_mask=mask, pixel_values=pixel_values, logits_to_keep=1)
@@ -92,6 +98,7 @@ def generate(
     # The expanded prompt length (each image → image_tokens positions) sizes the cache once.
     images_per_row = (input_ids == IMAGE_TOKEN_INDEX).sum(1)
     prompt_length = int((input_ids.shape[1] + images_per_row * (config.image_tokens - 1)).max())
+    # A capacity allocates the buffers once at full size, so no step copies the past (see KVCache.update).
     cache = KVCache(config.num_hidden_layers, capacity=prompt_length + max_new_tokens)
     out = model(
         input_ids=input_ids,
@@ -99,6 +106,7 @@ def generate(
         pixel_values=pixel_values,
         past_key_values=cache,
         use_cache=True,
+        # Only the last position's logits are needed to pick the first new token.
         logits_to_keep=1,
     )
     # The model returns the mask of the *expanded* prompt (each image became image_tokens positions); the
@@ -115,8 +123,10 @@ def generate(
         token = token.masked_fill(finished, pad_token_id)
         produced.append(token)
         finished |= token == eos_token_id
+        # The last token needs no forward: nothing would read its logits.
         if bool(finished.all()) or step == max_new_tokens - 1:
             break
+        # Every row's new token counts as real, finished rows' pads too: their outputs are replaced by pads.
         key_valid = torch.cat([key_valid, key_valid.new_ones(b, 1)], dim=1)
         positions = positions + 1
         out = model(

@@ -20,6 +20,8 @@ class KVCache:
         self.capacity = capacity
         self._keys: list[torch.Tensor | None] = [None] * num_layers
         self._values: list[torch.Tensor | None] = [None] * num_layers
+        # One length per layer: within a forward, earlier layers
+        # have appended the new tokens, later ones not yet.
         self._lengths = [0] * num_layers
 
     @property

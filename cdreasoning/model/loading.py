@@ -34,6 +34,7 @@ _LISTED = 40
 
 def weight_files(folder: Path) -> list[Path]:
     """The weight files of a checkpoint folder, preferring safetensors; index files resolved to shards."""
+    # safetensors first: it needs no unpickling, and its names can be listed without reading tensor data.
     for index_name, single_name in (
         ("model.safetensors.index.json", "model.safetensors"),
         ("pytorch_model.bin.index.json", "pytorch_model.bin"),
@@ -44,6 +45,7 @@ def weight_files(folder: Path) -> list[Path]:
                 weight_map = json.loads(index.read_text())["weight_map"]
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise CheckpointError(f"{index}: not a valid weight index ({exc})") from None
+            # Many names map to one shard: the set dedupes, sorting gives a stable read order.
             shards = sorted({folder / name for name in weight_map.values()})
             absent = [str(s) for s in shards if not s.is_file()]
             if absent:
@@ -76,6 +78,8 @@ def iter_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
                 ) from exc
         else:
             try:
+                # mmap: tensors are paged in from the file as they
+                # are used, so host memory stays near one shard.
                 state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
             except Exception as exc:
                 raise CheckpointError(
@@ -102,6 +106,7 @@ def checkpoint_keys(files: list[Path]) -> set[str]:
                     hint="copy or save that file again",
                 ) from exc
         else:
+            # A .bin has no header to read names from: unpickle it (weights_only, mmapped) and keep the names.
             names.update(name for name, _ in iter_tensors([file]))
     return names
 
@@ -135,6 +140,7 @@ class CheckpointFolder:
         dict when the caller has read it already (`read_checkpoint_config`), so it is not read twice."""
         if isinstance(path, CheckpointFolder):
             return path
+        # Before any transformers loader runs: a local folder must never trigger a hub request.
         offline_hub()
         folder = Path(path)
         if raw is None:
@@ -200,11 +206,13 @@ def verify_weights(
     checkpoint = CheckpointFolder.open(folder)
     folder = checkpoint.path
     if model is None:
+        # On the meta device: only the state_dict's names and shapes are needed, no memory.
         with torch.device("meta"):
             model = MPLUGOwl2ForCausalLM(checkpoint.config)
     files = files or checkpoint.weight_files
     expected = set(model.state_dict().keys())
     found = checkpoint_keys(files)
+    # Derived buffers (an old rotary inv_freq) are tolerated in the files but never loaded.
     derived = {k for k in found if k.endswith(_DERIVED_KEY_SUFFIXES)}
     missing, unexpected = expected - found, found - expected - derived
     if missing or unexpected:
@@ -245,8 +253,10 @@ def load_pretrained(
     for name, tensor in iter_tensors(files):
         if name in derived:
             continue
+        # Integer / bool tensors keep their dtype; only floating-point weights follow the requested dtype.
         target = dtype if tensor.is_floating_point() else tensor.dtype
         state[name] = tensor.to(device=device, dtype=target)
+    # The meta model's state_dict still has shapes: checking here names the weight instead of a copy error.
     reference = model.state_dict()
     wrong_shape = [
         f"{k} {list(v.shape)} (expected {list(reference[k].shape)})"
@@ -257,6 +267,8 @@ def load_pretrained(
         raise CheckpointError(
             f"{folder}: weights with the wrong shape for its config.json: {wrong_shape[:_LISTED]}"
         )
+    # assign=True: the loaded tensors replace the meta
+    # placeholders (copying into meta tensors would do nothing).
     model.load_state_dict(state, strict=True, assign=True)
     model.set_attention_implementation(attention)
     model.eval()

@@ -35,6 +35,7 @@ class MergedInputs:
 
 def positions_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     """0, 1, 2, … over the real tokens of each row; padding gets 0."""
+    # Padding before the first real token would get −1; its value never matters (masked), clamp keeps it ≥ 0.
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
@@ -67,6 +68,7 @@ def merge_images(
         raise ValueError(
             f"labels {list(labels.shape)} must have the shape of input_ids {list(input_ids.shape)}"
         )
+    # A sentinel inside padding would expand into an invisible image: almost surely a collation bug.
     if n_images and bool((attention_mask[is_image] == 0).any()):
         raise ValueError(
             "an image placeholder is masked out by attention_mask (padding cannot hold an image)"
@@ -81,6 +83,7 @@ def merge_images(
             attention_mask,
             positions_from_mask(attention_mask),
             visual,
+            # Padding is never supervised, even where the caller left a label.
             labels.masked_fill(attention_mask == 0, IGNORE_INDEX) if labels is not None else None,
         )
 
@@ -94,11 +97,13 @@ def merge_images(
     if is_left_padded(attention_mask):
         start = start + (length - row_length)[:, None]
 
+    # Flat (row, column) destinations of every text token and every image token in the expanded sequence.
     rows = torch.arange(b, device=device)[:, None].expand(b, t)
     is_text = ~is_image
     text_rows, text_cols = rows[is_text], start[is_text]
     img_rows, img_pos = torch.nonzero(is_image, as_tuple=True)  # row-major = order of appearance
     img_start = start[img_rows, img_pos]
+    # Image i occupies k consecutive columns from where its sentinel landed.
     img_cols = img_start[:, None] + torch.arange(k, device=device)[None, :]  # [n, k]
     img_rows = img_rows[:, None].expand(-1, k)
 
@@ -109,6 +114,7 @@ def merge_images(
     embeds = embeds.index_put((text_rows, text_cols), text_embeds[is_text])
     embeds = embeds.index_put((img_rows, img_cols), image_features.to(embeds.dtype))
 
+    # Text positions copy their mask (padding stays 0); columns nobody writes (a short row's tail) stay 0 too.
     mask = attention_mask.new_zeros(b, length)
     mask[text_rows, text_cols] = attention_mask[is_text]
     mask[img_rows, img_cols] = 1

@@ -54,6 +54,7 @@ class MPLUGOwl2Model(nn.Module):
     def __init__(self, config: MPLUGOwl2Config):
         super().__init__()
         self.config = config
+        # padding_idx = pad_token_id (third argument), as in LLaMA: that embedding row receives no gradient.
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size, config.pad_token_id)
         self.layers = nn.ModuleList([DecoderLayer(config, i) for i in range(config.num_hidden_layers)])
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
@@ -69,7 +70,11 @@ class MPLUGOwl2Model(nn.Module):
 
         key_valid [b, past + L]: 1 for real tokens (cached and new); visual [b, L] bool or None (all text).
         """
+        # Training always runs both multiway branches (see ModalityRouting.build): ZeRO-3 needs every
+        # rank to use the same parameters in every step, whatever tokens its batch holds.
         routing = ModalityRouting.build(visual, force_mixed=self.training)
+        # One mask for all layers, built from key_valid, which
+        # spans the cached tokens as well as the new ones.
         mask = AttentionMask.build(key_valid, embeds.shape[1], implementation)
         rotary = rotary_cos_sin(self.config, position_ids, embeds.dtype)
         hidden = embeds
@@ -85,8 +90,10 @@ def _flatten_pixel_values(pixel_values) -> torch.Tensor | None:
     if isinstance(pixel_values, (list, tuple)):
         if not pixel_values:
             return None
+        # A list entry may be one image [3, S, S]; it is stacked as [1, 3, S, S].
         return torch.cat([p.unsqueeze(0) if p.dim() == 3 else p for p in pixel_values], dim=0)
     if pixel_values.dim() == 5:
+        # Row-major flattening keeps the order of the -200 sentinels in input_ids (row 0's images first).
         return pixel_values.flatten(0, 1)
     if pixel_values.dim() != 4:
         raise ValueError(
@@ -103,6 +110,7 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
     base_model_prefix = "model"
     main_input_name = "input_ids"
     supports_gradient_checkpointing = True
+    # accelerate's device_map never splits these blocks across devices (each holds a residual connection).
     _no_split_modules = ["DecoderLayer", "VisionLayer", "AbstractorLayer"]
     _supports_sdpa = True
     _supports_flash_attn = True
@@ -112,6 +120,7 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         super().__init__(config)
         self.model = MPLUGOwl2Model(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        # The default; set_attention_implementation pushes a choice down to every attention module.
         self.attention_implementation = "sdpa"
         self.post_init()
 
@@ -128,11 +137,14 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
 
         # a clear error for a file, a missing folder, a LoRA adapter; then the weight names against the config
         verify_weights(CheckpointFolder.open(pretrained_model_name_or_path))
+        # The loading info is always requested so that missing / unexpected weights can be checked below.
         want_info = kwargs.pop("output_loading_info", False)
         model, info = super().from_pretrained(
             pretrained_model_name_or_path, *model_args, output_loading_info=True, **kwargs
         )
         problems = {key: sorted(info.get(key) or ()) for key in ("missing_keys", "unexpected_keys")}
+        # Quantized loads are exempt: quantizers add or rename weights
+        # of their own, so the key lists need not match name for name.
         if any(problems.values()) and "quantization_config" not in kwargs:
             listed = "; ".join(
                 f"{key.replace('_', ' ')}: {names[:20]}" for key, names in problems.items() if names
@@ -154,6 +166,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
 
+    # Only for freshly built models and missing weights; transformers.initialization's functions (unlike
+    # torch.nn.init) leave parameters already loaded from a checkpoint alone.
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
@@ -175,6 +189,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             init.normal_(module.query_embeds, mean=0.0, std=std)
             init.normal_(module.vit_eos, mean=0.0, std=std)
         elif isinstance(module, AbstractorAttention):
+            # The sin-cos position tables are fixed, not learned:
+            # rebuild them exactly rather than draw them at random.
             q_pos, k_pos = module.position_tables()
             init.copy_(module.q_pos_embed, q_pos.to(module.q_pos_embed.device, module.q_pos_embed.dtype))
             init.copy_(module.k_pos_embed, k_pos.to(module.k_pos_embed.device, module.k_pos_embed.dtype))
@@ -185,6 +201,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             raise ValueError(f"unknown attention {implementation!r}; use one of {ATTENTION_IMPLEMENTATIONS}")
         self.attention_implementation = implementation
         for module in self.modules():
+            # Vision tower, abstractor and decoder attention modules
+            # each read their own attribute at forward time.
             if hasattr(module, "attention_implementation") and module is not self:
                 module.attention_implementation = implementation
 
@@ -211,6 +229,8 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         **unused,
     ) -> MPLUGOwl2Output:
         if unused:
+            # Keywords transformers' generate / Trainer may pass
+            # that mean nothing here; anything else is a bug.
             ignorable = {"output_attentions", "output_hidden_states", "cache_position"}
             unexpected = sorted(set(unused) - ignorable)
             if unexpected:
@@ -225,7 +245,10 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             raise ValueError("pass images as pixel_values or images, not both")
         pixel_values = _flatten_pixel_values(pixel_values if pixel_values is not None else images)
 
+        # A non-empty cache means a continuation step: the prompt (with its images) has already been encoded.
         cached = past_key_values is not None and past_key_values.length > 0
+        # use_cache without a cache: start one here and return
+        # it in the output, as transformers' callers expect.
         if use_cache and past_key_values is None:
             past_key_values = KVCache(self.config.num_hidden_layers)
         if cached:
@@ -236,8 +259,11 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
                 )
             new = input_ids.shape[1]
             if attention_mask is None:
+                # Default: every cached and new token is real (a single unpadded sequence).
                 attention_mask = input_ids.new_ones(input_ids.shape[0], past_key_values.length + new)
             if position_ids is None:
+                # The new tokens continue each row's count of real
+                # tokens; the cache holds the positions before them.
                 position_ids = positions_from_mask(attention_mask)[:, -new:]
             embeds, visual, key_valid, expanded_labels = (
                 self.model.embed_tokens(input_ids),
@@ -248,8 +274,11 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         else:
             features = None
             if pixel_values is not None:
+                # Encode on the vision tower's device (it may sit on another GPU under device_map).
                 device = self.model.vision_model.embeddings.patch_embed.weight.device
                 features = self.model.encode_images(pixel_values.to(device))
+            # Each -200 sentinel becomes the image's Q + 1 tokens;
+            # mask, positions and labels are expanded to match.
             merged = merge_images(input_ids, attention_mask, features, self.model.embed_tokens, labels)
             embeds, visual, key_valid = merged.embeds, merged.visual, merged.attention_mask
             position_ids = merged.position_ids if position_ids is None else position_ids
@@ -260,9 +289,13 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             visual,
             key_valid,
             position_ids,
+            # The cache is written only when asked (a prompt with
+            # use_cache) or when already in use (a continuation).
             past_key_values if use_cache or cached else None,
             self.attention_implementation,
         )
+        # logits_to_keep=1 (generation, level scoring) runs
+        # the LM head on the last position only: no [b, L, V].
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
         logits = self.lm_head(hidden)
@@ -276,6 +309,7 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
             loss=loss,
             logits=logits,
             cache=past_key_values if (use_cache or cached) else None,
+            # The expanded mask goes back to the caller: generation extends it, not the unexpanded input mask.
             attention_mask=key_valid,
             labels=expanded_labels,
         )
@@ -287,7 +321,9 @@ class MPLUGOwl2ForCausalLM(PreTrainedModel):
         With `num_items_in_batch` (the Trainer passes the supervised-token count of the whole accumulated
         batch) the sum is divided by it, so gradient accumulation weighs every token equally.
         """
+        # float32 logits: a bf16 log-softmax over a 32k vocabulary loses visible precision in the loss.
         shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
+        # Labels may sit on another device than the LM head's output under device_map.
         shift_labels = labels[:, 1:].reshape(-1).to(shift_logits.device)
         if num_items_in_batch is None:
             return nn.functional.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE_INDEX)

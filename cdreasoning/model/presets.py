@@ -47,12 +47,14 @@ def preset_config(name: str, vocab_size: int | None = None) -> MPLUGOwl2Config:
             grid_size=vision.grid_size,
         )
         config = MPLUGOwl2Config(
+            # The tiny tokenizer's size when given; 1024 (the small tokenizer's size) otherwise.
             vocab_size=vocab_size or 1024,
             hidden_size=128,
             intermediate_size=352,
             num_hidden_layers=2,
             num_attention_heads=4,
             max_position_embeddings=1024,
+            # Pad 0 (<unk> in the LLaMA vocabulary), as mPLUG-Owl2 / Q-Align pad with the unk token.
             pad_token_id=0,
             visual_config={
                 "visual_model": dataclasses.asdict(vision),
@@ -63,6 +65,7 @@ def preset_config(name: str, vocab_size: int | None = None) -> MPLUGOwl2Config:
         config = MPLUGOwl2Config(vocab_size=vocab_size or 32000, pad_token_id=0)
     else:
         raise ValueError(f"unknown preset {name!r}; choose one of {PRESETS}")
+    # The original's class name, so the written config.json also loads in the mPLUG-Owl2 / Q-Align code.
     config.architectures = ["MPLUGOwl2LlamaForCausalLM"]
     config.check_consistency()
     return config
@@ -96,15 +99,19 @@ def write_checkpoint(
     else:
         build_tokenizer(out, vocab_size=1024)
     tokenizer = load_tokenizer(out)
+    # tiny: the vocabulary is exactly the small tokenizer's;
+    # owl2-7b keeps LLaMA's 32,000 whatever the tokenizer.
     vocab = len(tokenizer) if preset == "tiny" else None
     config = preset_config(preset, vocab_size=vocab)
     if len(tokenizer) > config.vocab_size:
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model only {config.vocab_size}")
 
+    # Seeded before building: _init_weights draws every weight, so one seed gives one checkpoint.
     torch.manual_seed(seed)
     model = MPLUGOwl2ForCausalLM(config).to(dtype)
     model.save_pretrained(out)
     ImageProcessor(size=config.vision.image_size).save_pretrained(out)
+    # transformers' GenerationConfig reads this file: LLaMA's bos 1 / eos 2 and the config's pad.
     generation = {
         "bos_token_id": config.bos_token_id,
         "eos_token_id": config.eos_token_id,
@@ -126,12 +133,15 @@ def parameter_counts(model: torch.nn.Module) -> dict[str, int]:
     for name, param in model.named_parameters():
         n = param.numel()
         counts["total"] += n
+        # A leading dot lets a top-level name (no "model." prefix) match as well.
         if ".vision_model." in f".{name}":
             counts["vision_model"] += n
         elif ".visual_abstractor." in f".{name}":
             counts["visual_abstractor"] += n
         else:
             counts["language_model"] += n
+        # The visual copies of the decoder's K/V and norms
+        # (modality-adaptive), counted in the language model too.
         if ".multiway.1." in name:
             counts["visual_multiway"] += n
     return counts

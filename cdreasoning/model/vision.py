@@ -48,9 +48,11 @@ class VisionEmbeddings(nn.Module):
                 f"pixel_values must be [n, 3, {self.image_size}, {self.image_size}] (this checkpoint's image_size); "
                 f"got {list(pixel_values.shape)}"
             )
+        # Cast to the conv's dtype: the image processor emits float32 while the model may run in bf16 / fp16.
         patches = self.patch_embed(pixel_values.to(self.patch_embed.weight.dtype))  # [n, D, g, g]
         patches = patches.flatten(2).transpose(1, 2)  # [n, g², D]
         cls = self.cls_token.expand(patches.shape[0], 1, -1).to(patches.dtype)
+        # Absolute positions for one fixed S (no interpolation): hence the size check above.
         tokens = torch.cat([cls, patches], dim=1) + self.position_embedding.to(patches.dtype)
         return self.pre_layernorm(tokens)
 

@@ -47,19 +47,27 @@ class ChunkEncoder:
         import sentencepiece as spm
 
         processor = spm.SentencePieceProcessor(model_file=self.model_file)
+        # object.__setattr__: the dataclass is frozen (hashable, so
+        # lru_cache can hold encoders); private state is set once here.
         object.__setattr__(self, "_sp", processor)
         if not self.special_tokens:
             specials = {}
+            # An id of -1 means the model has no such piece (disabled when it was trained).
             for index in (processor.unk_id(), processor.bos_id(), processor.eos_id()):
                 if index >= 0:
                     specials[processor.id_to_piece(index)] = index
             object.__setattr__(self, "special_tokens", specials)
+        # Longest first, so a special token that is a prefix of another never wins the alternation.
         pattern = "|".join(re.escape(t) for t in sorted(self.special_tokens, key=len, reverse=True))
         object.__setattr__(self, "_split", re.compile(f"({pattern})") if pattern else None)
         if not self.legacy:
+            # legacy=False encodes with a copy of the model without
+            # the dummy prefix (transformers 4.36's sp_model).
             object.__setattr__(self, "_sp_plain", _without_dummy_prefix(self.model_file))
             unk = processor.id_to_piece(processor.unk_id())
             object.__setattr__(self, "_unk_text", unk)
+            # How many pieces "<unk>" itself becomes: they are dropped
+            # from the front of each segment encoded after it.
             object.__setattr__(self, "_unk_length", len(self._sp_plain.encode(unk)))
 
     @property
@@ -109,10 +117,14 @@ class ChunkEncoder:
     def _encode_legacy(self, text: str):
         ids, offsets = [], []
         for offset, segment in self._segments(text):
+            # A special token's text maps to its one id, never through
+            # SentencePiece (which would spell "<", "s", ">").
             if segment in self.special_tokens:
                 ids.append(self.special_tokens[segment])
                 offsets.append((offset, offset + len(segment)))
                 continue
+            # Each segment is encoded on its own and so gets the
+            # dummy prefix "▁": the legacy slow tokenizer's rule.
             piece_ids, piece_offsets = _pieces_with_offsets(self._sp, segment)
             ids += piece_ids
             offsets += [(offset + s, offset + e) for s, e in piece_offsets]
@@ -133,12 +145,16 @@ class ChunkEncoder:
             if segment.startswith((SPIECE_UNDERLINE, " ")):
                 segment, shift = self._unk_text + segment, len(self._unk_text)
             piece_ids, piece_spans = _pieces_with_offsets(self._sp_plain, segment)
+            # Drop the "<unk>" pieces: what remains is the segment's
+            # encoding with no prefix added by SentencePiece.
             if shift:
                 piece_ids, piece_spans = piece_ids[self._unk_length :], piece_spans[self._unk_length :]
             ids += piece_ids
             spans += [(offset + s - shift, offset + e - shift) for s, e in piece_spans]
         # back to `text`: the added "▁" is character −1
         offsets = [(max(s - 1, 0), max(e - 1, 0)) for s, e in spans]
+        # "▁" followed by a special token (text that starts
+        # with "<s>"): transformers 4.36 drops that lone "▁".
         first_is_special = len(ids) > 1 and ids[1] in self.special_tokens.values()
         if first_is_special and self._sp.id_to_piece(ids[0]) == SPIECE_UNDERLINE:
             ids, offsets = ids[1:], offsets[1:]
@@ -147,6 +163,7 @@ class ChunkEncoder:
 
 def _pieces_with_offsets(processor, text: str) -> tuple[list[int], list[tuple[int, int]]]:
     """SentencePiece ids and character spans (its spans are UTF-8 byte offsets)."""
+    # The proto gives each piece's UTF-8 byte span; the map below turns byte offsets into str indices.
     proto = processor.encode(text, return_type="proto")
     encoded = text.encode("utf-8")
     char_at = {}  # byte offset → character offset
@@ -176,6 +193,7 @@ def _without_dummy_prefix(model_file: str):
         raise ImportError("a tokenizer with legacy=false needs protobuf: pip install protobuf") from exc
     model = model_pb2.ModelProto()
     model.ParseFromString(Path(model_file).read_bytes())
+    # What transformers 4.36 does for legacy=False: edit the normalizer spec and reload from the proto.
     model.normalizer_spec.add_dummy_prefix = False
     return spm.SentencePieceProcessor(model_proto=model.SerializeToString())
 
@@ -196,6 +214,7 @@ def read_legacy_flag(folder: str | Path) -> bool:
     return value
 
 
+# The file's mtime is part of the cache key: a tokenizer.model rewritten in place is read again.
 @lru_cache(maxsize=16)
 def _encoder_for_folder(folder: str, modified: float) -> ChunkEncoder:
     return ChunkEncoder(str(Path(folder) / "tokenizer.model"), legacy=read_legacy_flag(folder))
@@ -206,6 +225,7 @@ def encoder_for_folder(folder: str | Path) -> ChunkEncoder | None:
     model = Path(folder) / "tokenizer.model"
     if not model.is_file():
         return None
+    # Resolved path: two spellings of one folder share one cached encoder.
     return _encoder_for_folder(str(Path(folder).resolve()), model.stat().st_mtime)
 
 
@@ -220,6 +240,7 @@ def chunk_encoder(tokenizer) -> ChunkEncoder | None:
     encoder = encoder_for_folder(folder)
     if encoder is None:
         return None
+    # A tokenizer.model that is not the tokenizer's own would silently encode prompts with other ids.
     if (encoder.bos_id, encoder.eos_id) != (tokenizer.bos_token_id, tokenizer.eos_token_id):
         raise ValueError(
             f"{folder}: tokenizer.model has BOS/EOS ids {encoder.bos_id}/{encoder.eos_id} but the tokenizer "

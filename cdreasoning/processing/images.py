@@ -28,6 +28,7 @@ from PIL import Image
 from cdreasoning.data.images import load_image
 from cdreasoning.errors import ImageError
 
+# OpenAI CLIP's normalisation statistics, which the ViT-L/14 tower was trained with.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 ASPECT_RATIOS = ("pad", "crop", "resize")
@@ -61,11 +62,15 @@ class ImageProcessor:
             raw = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise ImageError(f"{path}: invalid JSON ({exc})") from None
+        # CLIP processor configs give the output side as
+        # crop_size (after the centre crop), older ones as size.
         size = raw.get("crop_size", raw.get("size", default_size))
         if isinstance(size, dict):
+            # Newer configs write sizes as dicts ({"height", "width"} or {"shortest_edge"}).
             size = size.get("height", size.get("shortest_edge"))
         if not isinstance(size, int):
             raise ImageError(f"{path}: cannot read the image size (crop_size/size) from {raw!r}")
+        # PIL's BICUBIC is 3; another filter would change every pixel the checkpoints saw.
         if raw.get("resample", 3) != 3:
             raise ImageError(
                 f"{path}: resample {raw.get('resample')} is not bicubic (3), which these models use"
@@ -81,6 +86,8 @@ class ImageProcessor:
         """`preprocessor_config.json` content in the CLIP processor format the original code reads."""
         return {
             "crop_size": self.size,
+            # crop_size == size: after "pad" the image is already
+            # square, so CLIP's own processor crops nothing.
             "do_center_crop": True,
             "do_normalize": True,
             "do_resize": True,
@@ -100,6 +107,7 @@ class ImageProcessor:
     @property
     def background(self) -> tuple[int, int, int]:
         """Padding colour: the mean in 0..255, truncated as in the original."""
+        # Truncated as the original's tuple(int(x * 255) for x in mean): (122, 116, 104) for CLIP.
         return tuple(int(m * 255) for m in self.mean)
 
     def square(self, image: Image.Image) -> Image.Image:
@@ -110,9 +118,13 @@ class ImageProcessor:
             return self.shortest_edge_crop(image)
         if self.aspect_ratio == "resize":
             side = max(width, height)
+            # Squash to the long side here; preprocess then resizes the square to size×size.
             return image.resize((side, side), Image.Resampling.BICUBIC)
         side = max(width, height)
+        # Mean-colour borders normalise to ≈ 0, so the padding
+        # carries as little signal as possible (expand2square).
         canvas = Image.new("RGB", (side, side), self.background)
+        # Centred; an odd leftover pixel goes to the right / bottom, as expand2square's floor division.
         canvas.paste(image, ((side - width) // 2, (side - height) // 2))
         return canvas
 
@@ -121,6 +133,7 @@ class ImageProcessor:
         bicubic), then the centred size×size square (top/left offsets rounded down)."""
         width, height = image.size
         short, long = min(width, height), max(width, height)
+        # int() truncates the long edge, as CLIPImageProcessor computes the output size.
         new_short, new_long = self.size, int(self.size * long / short)
         new_width, new_height = (new_short, new_long) if width <= height else (new_long, new_short)
         image = image.resize((new_width, new_height), Image.Resampling.BICUBIC)
@@ -130,8 +143,11 @@ class ImageProcessor:
     def preprocess(self, source) -> torch.Tensor:
         """One image → [3, size, size] float32."""
         image = self.square(load_image(source))
+        # After "pad" / "resize" the image is square but not
+        # yet size×size: one bicubic resize brings it there.
         if image.size != (self.size, self.size):
             image = image.resize((self.size, self.size), Image.Resampling.BICUBIC)
+        # float32 in [0, 1], then per-channel (x − mean) / std over the last (channel) axis; HWC → CHW below.
         array = np.asarray(image, dtype=np.float32) / 255.0
         array = (array - np.asarray(self.mean, dtype=np.float32)) / np.asarray(self.std, dtype=np.float32)
         return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))

@@ -52,6 +52,7 @@ def level_token_ids(
         # Why the first sub-token: the score reads ONE next-token distribution, so a word is identified by the
         # first piece it starts with (hence the check below that no two words share it).
         full = encode(prompt_text + " " + word)
+        # The prompt's own ids must be a prefix: otherwise the word merged with the prompt's last token(s).
         if full[: len(prompt_ids)] != prompt_ids or len(full) == len(prompt_ids):
             raise ValueError(
                 f"the level word {word!r} does not tokenise as a continuation of the prompt "

@@ -54,6 +54,7 @@ def original_score_text() -> str:
     """cd_score.py's prompt string (one placeholder for both images, answer prefix without a space)."""
     template = get_template(ORIGINAL_TEMPLATE)
     user = template.user_turn(f"{ORIGINAL_SCORE_QUESTION}\n{DEFAULT_IMAGE_TOKEN}")
+    # Appended with no space after "ASSISTANT:", as cd_score.py concatenates it (so its ids differ from ours).
     return template.render_prompt([user]) + ANSWER_PREFIX
 
 
@@ -70,9 +71,11 @@ def original_level_ids(tokenizer, words: tuple[str, ...] = CD_LEVELS) -> list[in
     encoder = chunk_encoder(tokenizer)
     ids = []
     for word in words:
+        # The word alone, with its own dummy prefix "▁": cd_score.py's reading, not the in-context one we use.
         encoded = encoder.encode(word) if encoder is not None else _without_bos(tokenizer, word)
         if not encoded:
             raise ValueError(f"the level word {word!r} encodes to no token")
+        # Our [0] is cd_score.py's [1]: these encoders return no BOS.
         ids.append(encoded[0])
     if len(set(ids)) != len(ids):
         raise ValueError(f"level words {words} share first tokens {ids}; they cannot be told apart")
@@ -113,5 +116,6 @@ def for_model(ids: list[int], images_per_placeholder: int) -> list[int]:
         raise ValueError("images_per_placeholder must be ≥ 1")
     out = []
     for token in ids:
+        # Adjacent sentinels: merge_images lays the two images' tokens out back to back, as one block.
         out.extend([token] * images_per_placeholder if token == IMAGE_TOKEN_INDEX else [token])
     return out

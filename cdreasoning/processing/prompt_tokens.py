@@ -21,6 +21,7 @@ from cdreasoning.constants import DEFAULT_IMAGE_TOKEN, IGNORE_INDEX, IMAGE_TOKEN
 from cdreasoning.processing.chunk_encoding import chunk_encoder
 from cdreasoning.processing.templates import ConversationTemplate
 
+# One pattern for every spelling (<|image|> and the aliases, e.g. LLaVA's <image>).
 _PLACEHOLDER = re.compile("|".join(re.escape(t) for t in (DEFAULT_IMAGE_TOKEN, *IMAGE_TOKEN_ALIASES)))
 
 
@@ -50,9 +51,12 @@ def _encode_piece(tokenizer, piece: str, first: bool, with_offsets: bool):
     encoder = chunk_encoder(tokenizer)
     if encoder is not None:
         ids, offsets = encoder.encode_with_offsets(piece)
+        # Only the first piece starts with BOS, so the prompt has one, as the original tokenizer_image_token.
         if first and tokenizer.bos_token_id is not None:
+            # BOS has no characters: span (0, 0) lies at the text's start, outside every answer.
             ids, offsets = [tokenizer.bos_token_id, *ids], [(0, 0), *offsets]
         return ids, offsets
+    # No tokenizer.model (tokenizer.json only): transformers' tokenizer, its BOS dropped after an image.
     encoded = tokenizer(piece, add_special_tokens=True, return_offsets_mapping=with_offsets)
     ids = list(encoded["input_ids"])
     offsets = list(encoded["offset_mapping"]) if with_offsets else [(0, 0)] * len(ids)
@@ -104,15 +108,19 @@ def tokenize_conversation(
     pieces = _pieces(text)
     for index, (offset, piece) in enumerate(pieces):
         if index:
+            # The image sentinel is never a target: there is no vocabulary token to predict there.
             ids.append(IMAGE_TOKEN_INDEX)
             labels.append(IGNORE_INDEX)
         try:
             piece_ids, piece_offsets = _encode_piece(tokenizer, piece, first=index == 0, with_offsets=True)
         except NotImplementedError as exc:  # slow tokenizers have no offsets
             raise TypeError("tokenize_conversation needs a fast tokenizer (offset mapping)") from exc
+        # Offsets are relative to the piece: shift them into the rendered conversation, where the spans are.
         for token, (start, end) in zip(piece_ids, piece_offsets):
             start, end = start + offset, end + offset
             supervised = any(_inside(start, end, s, e) for s, e in spans)
             ids.append(token)
+            # Labels are the ids themselves: the loss shifts them
+            # by one (MPLUGOwl2ForCausalLM.next_token_loss).
             labels.append(token if supervised else IGNORE_INDEX)
     return TokenizedConversation(ids, labels, len(pieces) - 1)

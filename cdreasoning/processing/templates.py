@@ -32,6 +32,7 @@ class ConversationTemplate:
     assistant_separator: str = "</s>"
 
     def _header(self) -> str:
+        # The system prompt is followed by the user separator (a space): "…questions. USER: …", as vicuna v1.
         return self.system + self.user_separator if self.system else ""
 
     def render_with_spans(self, turns: list[tuple[str, str]]) -> tuple[str, list[tuple[int, int]]]:
@@ -45,6 +46,8 @@ class ConversationTemplate:
             if index % 2 == 0:
                 text += message + self.user_separator
             else:
+                # The supervised span starts after "ASSISTANT: " and
+                # includes the closing </s>, so the model learns to stop.
                 start = len(text)
                 text += message + self.assistant_separator
                 spans.append((start, len(text)))
@@ -62,6 +65,8 @@ class ConversationTemplate:
         if len(turns) % 2 == 0:
             raise ValueError("a prompt must end with a user turn")
         text, _ = self.render_with_spans(turns)
+        # No space after the colon: the answer's first token
+        # carries its own "▁", as after "ASSISTANT:" in training.
         text += f"{self.roles[1]}:"
         if assistant_prefix:
             text += " " + assistant_prefix

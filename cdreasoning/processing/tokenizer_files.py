@@ -44,7 +44,9 @@ TOKENIZER_CONFIG = {
     "bos_token": "<s>",
     "eos_token": "</s>",
     "unk_token": "<unk>",
+    # LLaMA-2 defines no pad token; mPLUG-Owl2 / Q-Align pad with <unk> (id 0).
     "pad_token": "<unk>",
+    # The behaviour the released checkpoints were tokenised with (see chunk_encoding).
     "legacy": True,
     "model_max_length": 2048,
     "padding_side": "right",
@@ -79,6 +81,7 @@ def tokenizer_corpus() -> list[str]:
     ]
     for i, label in enumerate(labels):
         for j, severity in enumerate(SEVERITIES):
+            # Rotate the nouns over (label, severity) pairs so every noun meets many labels in few lines.
             noun = _NOUNS[(i + j) % len(_NOUNS)]
             lines.append(f"The two images exhibit {severity} {noun} in {label}.")
             lines.append(
@@ -123,12 +126,15 @@ def build_tokenizer(
         model_writer=model,
         vocab_size=vocab_size,
         model_type="bpe",
+        # byte_fallback: a character outside the corpus still encodes (as <0xNN> byte pieces), as in LLaMA-2.
         byte_fallback=True,
+        # LLaMA-2's special ids: unk 0, bos 1, eos 2, and no pad piece.
         unk_id=0,
         bos_id=1,
         eos_id=2,
         pad_id=-1,
         character_coverage=1.0,
+        # Digits one by one, as LLaMA's tokenizer splits them.
         split_digits=True,
         normalization_rule_name=normalization,
         remove_extra_whitespaces=trim_whitespace,
@@ -160,10 +166,14 @@ def load_tokenizer(folder: str | Path, padding_side: str = "right", config=None)
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, config=config)
     if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
         raise ValueError(f"{folder}: the tokenizer must define BOS and EOS tokens")
+    # The original prompts start with BOS; a tokenizer_config.json
+    # that turns it off would shift every position.
     if not getattr(tokenizer, "add_bos_token", True):
         tokenizer.add_bos_token = True
+    # LLaMA-2 has no pad token: pad with <unk> (id 0), as the original training did.
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.unk_token
+    # "right" for training batches; callers that generate ask for "left" so the last prompt token stays last.
     tokenizer.padding_side = padding_side
     return tokenizer
 
@@ -184,6 +194,7 @@ def copy_sentencepiece_files(source: str | Path, folder: str | Path) -> None:
     if not str(source) or not model.is_file():
         return
     target = folder / "tokenizer.model"
+    # samefile: saving into the folder it was loaded from must not copy the file onto itself.
     if not target.exists() or not target.samefile(model):
         shutil.copyfile(model, target)
     config_path = folder / "tokenizer_config.json"

@@ -127,6 +127,8 @@ class TrainingArguments(transformers.TrainingArguments):
             "resuming from the newest complete one (the default)"
         },
     )
+    # As the original scripts: the Trainer passes samples through as the dataset builds them (soft-label keys
+    # included) instead of dropping keys forward() does not name.
     remove_unused_columns: bool = field(default=False, metadata={"help": "keep pixel_values in batches"})
     threads: int = field(
         default=None,
@@ -162,11 +164,13 @@ class TrainingArguments(transformers.TrainingArguments):
 
     def __post_init__(self):
         native = transformers.TrainingArguments.__dataclass_fields__
+        # Mapped only when this transformers version no longer has the flag itself.
         if self.warmup_ratio is not None and "warmup_ratio" not in native:
             if not 0 <= self.warmup_ratio < 1:
                 raise ValueError(f"--warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
             if self.warmup_steps:
                 raise ValueError("give --warmup_ratio or --warmup_steps, not both")
+            # transformers 5 reads a warmup_steps below 1 as a fraction of the total steps.
             self.warmup_steps = self.warmup_ratio
         if self.evaluation_strategy is not None and "evaluation_strategy" not in native:
             self.eval_strategy = self.evaluation_strategy

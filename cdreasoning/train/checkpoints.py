@@ -71,11 +71,14 @@ def scan_checkpoints(output_dir: str | Path) -> CheckpointScan:
                 partial.append(path)
             elif match := _CHECKPOINT.fullmatch(path.name):
                 step = int(match.group(1))
+                # trainer_state.json is the last file a save writes: without it the checkpoint is incomplete.
                 (complete if (path / STATE_FILE).is_file() else incomplete).append((step, path))
+    # Sorted by step (an int), so checkpoint-1000 comes after checkpoint-900.
     return CheckpointScan(sorted(complete), sorted(incomplete), sorted(partial))
 
 
 def _is_main_process() -> bool:
+    # RANK first (global across nodes); LOCAL_RANK for a launcher that sets only that.
     return os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0"
 
 
@@ -96,10 +99,12 @@ def resolve_resume(output_dir: str | Path, resume: str | None, fresh: bool = Fal
             )
             for path in scan.everything:
                 _say(f"  delete {path}")
+            # Every rank computes the same answer; only one deletes, so no two processes remove the same tree.
             if _is_main_process():
                 for path in scan.everything:
                     shutil.rmtree(path, ignore_errors=True)
         return None
+    # A .partial- folder is a save that never finished: it is never resumed from.
     if scan.partial and _is_main_process():
         for path in scan.partial:
             _say(f"removing {path}: a checkpoint save that was interrupted")
@@ -154,6 +159,8 @@ def publish_checkpoint(run_dir: str | Path, step: int) -> Path:
     final = Path(run_dir) / f"checkpoint-{step}"
     if final.exists():
         old = Path(run_dir) / f"{PARTIAL_PREFIX}old-checkpoint-{step}"
+        # Replace a checkpoint of the same step (a rerun) with renames:
+        # the old one is deleted only after the new one is in place.
         shutil.rmtree(old, ignore_errors=True)
         final.rename(old)
         (staging / final.name).rename(final)

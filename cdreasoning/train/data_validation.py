@@ -30,6 +30,7 @@ _SHOWN_PROBLEMS = 10
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
+        # 1 MiB blocks: a large file is hashed without reading it into memory.
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -56,6 +57,7 @@ def validate_training_data(
     write_cache: record passed files in OUTPUT_DIR/data_check.json (only the main process should)."""
     cache_path = Path(output_dir) / CACHE_NAME
     cache = _read_cache(cache_path)
+    # Resolved, so two spellings of one image folder share a cache entry.
     folder = str(Path(image_folder or ".").resolve())
     changed = False
     for name in data_paths:
@@ -66,8 +68,10 @@ def validate_training_data(
         key = str(path.resolve())
         entry = cache.get(key) or {}
         if entry.get("image_folder") == folder:
+            # Size and mtime unchanged: trust the cache without hashing (a large file would take seconds).
             if (entry.get("bytes"), entry.get("mtime_ns")) == (stat.st_size, stat.st_mtime_ns):
                 continue
+            # Touched but identical (a copy, a checkout): refresh the mtime and skip the check.
             if entry.get("sha256") == _sha256(path):
                 entry["mtime_ns"] = stat.st_mtime_ns
                 changed = True
@@ -96,6 +100,7 @@ def validate_training_data(
         changed = True
     if changed and write_cache:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
+        # Write, then rename: a crash mid-write never leaves half a JSON file behind.
         tmp = cache_path.with_name(cache_path.name + ".tmp")
         tmp.write_text(json.dumps(cache, indent=2) + "\n", encoding="utf-8")
         tmp.replace(cache_path)

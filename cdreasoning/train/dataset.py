@@ -38,6 +38,7 @@ from cdreasoning.processing import ImageProcessor, tokenize_conversation
 from cdreasoning.processing.templates import ConversationTemplate
 from cdreasoning.train.soft_labels import SoftLabelConfig, soft_level_target
 
+# The conversation files' LLaVA-style roles → the template's (user, assistant) roles.
 _ROLES = {"human": 0, "gpt": 1}
 
 
@@ -66,6 +67,7 @@ class ConversationDataset(Dataset):
         self.seed, self.epoch = seed, 0
         self.image_folder = Path(image_folder) if image_folder else None
         self.max_length, self.image_tokens = max_length, image_tokens
+        # Read and validated up front: a bad record fails at start-up, not hours into training.
         self.items = [record for path in paths for record in read_conversations(path)]
         if not self.items:
             raise DataError(f"no training records in {paths}")
@@ -74,6 +76,7 @@ class ConversationDataset(Dataset):
             self.level_ids = self._level_ids()
         self._tokens: list | None = None
         if not lazy:
+            # Eager tokenisation (lazy=False) surfaces every bad record before the first step.
             self._tokens = [self._tokenize(i) for i in range(len(self.items))]
 
     def __len__(self) -> int:
@@ -87,11 +90,13 @@ class ConversationDataset(Dataset):
         """Whether record `index` is shown as (B, A) in the current epoch (deterministic, see module doc)."""
         if self.swap_pair_prob <= 0:
             return False
+        # A string seed: random.Random hashes it deterministically (unlike hash(), which varies by process).
         return random.Random(f"swap:{self.seed}:{self.epoch}:{index}").random() < self.swap_pair_prob
 
     @property
     def lengths(self) -> list[int]:
         """Cheap length estimate per record (words + image tokens), for length-grouped batching."""
+        # Words, not tokens: tokenising every record here would cost a full pass over the data.
         return [
             sum(len(turn.value.split()) for turn in record.turns) + self.image_tokens * len(record.images)
             for record in self.items
@@ -109,12 +114,14 @@ class ConversationDataset(Dataset):
             raise DataError(
                 f"{record.where}: {tokens.num_images} image placeholder(s) for {len(images)} image(s)"
             )
+        # The limit applies to the sequence the decoder sees, where each image is image_tokens positions.
         expanded = len(tokens.input_ids) + (self.image_tokens - 1) * len(images)
         if expanded > self.max_length:
             raise DataError(
                 f"{record.where}: {expanded} tokens (images expanded) exceed --model_max_length "
                 f"{self.max_length}; shorten the record or raise the limit"
             )
+        # A record with nothing supervised adds no gradient: a data error rather than a silent no-op.
         if all(label == IGNORE_INDEX for label in tokens.labels):
             raise DataError(f"{record.where}: no assistant answer to learn from")
         return tokens
@@ -131,6 +138,7 @@ class ConversationDataset(Dataset):
         from cdreasoning.processing import tokenize_prompt
         from cdreasoning.processing.levels import LevelScale, level_token_ids
 
+        # Any question works: only the prompt's end (the answer prefix) decides the level ids.
         text, ids = self._prompt_ids([self.template.user_turn("<|image|><|image|>\nHow?")])
         return level_token_ids(
             self.tokenizer, ids, text, LevelScale(), lambda t: tokenize_prompt(self.tokenizer, t)
@@ -139,6 +147,7 @@ class ConversationDataset(Dataset):
     def _level_supervision(self, record, input_ids: list[int]) -> tuple[int, list[float]] | None:
         """(position of the level token in input_ids, target distribution), or None for records without a
         human ΔV or that are not one-round score records."""
+        # Soft labels only for one-round score records with a human ΔV; the others keep their hard labels.
         if record.gt_score is None or len(record.turns) != 2 or record.level is None:
             return None
         level = record.level.strip().lower()
@@ -146,8 +155,12 @@ class ConversationDataset(Dataset):
             raise DataError(f"{record.where}: score answer level {record.level!r} is not one of {CD_LEVELS}")
         turns = [(self.template.roles[0], record.turns[0].value)]
         _, prompt_ids = self._prompt_ids(turns)
+        # The level token follows the prompt's tokens directly,
+        # since render_prompt is a prefix of the training text.
         position = len(prompt_ids)
         expected = self.level_ids[CD_LEVELS.index(level)]
+        # An answer that tokenises differently from the scorer's
+        # prompt would put the soft label on the wrong token.
         if (
             input_ids[:position] != prompt_ids
             or position >= len(input_ids)
@@ -167,6 +180,7 @@ class ConversationDataset(Dataset):
         record = self.items[index]
         tokens = self._tokens[index] if self._tokens is not None else self._tokenize(index)
         paths = [self.image_folder / name if self.image_folder else Path(name) for name in record.images]
+        # Only score pairs are swapped: their answer does not depend on the image order, a description's may.
         is_score = record.kind == "score" and len(paths) == 2
         if is_score and self.swapped(index):
             paths = paths[::-1]
@@ -177,9 +191,12 @@ class ConversationDataset(Dataset):
         sample = {"input_ids": tokens.input_ids, "labels": tokens.labels, "pixel_values": pixel_values}
         if self.soft_labels is not None:
             supervision = self._level_supervision(record, tokens.input_ids) if is_score else None
+            # Samples without a soft label still carry the keys
+            # (position −1), so the collator stacks every batch.
             position, target = supervision or (-1, [0.0] * len(self.level_ids))
             if position >= 0:
                 sample["labels"] = list(tokens.labels)
+                # The level token is supervised by the soft-label loss instead of cross-entropy (never both).
                 sample["labels"][position] = IGNORE_INDEX
             sample["level_position"], sample["level_target"] = position, target
         return sample
@@ -195,6 +212,8 @@ class DataCollator:
 
     def __call__(self, samples: list[dict]) -> dict:
         width = max(len(s["input_ids"]) for s in samples)
+        # Right padding (training): labels there stay IGNORE_INDEX
+        # and the mask 0, so padding never enters the loss.
         input_ids = torch.full((len(samples), width), self.pad_token_id, dtype=torch.long)
         labels = torch.full((len(samples), width), IGNORE_INDEX, dtype=torch.long)
         attention_mask = torch.zeros((len(samples), width), dtype=torch.long)
@@ -206,6 +225,8 @@ class DataCollator:
         batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
         images = [s["pixel_values"] for s in samples if s["pixel_values"] is not None]
         if images:
+            # [n_images, 3, S, S] in sample order, which is the
+            # order of the -200 sentinels row by row (merge_images).
             batch["pixel_values"] = torch.cat(images)
         if "level_position" in samples[0]:
             batch["level_positions"] = torch.tensor([s["level_position"] for s in samples], dtype=torch.long)

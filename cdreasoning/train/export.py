@@ -32,6 +32,7 @@ def merge_lora(
         raise FileNotFoundError(
             f"{adapter_dir}: no adapter_config.json (is this a LoRA run's output folder?)"
         )
+    # peft records the base's path at training time; --base overrides it when that folder has moved.
     base = Path(base or json.loads(config_file.read_text()).get("base_model_name_or_path") or "")
     if not base.is_dir():
         raise FileNotFoundError(f"base model {base} not found; pass --base")
@@ -41,13 +42,16 @@ def merge_lora(
         from cdreasoning.train.hf_training import merge_hf_lora
 
         return merge_hf_lora(adapter_dir, out_dir, base, dtype)
+    # Merged on the CPU in the requested dtype: no GPU needed, and the result is written in that dtype.
     model = load_pretrained(base, device="cpu", dtype=dtype)
+    # merge_and_unload folds B·A·(alpha / r) into each target weight and swaps the modules_to_save copies in.
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     if any("lora_" in name for name, _ in merged.named_parameters()):
         raise RuntimeError("merge left LoRA parameters behind")  # pragma: no cover - peft invariant
     out_dir.mkdir(parents=True, exist_ok=True)
     merged.to(getattr(torch, dtype) if isinstance(dtype, str) and hasattr(torch, dtype) else merged.dtype)
     merged.save_pretrained(out_dir)
+    # The run's own tokenizer files (the Trainer saves them) win over the base's.
     tokenizer_source = adapter_dir if (adapter_dir / "tokenizer_config.json").is_file() else base
     save_tokenizer(load_tokenizer(tokenizer_source), out_dir)
     processor_source = adapter_dir if (adapter_dir / "preprocessor_config.json").is_file() else base

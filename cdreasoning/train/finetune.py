@@ -50,6 +50,8 @@ def _prepare_argv(argv: list[str]) -> list[str]:
     if not torch.cuda.is_available():
         if any(a.startswith("--deepspeed") for a in argv):
             _cpu_deepspeed_state()
+            # Tell the Trainer's accelerator to reuse the
+            # PartialState created above instead of making its own.
             argv += ["--accelerator_config", '{"use_configured_state": true}']
         elif not any(a.startswith("--use_cpu") for a in argv):
             # without it, CPU ranks of a multi-process run would each train on the whole dataset
@@ -83,6 +85,7 @@ def load_model_for_training(path, training_args, attention: str):
     if training_args.deepspeed is None and dtype != torch.float32:
         dtype = torch.float32  # plain runs keep fp32 master weights; --bf16/--fp16 then means autocast
     kwargs = {"dtype": dtype, "local_files_only": True, "config": checkpoint.config}
+    # QLoRA: the frozen decoder in 4 / 8 bits; the vision tower, abstractor and LM head keep the dtype.
     if training_args.bits in (4, 8):
         if not torch.cuda.is_available():
             raise RuntimeError("--bits 4/8 (QLoRA) needs a CUDA GPU and bitsandbytes")
@@ -96,10 +99,12 @@ def load_model_for_training(path, training_args, attention: str):
             bnb_4bit_use_double_quant=True,
             llm_int8_skip_modules=["vision_model", "visual_abstractor", "lm_head"],
         )
+        # Each process's quantised copy goes straight onto its own GPU (its local process index).
         kwargs["device_map"] = {"": training_args.local_process_index}
     model = MPLUGOwl2ForCausalLM.from_pretrained(str(checkpoint.path), **kwargs)
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     model.set_attention_implementation(resolve_attention(attention, device))
+    # No KV cache while training: each step runs the full sequence, and a cache conflicts with checkpointing.
     model.config.use_cache = False
     return model
 
@@ -123,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     offline_hub()
     argv = sys.argv[1:] if argv is None else argv
     parser = HfArgumentParser((ModelArguments, DataArguments, TrainingArguments))
+    # Answered here so the help shows this module's docstring under the "cdreasoning train" name.
     if any(a in ("-h", "--help") for a in argv):
         parser.prog = "cdreasoning train"
         parser.description = __doc__
@@ -147,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
             data_args.data_path,
             data_args.image_folder,
             training_args.output_dir,
+            # Local rank 0 alone writes the check cache (one writer per machine); every rank runs the checks.
             write_cache=os.environ.get("LOCAL_RANK", "0") == "0",
         )
     resume = resolve_resume(
@@ -168,10 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     _ = training_args.device
     model = load_model_for_training(checkpoint, training_args, model_args.attention)
     model = configure_tuning(model, training_args)
+    # local_process_index 0: one line per machine, not one per GPU.
     if training_args.local_process_index == 0:
         print(f"[train] trainable parameters: {trainable_parameter_summary(model)}", flush=True)
 
     tokenizer = checkpoint.load_tokenizer()
+    # The tokenizer's limit follows --model_max_length (longer records are a DataError, never truncated).
     tokenizer.model_max_length = training_args.model_max_length
     processor = checkpoint.image_processor(aspect_ratio=data_args.image_aspect_ratio)
     dataset = ConversationDataset(
@@ -186,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         swap_pair_prob=training_args.swap_pair_prob,
         seed=training_args.seed,
         soft_labels=(
+            # --soft-label-std 0 means the two-level target (None), as DeQA-Score for data without a spread.
             SoftLabelConfig(std=training_args.soft_label_std or None)
             if training_args.score_loss == "soft"
             else None
@@ -195,10 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         model=model,
         args=training_args,
         train_dataset=dataset,
+        # Pads with the tokenizer's pad id (<unk>, 0, for LLaMA);
+        # padded positions are masked and never supervised.
         data_collator=DataCollator(tokenizer.pad_token_id),
         processing_class=tokenizer,
         image_processor=processor,
         image_tokens=config.image_tokens,
+        # The level ids the dataset found in context, the same ones the scorer reads.
         level_ids=dataset.level_ids,
         score_loss_weight=training_args.score_loss_weight,
     )

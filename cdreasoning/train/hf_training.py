@@ -43,6 +43,7 @@ from cdreasoning.data import DataError, read_conversations
 from cdreasoning.data.images import load_image
 from cdreasoning.errors import ImageError
 
+# The mPLUG-Owl2 default of --lora_target_modules; for an HF model it stands for the LM's usual projections.
 OWL2_DEFAULT_LORA_TARGETS = ["q_proj", "v_proj.multiway.1"]
 # Files of a checkpoint folder besides config and weights: what the processor and generation need.
 PROCESSOR_FILES = (
@@ -60,6 +61,7 @@ PROCESSOR_FILES = (
     "processor_config.json",
     "generation_config.json",
 )
+# LLaVA-style roles → the chat-template roles of HF processors.
 _ROLES = {"human": "user", "gpt": "assistant"}
 
 
@@ -99,6 +101,7 @@ class HFConversationDataset(Dataset):
 
     @property
     def lengths(self) -> list[int]:
+        # 64 positions per image: a rough constant for sorting only (Qwen's count depends on the resolution).
         return [sum(len(t.value.split()) for t in r.turns) + 64 * len(r.images) for r in self.items]
 
     def _render(self, index: int):
@@ -110,6 +113,8 @@ class HFConversationDataset(Dataset):
             raise DataError(f"{record.where}: {exc}") from None
         if not spans:
             raise DataError(f"{record.where}: no assistant answer to learn from")
+        # Spans count from the end: the processor expands image tokens
+        # before the answers, so only end-relative offsets survive.
         answers = [ids[len(ids) - start : len(ids) - stop] for start, stop in spans]
         return text, spans, answers
 
@@ -133,6 +138,7 @@ class HFDataCollator:
     max_length: int
 
     def __call__(self, samples: list[dict]) -> dict:
+        # Right padding keeps n − start valid below: each row's last real token sits at n − 1.
         batch = dict(
             self.backbone.inputs(
                 [s["text"] for s in samples], [s["images"] for s in samples], padding_side="right"
@@ -140,6 +146,7 @@ class HFDataCollator:
         )
         input_ids = batch["input_ids"]
         if input_ids.shape[1] > self.max_length:
+            # Name the longest record: the batch width is its length.
             longest = max(range(len(samples)), key=lambda r: int(batch["attention_mask"][r].sum()))
             raise DataError(
                 f"{samples[longest]['where']}: {input_ids.shape[1]} tokens (images expanded) exceed "
@@ -149,6 +156,8 @@ class HFDataCollator:
         for row, sample in enumerate(samples):
             n = int(batch["attention_mask"][row].sum())
             for (start, stop), answer in zip(sample["spans"], sample["answer_ids"]):
+                # The processor tokenises the whole text again: the answer's ids must
+                # equal those rendered alone, or the labels would sit on other tokens.
                 got = input_ids[row, n - start : n - stop].tolist()
                 if got != answer:
                     raise DataError(
@@ -186,12 +195,17 @@ def configure_hf_tuning(model, args):
         from peft import LoraConfig, get_peft_model
     except ImportError as exc:
         raise RuntimeError("LoRA needs peft: pip install 'cdreasoning[train]'") from exc
+    # Freeze everything first; peft then adds trainable adapters and the modules_to_save copies.
     model.requires_grad_(False)
     targets = list(args.lora_target_modules)
+    # The mPLUG-Owl2 default names multiway modules an HF model lacks: use the LM's own projection pattern.
     target_modules = LM_LORA_PATTERN if targets == OWL2_DEFAULT_LORA_TARGETS else targets
+    # The first vision prefix that exists names the tower (modules_to_save takes whole modules).
     vision = _module_names(model, VISION_PREFIXES)[:1]
     modules_to_save = list(vision) if not args.freeze_vision_model else []
     if args.tune_visual_abstractor:
+        # A projector inside the vision tower (Qwen's visual.merger) is saved with the tower already;
+        # listing it too would have peft wrap a module inside a wrapped one.
         inside_vision = modules_to_save and any(
             p.startswith(modules_to_save[0] + ".") for p in _module_names(model, PROJECTOR_PREFIXES)
         )
@@ -206,6 +220,7 @@ def configure_hf_tuning(model, args):
         modules_to_save=modules_to_save or None,
     )
     peft_model = get_peft_model(model, config)
+    # peft adds nothing, silently, when no name matches: check that some lora_A exists.
     if not any(name.endswith("lora_A") for name, _ in peft_model.named_modules()):
         raise ValueError(f"no module matches the LoRA targets {target_modules}")
     return peft_model
@@ -215,6 +230,7 @@ def trainable_parameter_summary(model) -> dict[str, int]:
     counts = {"vision": 0, "projector": 0, "llm": 0, "lora": 0}
     for name, param in model.named_parameters():
         if param.requires_grad:
+            # ds_numel: under ZeRO-3 the local parameter is an empty shard; its full size is kept there.
             counts[parameter_part(name)] += getattr(param, "ds_numel", param.numel())
     counts["total"] = sum(counts.values())
     return counts
@@ -244,9 +260,12 @@ def train_hf(model_args, data_args, training_args, resume: str | None) -> int:
         local_files_only=True,
         attn_implementation=resolve_attention(model_args.attention, device),
     )
+    # No KV cache while training (and it conflicts with gradient checkpointing).
     model.config.use_cache = False
     model = configure_hf_tuning(model, training_args)
     if training_args.gradient_checkpointing and training_args.lora_enable:
+        # With frozen embeddings the checkpointed blocks' inputs
+        # need grad, or no gradient reaches the adapters.
         model.enable_input_require_grads()
     if training_args.local_process_index == 0:
         print(f"[train] {model_type}: trainable parameters {trainable_parameter_summary(model)}", flush=True)
@@ -262,6 +281,7 @@ def train_hf(model_args, data_args, training_args, resume: str | None) -> int:
         train_dataset=dataset,
         data_collator=HFDataCollator(backbone, training_args.model_max_length),
         processing_class=processor.tokenizer,
+        # CDTrainer saves its "image processor" with every checkpoint: here, the base model's processor files.
         image_processor=ProcessorFiles(Path(path)),
     )
     trainer.train(resume_from_checkpoint=resume)

@@ -70,6 +70,7 @@ class SoftLabelConfig:
 
 def clipped_grade(delta_v: float, weights=LEVEL_WEIGHTS) -> float:
     """G(ΔV) clipped to [weights[0], weights[-1]]."""
+    # Clipped: ΔV beyond the scale's ends (G < 0 for tiny ΔV, G > 5 for huge ones) maps to the end levels.
     return float(np.clip(grade_from_delta_v(delta_v), weights[0], weights[-1]))
 
 
@@ -83,12 +84,14 @@ def two_level_target(grade: float, weights=LEVEL_WEIGHTS) -> np.ndarray:
         target[-1] = 1.0
         return target
     lower = upper - 1
+    # Linear interpolation between the two weights: (1 − s)·w_k + s·w_{k+1} = G, the required expectation.
     share = (g - w[lower]) / (w[upper] - w[lower])
     target[lower], target[upper] = 1.0 - share, share
     return target
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    # numpy has no erf; math.erf per value is plenty for a handful of bin edges.
     return 0.5 * (1.0 + np.vectorize(math.erf)(x / math.sqrt(2.0)))
 
 
@@ -98,20 +101,27 @@ def gaussian_target(grade: float, std: float, weights=LEVEL_WEIGHTS) -> np.ndarr
     g = float(np.clip(grade, w[0], w[-1]))
     if std is None or std <= 0:
         return two_level_target(g, w)
+    # Bin edges halfway between adjacent weights; the outer bins reach ±∞, so no mass is lost.
     edges = np.concatenate([[-np.inf], (w[:-1] + w[1:]) / 2, [np.inf]])
     cdf = _normal_cdf((edges - g) / std)
     p = np.diff(cdf)
+    # The bins already cover ℝ: this renormalisation only removes rounding.
     p = p / p.sum()
+    # Affine p' = α·p + β with Σp' = 1 ⇒ β = (1 − α)/n; then Σp'·w = α·μ + (1 − α)·mean(w) = G gives α.
     mean_w = w.mean()
     mu = float(p @ w)
+    # μ = mean(w) only for G = mean(w) (a symmetric Gaussian mid-scale): p already has expectation G.
     if abs(mu - mean_w) < 1e-12:
         alpha = 1.0
     else:
         alpha = (g - mean_w) / (mu - mean_w)
     beta = (1.0 - alpha) / len(w)
     corrected = alpha * p + beta
+    # A negative probability (narrow Gaussian near an end)
+    # means no affine fix exists: fall back, as DeQA-Score.
     if np.any(corrected < -1e-12) or not np.all(np.isfinite(corrected)):
         return two_level_target(g, w)
+    # Clip the −1e-12 rounding; renormalising moves the expectation by no more than that.
     corrected = np.clip(corrected, 0.0, None)
     return corrected / corrected.sum()
 
@@ -136,15 +146,20 @@ def level_distribution_loss(logits, level_ids, targets):
     """
     import torch
 
+    # Full-vocabulary log-softmax: the loss includes the mass outside the level words (see the module doc).
     logp = torch.log_softmax(logits.float(), dim=-1)
     ids = torch.as_tensor(level_ids, device=logp.device, dtype=torch.long)
     level_logp = logp[:, ids]  # [b, n]
     t = targets.to(level_logp.device, torch.float32)
+    # log Σ p_V over the level ids: the mass on the level words, the second term of the loss.
     log_mass = torch.logsumexp(level_logp, dim=-1)  # [b]
+    # Σ t·log t with 0·log 0 = 0; the clamp keeps log(0) = −inf out of the graph, even in the unused branch.
     entropy_term = torch.where(t > 0, t * torch.log(t.clamp_min(1e-30)), torch.zeros_like(t)).sum(-1)
     full = entropy_term - (t * level_logp).sum(-1)  # KL(t ‖ p_V restricted), [b]
     loss = full.mean()
     with torch.no_grad():
+        # Logged only: the KL on the level-renormalised softmax
+        # (level_logp − log_mass), what the scorer reads.
         kl_levels = (entropy_term - (t * (level_logp - log_mass[:, None])).sum(-1)).mean()
     parts = {"kl_levels": float(kl_levels), "out_of_levels": float(-log_mass.mean().detach())}
     return loss, parts
@@ -160,6 +175,7 @@ def expanded_positions(input_ids, positions, image_tokens: int):
 
     from cdreasoning.constants import IMAGE_TOKEN_INDEX
 
+    # The sentinels before each position: each one adds image_tokens − 1 positions in front of it.
     columns = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :]
     before = ((input_ids == IMAGE_TOKEN_INDEX) & (columns < positions[:, None])).sum(-1)
     return positions + before * (image_tokens - 1)

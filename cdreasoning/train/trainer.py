@@ -39,6 +39,7 @@ class _EpochToDataset(TrainerCallback):
         self.dataset = dataset
 
     def on_epoch_begin(self, args, state, control, **kwargs):
+        # + 1e-6: state.epoch is a float sum of step fractions, so epoch 2 may arrive as 1.9999999.
         self.dataset.set_epoch(math.floor((state.epoch or 0.0) + 1e-6))
 
 
@@ -73,17 +74,25 @@ class CDTrainer(Trainer):
             return super().create_optimizer(model) if model is not None else super().create_optimizer()
         if self.optimizer is None:
             opt_model = self.model if model is None else model
+            # The Trainer's own rule: no weight decay on biases and norm weights.
             decay = set(self.get_decay_parameter_names(opt_model))
             groups: dict[tuple[bool, bool], list] = {}
             for name, param in opt_model.named_parameters():
                 if param.requires_grad:
+                    # Frozen parameters (LoRA's base weights, a frozen
+                    # tower) get no group and no optimizer state.
                     groups.setdefault(("visual_abstractor" in name, name in decay), []).append(param)
             param_groups = []
+            # Sorted keys give the same group order on every rank
+            # and run, which resuming the optimizer state relies on.
             for (abstractor, decays), params in sorted(groups.items()):
                 group = {"params": params, "weight_decay": self.args.weight_decay if decays else 0.0}
                 if abstractor:
+                    # Only the lr differs; the LR schedule scales every group's lr by the same factor.
                     group["lr"] = self.args.visual_abstractor_lr
                 param_groups.append(group)
+            # The optimizer class and its kwargs (betas, eps, lr)
+            # from TrainingArguments, as the Trainer builds its own.
             optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
             self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
         return self.optimizer
@@ -91,6 +100,7 @@ class CDTrainer(Trainer):
     # -- batching ----------------------------------------------------------------------------------------------
     def _get_train_sampler(self, *args, **kwargs):
         if self.args.group_by_modality_length:
+            # Records of similar estimated length share batches, so less of each batch is padding.
             return LengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
                 lengths=self.train_dataset.lengths,
@@ -100,19 +110,27 @@ class CDTrainer(Trainer):
     # -- throughput ----------------------------------------------------------------------------------------------
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         inputs = dict(inputs)
+        # Popped before the forward: the model does not take them (the soft-label loss is computed here).
         positions = inputs.pop("level_positions", None)
         targets = inputs.pop("level_targets", None)
         if model.training:
+            # Throughput counts training steps only; evaluation batches would inflate it.
             images = inputs["pixel_values"].shape[0] if inputs.get("pixel_values") is not None else 0
             self._samples += int(inputs["input_ids"].shape[0])
+            # Positions the decoder processes: real text tokens
+            # plus each image's image_tokens − 1 extra positions.
             self._tokens += int(inputs["attention_mask"].sum()) + images * (self.image_tokens - 1)
         rows = None if positions is None else (positions >= 0).nonzero().flatten()
+        # No score record with a soft label in this micro-batch: the model's own cross-entropy alone.
         if rows is None or rows.numel() == 0 or self.level_ids is None:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        # return_outputs=True: the logits at the level positions are needed below.
         loss, outputs = super().compute_loss(model, inputs, True, num_items_in_batch)
         # logits [b, L, V]; the level token sits at expanded position e, so position e − 1 predicts it
         at = expanded_positions(inputs["input_ids"][rows], positions[rows], self.image_tokens) - 1
         kl, parts = level_distribution_loss(outputs.logits[rows, at], self.level_ids, targets[rows])
+        # The model's cross-entropy is a sum over the accumulated batch's token count, the KL a
+        # per-micro-batch mean: dividing by the accumulation steps keeps the KL's weight per optimizer step.
         if num_items_in_batch is not None and self.model_accepts_loss_kwargs:
             kl = kl / getattr(self, "current_gradient_accumulation_steps", 1)
         loss = loss + self.score_loss_weight * kl.to(loss.dtype)
@@ -125,11 +143,13 @@ class CDTrainer(Trainer):
         if "loss" in logs and self._samples:
             elapsed = max(time.perf_counter() - self._since, 1e-9)
             world = max(1, self.args.world_size)
+            # Per-process counters, multiplied by the world size (the ranks run in lockstep).
             logs["samples_per_second"] = round(self._samples * world / elapsed, 3)
             logs["tokens_per_second"] = round(self._tokens * world / elapsed, 1)
             self._samples = self._tokens = 0
             self._since = time.perf_counter()
         if "loss" in logs:
+            # Mean over the micro-batches since the last log.
             for key, values in self._score_parts.items():
                 if values:
                     logs[key] = round(sum(values) / len(values), 5)
@@ -139,6 +159,7 @@ class CDTrainer(Trainer):
     # -- saving -----------------------------------------------------------------------------------------------
     def _save(self, output_dir=None, state_dict=None):
         super()._save(output_dir, state_dict)
+        # should_save: only the main process writes these small files.
         if self.image_processor is not None and self.args.should_save:
             self.image_processor.save_pretrained(output_dir or self.args.output_dir)
         if self.processing_class is not None and self.args.should_save:
@@ -147,6 +168,7 @@ class CDTrainer(Trainer):
 
     # -- atomic checkpoints -------------------------------------------------------------------------------------
     def _get_output_dir(self, trial):
+        # The Trainer asks this for the run folder when saving: during a checkpoint, it is the staging folder.
         return self._staging if self._staging is not None else super()._get_output_dir(trial)
 
     def _save_checkpoint(self, model, trial):
@@ -159,13 +181,16 @@ class CDTrainer(Trainer):
             super()._save_checkpoint(model, trial)
         finally:
             self._staging = None
+        # Every rank must finish writing (ZeRO-3 saves per-rank shards) before the folder is renamed.
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
             final = publish_checkpoint(run_dir, step)
             best = self.state.best_model_checkpoint
+            # The best checkpoint was recorded under the staging path; point it at the published one.
             if best is not None and str(best).startswith(str(stage_dir(run_dir, step))):
                 self.state.best_model_checkpoint = str(final)
             _rotate(self, run_dir)
+        # No rank goes on until the rename and rotation are done.
         self.accelerator.wait_for_everyone()
 
 

@@ -14,6 +14,7 @@ import torch
 
 
 def _part(name: str) -> str:
+    # Checked first: a LoRA weight's name also contains the name of the part it adapts.
     if "lora_" in name:
         return "lora"
     if "vision_model" in name:
@@ -36,6 +37,7 @@ def configure_tuning(model, args):
     """Set requires_grad for full fine-tuning or wrap the model with LoRA adapters; returns the model to train."""
     core = model.model
     if not args.lora_enable:
+        # Everything first (embeddings, decoder, LM head), then the two visual parts set by their own flags.
         model.requires_grad_(not args.freeze_llm)
         core.visual_abstractor.requires_grad_(args.tune_visual_abstractor)
         core.vision_model.requires_grad_(not args.freeze_vision_model)
@@ -47,10 +49,12 @@ def configure_tuning(model, args):
         from peft import LoraConfig, get_peft_model
     except ImportError as exc:
         raise RuntimeError("LoRA needs peft: pip install 'cdreasoning[train]'") from exc
+    # Freeze everything; peft then makes the adapters and the modules_to_save copies trainable.
     model.requires_grad_(False)
     if args.bits in (4, 8):
         from peft import prepare_model_for_kbit_training
 
+        # QLoRA: peft's recipe casts the non-quantised weights to float32 and makes inputs require grad.
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing)
     modules_to_save = []
     if args.tune_visual_abstractor:
@@ -61,6 +65,7 @@ def configure_tuning(model, args):
         r=args.lora_r,
         lora_alpha=args.lora_alpha,
         lora_dropout=args.lora_dropout,
+        # Suffix matching: "v_proj.multiway.1" hits only the visual V projection (CD-Reasoning's choice).
         target_modules=list(args.lora_target_modules),
         bias=args.lora_bias,
         modules_to_save=modules_to_save or None,
