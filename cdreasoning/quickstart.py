@@ -52,13 +52,16 @@ EXTRA_BACKBONES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5", "idefics3")
 
 @dataclass(frozen=True)
 class QuickstartConfig:
-    """What the quickstart builds; the defaults ran in 6.8 minutes on 2 CPU cores (measured).
+    """What the quickstart builds; the defaults ran in 11.3 minutes on 2 idle CPU cores (measured 2026-12-03).
 
     out: folder for everything (data/, models/, cdflow/, eval/, leaderboard/, report.md).
-    scenes / size / seed: the synthetic set (`cdreasoning data synth`): scenes split 70/10/20, image side in px.
+    scenes / size / seed / pairs_per_scene: the synthetic set (`cdreasoning data synth`): scenes split 70/10/20,
+        image side in px, rated pairs per scene.
     device: auto | cpu | cuda | mps, for every step that runs a model.
     full_steps / lora_steps: optimizer steps of the two fine-tuning stages (batch `batch_size`).
     full_lr / lora_lr: their peak learning rates (cosine schedule, 5 % warm-up).
+    train_vision: also train the vision tower in the full stage (default: frozen at its random initialisation,
+        which learns the task better on this small set; docs/training.md has the benchmark).
     lora_r: LoRA rank (alpha = 2·r, as in the CD-Reasoning recipe's r=128 / alpha=256).
     score_loss / score_loss_weight: how score records are supervised in both stages (`cdreasoning train
         --score-loss ce|soft --score-loss-weight W`; docs/training.md). Score records are also shown with their
@@ -73,14 +76,16 @@ class QuickstartConfig:
     scenes: int = 60
     size: int = 64
     seed: int = 0
+    pairs_per_scene: int = 90
     device: str = "auto"
     full_steps: int = 900
     lora_steps: int = 300
     batch_size: int = 16
     full_lr: float = 1e-3
     lora_lr: float = 1e-3
+    train_vision: bool = False
     lora_r: int = 16
-    score_loss: str = "ce"
+    score_loss: str = "soft"
     score_loss_weight: float = 1.0
     cdflow_epochs: int = 2
     cdflow_size: int = 64
@@ -93,6 +98,7 @@ class QuickstartConfig:
         positive = (
             "scenes",
             "size",
+            "pairs_per_scene",
             "full_steps",
             "lora_steps",
             "batch_size",
@@ -197,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of data, models and training")
     parser.add_argument(
+        "--pairs-per-scene",
+        type=int,
+        default=defaults.pairs_per_scene,
+        help=f"rated pairs per synthetic scene (default {defaults.pairs_per_scene})",
+    )
+    parser.add_argument(
         "--full-steps",
         type=int,
         default=defaults.full_steps,
@@ -222,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--lora-lr", type=float, default=defaults.lora_lr, help=f"LoRA peak LR (default {defaults.lora_lr})"
+    )
+    parser.add_argument(
+        "--train-vision",
+        action="store_true",
+        help="also train the vision tower in the full stage (default: kept at its random initialisation)",
     )
     parser.add_argument(
         "--score-loss",

@@ -1,11 +1,11 @@
 """How long each quickstart step should take, and the time left: a per-step ETA that learns the machine's speed.
 
     eta = QuickstartEta(config, steps)
-    eta.before(step)            # "~195 s expected, about 6.1 min left in all"
+    eta.before(step)            # "~270 s expected, about 11.1 min left in all"
     eta.after(step, seconds)    # the measured time: later estimates are scaled by measured / expected
 
-The expected times are the quickstart's measured run on 2 idle CPU cores (README: full fine-tuning 195 s for
-900 steps, LoRA 62 s for 300 steps, CD-Flow 51 s for 2 epochs, every evaluation ≤ 12 s), scaled by the step
+The expected times are the quickstart's measured run on 2 idle CPU cores (README: full fine-tuning 270 s for
+900 steps, LoRA 97 s for 300 steps, CD-Flow 202 s for 2 epochs of 90 pairs per scene, every evaluation ≤ 31 s), scaled by the step
 counts of the config. On a busy or faster machine the ratio of measured to expected time of the steps done so
 far rescales what is left, so the estimate corrects itself after the first long step.
 """
@@ -15,10 +15,10 @@ from __future__ import annotations
 __all__ = ["QuickstartEta", "expected_seconds"]
 
 # Measured on 2 idle CPU cores with the default config (README); per unit of work where the work scales.
-_FULL_S_PER_STEP = 195 / 900
-_LORA_S_PER_STEP = 62 / 300
-_CDFLOW_S_PER_EPOCH = 51 / 2
-_OTHER_S = 12.0  # data, init, merge, scoring, baselines, CD-Flow test, leaderboard: each at most this
+_FULL_S_PER_STEP = 270 / 900
+_LORA_S_PER_STEP = 97 / 300
+_CDFLOW_S_PER_EPOCH = 202 / 2 / 3  # per epoch over 60 scenes × 30 pairs (measured with 90 pairs per scene)
+_OTHER_S = 20.0  # data, init, merge, scoring, describing, baselines, CD-Flow test, leaderboard: each ≤ 31 s
 
 
 def expected_seconds(name: str, config) -> float:
@@ -29,9 +29,8 @@ def expected_seconds(name: str, config) -> float:
     if name == "lora":
         return _LORA_S_PER_STEP * config.lora_steps * batch_scale
     if name == "cdflow-train":
-        return (
-            _CDFLOW_S_PER_EPOCH * config.cdflow_epochs * (config.scenes / 60) * (config.cdflow_size / 64) ** 2
-        )
+        pairs = (config.scenes / 60) * (config.pairs_per_scene / 30)
+        return _CDFLOW_S_PER_EPOCH * config.cdflow_epochs * pairs * (config.cdflow_size / 64) ** 2
     return _OTHER_S
 
 

@@ -19,7 +19,7 @@ RECIPE_ARGS="--lora_enable False --tune_visual_abstractor True --freeze_vision_m
   --gradient_accumulation_steps ${GRAD_ACCUM:-1} --learning_rate ${LR:-2e-5} --weight_decay 0.
   --warmup_ratio 0.03 --lr_scheduler_type cosine --save_steps 1000 --model_max_length 2048
   --gradient_checkpointing True --group_by_modality_length True --lazy_preprocess True"
-DEMO_ARGS="--lora_enable False --tune_visual_abstractor True --freeze_vision_model False
+DEMO_ARGS="--lora_enable False --tune_visual_abstractor True --freeze_vision_model True
   --num_train_epochs ${EPOCHS:-6} --per_device_train_batch_size ${BATCH_SIZE:-16}
   --gradient_accumulation_steps ${GRAD_ACCUM:-1} --learning_rate ${LR:-1e-3} --weight_decay 0.
   --warmup_ratio 0.05 --lr_scheduler_type cosine --save_steps 200 --model_max_length 512"

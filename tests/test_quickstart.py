@@ -20,6 +20,7 @@ def smoke(tmp_path_factory):
         out=tmp_path_factory.mktemp("quickstart") / "qs",
         scenes=5,
         size=64,
+        pairs_per_scene=30,
         full_steps=4,
         lora_steps=2,
         batch_size=4,

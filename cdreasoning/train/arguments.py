@@ -135,11 +135,12 @@ class TrainingArguments(transformers.TrainingArguments):
         metadata={"help": "torch CPU threads (default: one per core that other processes leave free)"},
     )
     score_loss: str = field(
-        default="ce",
+        default="soft",
         metadata={
-            "help": "score records: ce (cross-entropy on the hard level word) or soft (KL to a distribution over "
-            "the level words whose expectation is the record's grade G from gt_score; other answer tokens "
-            "keep their cross-entropy)"
+            "help": "score records: soft (default; KL to a distribution over the level words whose expectation "
+            "is the record's grade G from gt_score; other answer tokens keep their cross-entropy) or ce "
+            "(cross-entropy on the hard level word, as Q-Align / CD-Reasoning); soft won the benchmark in "
+            "docs/training.md"
         },
     )
     score_loss_weight: float = field(
