@@ -165,7 +165,10 @@ def test_api_not_aligned_pair_says_so(client, demo_set):
     outputs = _analyse(client, *_pair(demo_set, aligned=False))
     numbers = outputs[OUT["numbers"]]
     assert numbers["aligned"] is False and "delta_e00_map" not in numbers
-    assert outputs[OUT["heat_map"]] is None and "Not aligned" in outputs[OUT["colours"]]
+    # no map, and its box hidden (the API returns the component update) rather than left empty
+    heat_map = outputs[OUT["heat_map"]]
+    assert heat_map.get("visible") is False and heat_map.get("value") is None, heat_map
+    assert "Not aligned" in outputs[OUT["colours"]]
 
 
 def test_api_bad_uploads_give_a_message(client, demo_set, tmp_path):
