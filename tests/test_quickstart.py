@@ -143,3 +143,22 @@ def _headers_of_steps_run(lines: list[str]) -> list[str]:
     """ "<title> (<eta>)" of each step the quickstart ran (its echo: "[quickstart] (n/N) <title> (<eta>)\n  $ …");
     reused steps have no command line."""
     return [line.split(") ", 1)[1].split("\n")[0] for line in lines if "\n  $ " in line]
+
+
+def test_recipe_options_reach_their_commands():
+    """The benchmarked recipe: vision tower frozen in the full stage unless --train-vision, soft labels by
+    default, and --pairs-per-scene passed to the synthetic set."""
+    from pathlib import Path
+
+    def argv(config, name):
+        return next(step.argv for step in build_steps(config) if step.name == name)
+
+    default = QuickstartConfig(out=Path("q"))
+    full = argv(default, "full")
+    assert full[full.index("--freeze-vision-model") + 1] == "True"
+    assert full[full.index("--score-loss") + 1] == "soft"
+    data = argv(QuickstartConfig(out=Path("q"), pairs_per_scene=45), "data")
+    assert data[data.index("--pairs-per-scene") + 1] == "45"
+    trained = argv(QuickstartConfig(out=Path("q"), train_vision=True), "full")
+    assert trained[trained.index("--freeze-vision-model") + 1] == "False"
+    assert main(["--pairs-per-scene", "0"]) == 2  # validated in one place, one line on stderr
