@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="mix: train_mix.json (score + depict records, as the quickstart); score: score records only",
     )
     parser.add_argument("--freeze-vision", action="store_true", help="keep the vision tower frozen")
+    parser.add_argument(
+        "--position-scale",
+        type=float,
+        default=1.0,
+        help="multiply the initial vision tower's position embeddings by this (1: the preset's; see "
+        "scripts/probe_vision.py and docs/training.md)",
+    )
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     parser.add_argument("--workers", type=int, default=1, help="data-loading workers")
     parser.add_argument(
@@ -98,6 +105,16 @@ def _ciede2000_srcc(data: Path, out: Path) -> dict:
         baseline([*argv, "--out", str(folder)])
     subsets = json.loads((folder / "metrics.json").read_text())["subsets"]
     return {s: subsets[s].get("delta_v", {}).get("srcc") for s in ("all", "aligned", "not_aligned")}
+
+
+def _scale_positions(weights: Path, scale: float) -> None:
+    """Rewrite a checkpoint's vision position embeddings ×scale (a random tower's LayerNorm keeps more brightness)."""
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(weights)
+    key = "model.vision_model.embeddings.position_embedding"
+    tensors[key] = tensors[key] * scale
+    save_file(tensors, weights, metadata={"format": "pt"})
 
 
 def _train(name: str, args, data: Path, init: Path, out: Path) -> float:
@@ -160,7 +177,8 @@ def _fmt(value, digits=3) -> str:
 def _table(results: dict, ciede: dict, args) -> str:
     head = (
         f"tiny preset, {args.steps} steps × batch {args.batch_size}, lr {args.lr}, seed {args.seed}, "
-        f"train file {args.train_file}, vision {'frozen' if args.freeze_vision else 'trainable'}; "
+        f"train file {args.train_file}, vision {'frozen' if args.freeze_vision else 'trainable'}, "
+        f"position embeddings ×{args.position_scale:g}; "
         f"level space, no fit; CIEDE2000 SRCC all/aligned/not: "
         f"{_fmt(ciede['all'])}/{_fmt(ciede['aligned'])}/{_fmt(ciede['not_aligned'])}\n\n"
     )
@@ -193,13 +211,17 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"unknown variant(s) {unknown}; choose from {list(VARIANTS)}")
+    if args.position_scale <= 0:
+        raise SystemExit(f"--position-scale must be > 0, got {args.position_scale:g}")
     out = Path(args.out)
     data = Path(args.data) if args.data else out / "data"
     if not (data / "test.csv").exists():
         synthesize(data, scenes=args.scenes, seed=args.seed, size=args.size, progress=False)
-    init = out / "tiny-init"
+    init = out / ("tiny-init" if args.position_scale == 1 else f"tiny-init-pos{args.position_scale:g}")
     if not (init / "model.safetensors").exists():
         write_checkpoint("tiny", init, seed=args.seed, overwrite=True)
+        if args.position_scale != 1:
+            _scale_positions(init / "model.safetensors", args.position_scale)
     ciede = _ciede2000_srcc(data, out)
     results = {}
     for name in variants:
