@@ -126,6 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     from cdreasoning.data import read_spcd_csv
 
     data = Path(args.data)
+    for needed in (data / "train.csv", data / "val.csv", data / "test.csv", data / "images"):
+        if not needed.exists():
+            raise SystemExit(
+                f"probe_vision: {needed} does not exist (--data must be a `cdreasoning data synth` set)"
+            )
+    if not (Path(args.model_path) / "config.json").is_file():
+        raise SystemExit(
+            f"probe_vision: {args.model_path} has no config.json (--model-path: an Owl2 checkpoint folder)"
+        )
     splits = {}
     for name in ("train", "val", "test"):
         pairs = read_spcd_csv(data / f"{name}.csv")

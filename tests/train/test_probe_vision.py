@@ -92,3 +92,13 @@ def test_the_script_probes_a_tiny_tower_on_a_synthetic_set(probe, tiny_checkpoin
         assert values and all(-1.0 <= v <= 1.0 for v in values)
     # Scaling the position embeddings changes the tower's features, hence the fit.
     assert rows[0][2:] != rows[1][2:]
+
+
+def test_a_folder_that_is_not_a_synthetic_set_is_refused_by_name(probe, tiny_checkpoint, tmp_path):
+    with pytest.raises(SystemExit, match=r"train\.csv does not exist"):
+        probe.main(["--data", str(tmp_path), "--model-path", str(tiny_checkpoint)])
+    for name in ("train.csv", "val.csv", "test.csv"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "images").mkdir()
+    with pytest.raises(SystemExit, match="has no config.json"):
+        probe.main(["--data", str(tmp_path), "--model-path", str(tmp_path)])
