@@ -9,8 +9,8 @@ the set (`cdreasoning data synth` layout: train/val/test CSVs and images/) goes 
 vision tower (eval mode, no gradients) → tokens [n, 1 + g², D] → per image the mean token, the mean squared
 token and the class token ([n, 3·D]). A pair is described by |f_A − f_B| and (f_A − f_B)² ([6·D]), standardised
 on the training pairs; ridge regression onto the pair's ΔV is fitted on train, its penalty chosen by val SRCC,
-and the script prints train / val / test SRCC (test: all / aligned / not aligned) next to nothing else — compare
-it with the MLLM's and CIEDE2000's SRCC from `scripts/bench_learning.py` on the same set.
+and the script prints train / val / test SRCC (test: all / aligned / not aligned). Compare it with the MLLM's
+and CIEDE2000's SRCC from `scripts/bench_learning.py` on the same set.
 
 `--position-scale S` multiplies the tower's learned position embeddings by S before probing (1 = as stored).
 A random tower's pre-LayerNorm divides each token by its own spread; with position embeddings much smaller than
@@ -111,16 +111,6 @@ def _tower_features(model_path: Path, data: Path, names: list[str], scale: float
     return features
 
 
-def _aligned(image_a: str, image_b: str) -> bool | None:
-    """SPCD's naming rule (same scene and group 01 = phone captures, not aligned); None for other names."""
-    from cdreasoning.data.spcd_names import is_pixel_aligned
-
-    try:
-        return is_pixel_aligned(image_a, image_b)
-    except ValueError:
-        return None
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from cdreasoning.data import read_spcd_csv
@@ -138,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     splits = {}
     for name in ("train", "val", "test"):
         pairs = read_spcd_csv(data / f"{name}.csv")
-        splits[name] = [(p.image_a, p.image_b, p.delta_v, _aligned(p.image_a, p.image_b)) for p in pairs]
+        splits[name] = [(p.image_a, p.image_b, p.delta_v, p.aligned) for p in pairs]
     names = sorted({n for pairs in splits.values() for a, b, _, _ in pairs for n in (a, b)})
     penalties = [float(v) for v in args.ridge.split(",")]
     print("position scale | ridge | SRCC train | val | test all | aligned | not aligned")
