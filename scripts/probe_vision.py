@@ -87,34 +87,50 @@ def ridge_probe(features: dict, splits: dict, penalties: list[float]) -> dict:
     return result
 
 
-def _tower_features(model_path: Path, data: Path, names: list[str], scale: float, batch_size: int) -> dict:
-    """Image name → [3·D] (mean token, mean squared token, class token) of the vision tower's output."""
+def _tower_features(model_path: Path, data: Path, names: list[str], scales: list[float], batch_size: int):
+    """Per scale: image name → [3·D] (mean token, mean squared token, class token) of the vision tower's output.
+
+    The checkpoint is loaded and every image read and preprocessed once; only the position embeddings change
+    between scales.
+    """
     import torch
     from PIL import Image
 
     from cdreasoning.model.modeling import MPLUGOwl2ForCausalLM
     from cdreasoning.processing.images import ImageProcessor
 
-    model = MPLUGOwl2ForCausalLM.from_pretrained(model_path).eval()
-    tower = model.model.vision_model
-    with torch.no_grad():
-        tower.embeddings.position_embedding.mul_(scale)
+    tower = MPLUGOwl2ForCausalLM.from_pretrained(model_path).eval().model.vision_model
+    positions = tower.embeddings.position_embedding
+    stored = positions.detach().clone()
     processor = ImageProcessor.from_pretrained(model_path)
-    features = {}
-    with torch.no_grad():
-        for start in range(0, len(names), batch_size):
-            chunk = names[start : start + batch_size]
-            pixels = processor([Image.open(data / "images" / n).convert("RGB") for n in chunk])
-            tokens = tower(pixels)  # [n, 1 + g², D]
-            stats = torch.cat([tokens.mean(1), tokens.pow(2).mean(1), tokens[:, 0]], dim=1)
-            features.update(zip(chunk, stats.numpy()))
-    return features
+    pixels = processor([Image.open(data / "images" / n).convert("RGB") for n in names])  # [n, 3, S, S]
+    for scale in scales:
+        features = {}
+        with torch.no_grad():
+            positions.copy_(stored * scale)
+            for start in range(0, len(names), batch_size):
+                tokens = tower(pixels[start : start + batch_size])  # [b, 1 + g², D]
+                stats = torch.cat([tokens.mean(1), tokens.pow(2).mean(1), tokens[:, 0]], dim=1)
+                features.update(zip(names[start : start + batch_size], stats.numpy()))
+        yield scale, features
+
+
+def _numbers(text: str, flag: str) -> list[float]:
+    """A comma list of positive numbers, or a one-line error naming the flag."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"probe_vision: {flag} must be a comma list of numbers, got {text!r}") from None
+    if not values or min(values) <= 0:
+        raise SystemExit(f"probe_vision: {flag} values must be > 0, got {text!r}")
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from cdreasoning.data import read_spcd_csv
 
+    penalties, scales = _numbers(args.ridge, "--ridge"), _numbers(args.position_scale, "--position-scale")
     data = Path(args.data)
     for needed in (data / "train.csv", data / "val.csv", data / "test.csv", data / "images"):
         if not needed.exists():
@@ -130,10 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         pairs = read_spcd_csv(data / f"{name}.csv")
         splits[name] = [(p.image_a, p.image_b, p.delta_v, p.aligned) for p in pairs]
     names = sorted({n for pairs in splits.values() for a, b, _, _ in pairs for n in (a, b)})
-    penalties = [float(v) for v in args.ridge.split(",")]
     print("position scale | ridge | SRCC train | val | test all | aligned | not aligned")
-    for scale in (float(v) for v in args.position_scale.split(",")):
-        features = _tower_features(Path(args.model_path), data, names, scale, args.batch_size)
+    for scale, features in _tower_features(Path(args.model_path), data, names, scales, args.batch_size):
         r = ridge_probe(features, splits, penalties)
         cells = [r[k] for k in ("train", "val", "test", "test_aligned", "test_not_aligned")]
         print(

@@ -102,3 +102,15 @@ def test_a_folder_that_is_not_a_synthetic_set_is_refused_by_name(probe, tiny_che
     (tmp_path / "images").mkdir()
     with pytest.raises(SystemExit, match="has no config.json"):
         probe.main(["--data", str(tmp_path), "--model-path", str(tmp_path)])
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--ridge", "1,x", "must be a comma list of numbers"),
+        ("--position-scale", "1,0", "values must be > 0"),
+    ],
+)
+def test_bad_number_lists_are_refused_by_flag(probe, tmp_path, flag, value, message):
+    with pytest.raises(SystemExit, match=f"{flag} {message}"):
+        probe.main(["--data", str(tmp_path), "--model-path", str(tmp_path), flag, value])
