@@ -1,6 +1,7 @@
 """`cdreasoning data mix` — merge conversation files into one shuffled training file.
 
     cdreasoning data mix --inputs score_train.json depict_train.json --out train_mix.json
+    cdreasoning data mix --inputs score_train.json depict_train.json --repeat 3 1 --out train_full.json
     cdreasoning data mix --help
 
 Bad input ends with one line naming the file and the record/line (exit status 2).
@@ -22,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from cdreasoning.data.jsonio import write_records
     from cdreasoning.data.mix import mix_conversation_files
 
-    result = mix_conversation_files(args.inputs, seed=args.seed)
+    result = mix_conversation_files(args.inputs, seed=args.seed, repeat=args.repeat)
     write_records(args.out, result.records)
     for (label, count), path in zip(result.counts.items(), args.inputs):
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.kinds[label].items()))
@@ -47,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="JSON",
         help="conversation JSON files (score and/or depict, training format)",
+    )
+    parser.add_argument(
+        "--repeat",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="copies of each input's records, one count per input (e.g. 3 1: the first file three times as "
+        "often); default 1 each",
     )
     parser.add_argument("--out", required=True, type=Path, help="output JSON file")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffle (default: 0)")

@@ -72,3 +72,36 @@ def test_mix_rejects_test_format_and_bad_records(tmp_path):
     path = write_records(tmp_path / "bad.json", [bad])
     with pytest.raises(DataError, match="'broken'"):
         mix_conversation_files([path])
+
+
+def test_repeat_takes_each_record_that_many_times(tmp_path, capsys):
+    score, depict = _inputs(tmp_path)
+    result = mix_conversation_files([score, depict], seed=0, repeat=[3, 1])
+    # 30 score records × 3 + 10 depict records, every id unique, none counted as a collision rename
+    assert result.counts == {"score_train": 90, "depict_train": 10}
+    assert result.kinds == {"score_train": {"score": 90}, "depict_train": {"depict": 10}}
+    ids = [r.id for r in result.records]
+    assert len(ids) == len(set(ids)) == 100 and result.renamed == 0
+    copies = [i for i in ids if i.startswith("score_train-000000000007")]
+    assert sorted(copies) == [
+        "score_train-000000000007",
+        "score_train-000000000007-copy2",
+        "score_train-000000000007-copy3",
+    ]
+    out = tmp_path / "full.json"
+    argv = ["mix", "--inputs", str(score), str(depict), "--repeat", "3", "1", "--out", str(out)]
+    assert main(argv) == 0
+    assert "90 records as 'score_train-…'" in capsys.readouterr().out
+    assert Counter(r.kind for r in read_conversations(out)) == {"score": 90, "depict": 10}
+
+
+def test_repeat_refuses_a_wrong_count(tmp_path, capsys):
+    score, depict = _inputs(tmp_path)
+    with pytest.raises(DataError, match="1 repeat count"):
+        mix_conversation_files([score, depict], repeat=[2])
+    with pytest.raises(DataError, match="'depict_train' must be ≥ 1, got 0"):
+        mix_conversation_files([score, depict], repeat=[2, 0])
+    assert (
+        main(["mix", "--inputs", str(score), str(depict), "--repeat", "2", "--out", str(tmp_path / "o")]) == 2
+    )
+    assert "1 repeat count(s) for 2 input file(s)" in capsys.readouterr().err
