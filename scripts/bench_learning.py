@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--position-scale",
         type=float,
         default=1.0,
-        help="multiply the initial vision tower's position embeddings by this (1: the preset's; see "
-        "scripts/probe_vision.py and docs/training.md)",
+        help="multiply the initial vision tower's position embeddings by this (1: as the tiny preset draws "
+        "them, already ×10 the other weights' scale; see scripts/probe_vision.py and docs/training.md)",
     )
     parser.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     parser.add_argument("--workers", type=int, default=1, help="data-loading workers")

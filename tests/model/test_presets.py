@@ -58,6 +58,19 @@ def test_init_model_cli_writes_a_loadable_tiny_checkpoint(tmp_path, capsys):
     )
 
 
+def test_tiny_preset_draws_the_vision_position_embeddings_ten_times_larger(tiny_checkpoint):
+    written = load_pretrained(tiny_checkpoint).state_dict()
+    # The plain initialisation with the same seed, built here without the preset's writer.
+    torch.manual_seed(0)
+    plain = MPLUGOwl2ForCausalLM(
+        preset_config("tiny", vocab_size=written["lm_head.weight"].shape[0])
+    ).state_dict()
+    key = "model.vision_model.embeddings.position_embedding"
+    assert torch.allclose(written[key], 10 * plain[key])
+    assert written[key].std().item() == pytest.approx(0.2, rel=0.15)  # initializer_range 0.02 × 10
+    assert all(torch.equal(written[name], plain[name]) for name in plain if name != key)
+
+
 def test_init_model_help(capsys):
     with pytest.raises(SystemExit) as info:
         cli_main(["init-model", "--help"])
