@@ -8,10 +8,11 @@ On the embedded default it needs no download and no GPU (and uses one when there
  1. `cdreasoning data synth`: an SPCD-like set cut from photographs bundled with installed packages (proxy ΔV and
     per-attribute severities as ground truth; train / val / test split by scene).
  2. `cdreasoning init-model --preset tiny`: a randomly initialised model with the full mPLUG-Owl2 architecture.
- 3. `cdreasoning train` (full): a short full fine-tune on the score + depict training mix. A random model has no
-    language yet, so this plays the part that the released OneAlign checkpoint plays for CD-Reasoning: the base.
- 4. `cdreasoning train --lora-enable True` on that base (the CD-Reasoning recipe's tuning mode, smaller rank),
-    then `cdreasoning export --merge-lora` to a standalone checkpoint.
+ 3. `cdreasoning train` (full): a short full fine-tune on the score records (×3) and the description records
+    (`cdreasoning data mix --repeat 3 1`; soft labels, vision tower frozen). A random model has no language yet,
+    so this plays the part that the released OneAlign checkpoint plays for CD-Reasoning: the base.
+ 4. `cdreasoning train --lora-enable True` on that base with the score + depict training mix (the CD-Reasoning
+    recipe's tuning mode, smaller rank), then `cdreasoning export --merge-lora` to a standalone checkpoint.
  5. `cdreasoning eval score` (both models) and `cdreasoning eval describe` (LoRA model) on the held-out pairs.
  6. `cdreasoning eval baseline` with CIEDE2000 and S-CIELAB, and a small CD-Flow (`cdreasoning cdflow train`,
     `cdreasoning cdflow test`) trained on the same training pairs.
@@ -52,13 +53,15 @@ EXTRA_BACKBONES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5", "idefics3")
 
 @dataclass(frozen=True)
 class QuickstartConfig:
-    """What the quickstart builds; the defaults ran in 11.3 minutes on 2 idle CPU cores (measured 2026-12-03).
+    """What the quickstart builds; the defaults take about 23 minutes on 2 idle CPU cores (README, Benchmarks).
 
     out: folder for everything (data/, models/, cdflow/, eval/, leaderboard/, report.md).
     scenes / size / seed / pairs_per_scene: the synthetic set (`cdreasoning data synth`): scenes split 70/10/20,
         image side in px, rated pairs per scene.
     device: auto | cpu | cuda | mps, for every step that runs a model.
     full_steps / lora_steps: optimizer steps of the two fine-tuning stages (batch `batch_size`).
+    score_repeat: the full stage trains on the score records repeated this many times plus the description
+        records once (`cdreasoning data mix --repeat`); the LoRA stage on the 1:1 mix.
     full_lr / lora_lr: their peak learning rates (cosine schedule, 5 % warm-up).
     train_vision: also train the vision tower in the full stage (default: frozen at its random initialisation,
         which learns the task better on this small set; docs/training.md has the benchmark).
@@ -78,9 +81,10 @@ class QuickstartConfig:
     seed: int = 0
     pairs_per_scene: int = 90
     device: str = "auto"
-    full_steps: int = 900
-    lora_steps: int = 300
-    batch_size: int = 16
+    full_steps: int = 1800
+    lora_steps: int = 150
+    batch_size: int = 32
+    score_repeat: int = 3
     full_lr: float = 1e-3
     lora_lr: float = 1e-3
     train_vision: bool = False
@@ -102,6 +106,7 @@ class QuickstartConfig:
             "full_steps",
             "lora_steps",
             "batch_size",
+            "score_repeat",
             "lora_r",
             "cdflow_epochs",
             "cdflow_size",
@@ -229,6 +234,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=defaults.batch_size,
         help=f"training batch size (default {defaults.batch_size})",
+    )
+    parser.add_argument(
+        "--score-repeat",
+        type=int,
+        default=defaults.score_repeat,
+        help=f"the full stage sees each score record this many times per description record "
+        f"(default {defaults.score_repeat})",
     )
     parser.add_argument(
         "--full-lr",

@@ -16,11 +16,12 @@ def _step(name: str, title: str, argv: tuple, result: Path, reads: tuple = (), o
 
 
 def backbone_steps(
-    config, backbone: str, train_common: tuple, device: tuple, logging_steps: Callable
+    config, backbone: str, train_data: dict, train_common: tuple, device: tuple, logging_steps: Callable
 ) -> list[dict]:
     """Steps 2–5 for a transformers-native backbone's tiny preset, with the default model's settings: the
     keyword arguments of each `cdreasoning.quickstart.Step` (this module sits below the quickstart, which
-    imports it). `config` is the QuickstartConfig; `logging_steps(n)` the quickstart's logging interval."""
+    imports it). `config` is the QuickstartConfig; `train_data` the training file of each stage ("full",
+    "lora"); `logging_steps(n)` the quickstart's logging interval."""
     out = config.out
     data, models, evals = out / "data", out / "models" / backbone, out / "eval"
     images = str(data / "images")
@@ -51,7 +52,8 @@ def backbone_steps(
     for stage, base, read in (("full", "init", f"init-{backbone}"), ("lora", "full", f"full-{backbone}")):
         result = models / stage / ("model.safetensors" if stage == "full" else "adapter_model.safetensors")
         argv = ("train", "--model_name_or_path", str(models / base), "--output_dir", str(models / stage))
-        argv += (*train_common, "--max_steps", str(n_steps[stage]), "--learning_rate", str(lr[stage]))
+        argv += ("--data_path", str(train_data[stage]), *train_common)
+        argv += ("--max_steps", str(n_steps[stage]), "--learning_rate", str(lr[stage]))
         argv += (
             "--save_steps",
             str(max(50, n_steps[stage] // 3)),
@@ -65,7 +67,7 @@ def backbone_steps(
                 title,
                 (*argv, *stages[stage]),
                 result,
-                ("data", read),
+                ("data", "train-data", read) if stage == "full" else ("data", read),
                 (models / stage,),
             )
         )

@@ -43,11 +43,14 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
     data, models, evals = out / "data", out / "models", out / "eval"
     images = str(data / "images")
     device = ("--device", config.device)
+    # The full stage sees each score record `score_repeat` times per description record: on the 1:1 mix half of
+    # its samples are descriptions and it ends up answering one level for most pairs; on score records alone it
+    # never learns to describe, which LoRA cannot add later (docs/training.md, "The quickstart's recipe").
+    # The LoRA stage trains on the 1:1 mix.
+    train_data = {"full": data / "train_full.json", "lora": data / "train_mix.json"}
     train_common = (
         "--version",
         "v1",
-        "--data-path",
-        str(data / "train_mix.json"),
         "--image-folder",
         images,
         "--image-aspect-ratio",
@@ -103,6 +106,26 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
             data / "synth_meta.json",
         ),
         Step(
+            "train-data",
+            f"the full stage's training file (score records ×{config.score_repeat} + descriptions)",
+            (
+                "data",
+                "mix",
+                "--inputs",
+                str(data / "score_task" / "train_data.json"),
+                str(data / "depict_task" / "depict_train.json"),
+                "--repeat",
+                str(config.score_repeat),
+                "1",
+                "--seed",
+                str(config.seed),
+                "--out",
+                str(train_data["full"]),
+            ),
+            train_data["full"],
+            reads=("data",),
+        ),
+        Step(
             "init",
             "tiny random model",
             (
@@ -127,6 +150,8 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
                 str(models / "tiny-init"),
                 "--output-dir",
                 str(models / "full"),
+                "--data-path",
+                str(train_data["full"]),
                 *train_common,
                 "--max-steps",
                 str(config.full_steps),
@@ -142,7 +167,7 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
                 str(not config.train_vision),
             ),
             models / "full" / "model.safetensors",
-            reads=("data", "init"),
+            reads=("data", "train-data", "init"),
             owns=(models / "full",),
         ),
         Step(
@@ -154,6 +179,8 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
                 str(models / "full"),
                 "--output-dir",
                 str(models / "lora"),
+                "--data-path",
+                str(train_data["lora"]),
                 *train_common,
                 "--max-steps",
                 str(config.lora_steps),
@@ -278,7 +305,10 @@ def build_steps(config: QuickstartConfig) -> list[Step]:
 
     extra_labels, extra_reads = [], []
     for backbone in config.backbones:
-        steps += [Step(**kw) for kw in backbone_steps(config, backbone, train_common, device, _logging_steps)]
+        steps += [
+            Step(**kw)
+            for kw in backbone_steps(config, backbone, train_data, train_common, device, _logging_steps)
+        ]
         extra_labels += [f"tiny-{backbone}-full", f"tiny-{backbone}-lora"]
         extra_reads += [f"score-full-{backbone}", f"score-lora-merged-{backbone}"]
     steps += [

@@ -162,3 +162,16 @@ def test_recipe_options_reach_their_commands():
     trained = argv(QuickstartConfig(out=Path("q"), train_vision=True), "full")
     assert trained[trained.index("--freeze-vision-model") + 1] == "False"
     assert main(["--pairs-per-scene", "0"]) == 2  # validated in one place, one line on stderr
+    # the full stage trains on the score records ×score_repeat + the descriptions; LoRA on the 1:1 mix
+    mix = argv(QuickstartConfig(out=Path("q"), score_repeat=5), "train-data")
+    assert mix[:2] == ("data", "mix") and mix[mix.index("--repeat") + 1 : mix.index("--repeat") + 3] == (
+        "5",
+        "1",
+    )
+    inputs = mix[mix.index("--inputs") + 1 : mix.index("--inputs") + 3]
+    assert inputs == ("q/data/score_task/train_data.json", "q/data/depict_task/depict_train.json")
+    out = mix[mix.index("--out") + 1]
+    assert full[full.index("--data-path") + 1] == out == "q/data/train_full.json"
+    lora = argv(default, "lora")
+    assert lora[lora.index("--data-path") + 1] == "q/data/train_mix.json"
+    assert main(["--score-repeat", "0"]) == 2
