@@ -53,7 +53,7 @@ EXTRA_BACKBONES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5", "idefics3")
 
 @dataclass(frozen=True)
 class QuickstartConfig:
-    """What the quickstart builds; the defaults take about 23 minutes on 2 idle CPU cores (README, Benchmarks).
+    """What the quickstart builds; the defaults take about 24 minutes on 2 idle CPU cores (README, Benchmarks).
 
     out: folder for everything (data/, models/, cdflow/, eval/, leaderboard/, report.md).
     scenes / size / seed / pairs_per_scene: the synthetic set (`cdreasoning data synth`): scenes split 70/10/20,

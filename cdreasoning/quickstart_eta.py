@@ -1,12 +1,13 @@
 """How long each quickstart step should take, and the time left: a per-step ETA that learns the machine's speed.
 
     eta = QuickstartEta(config, steps)
-    eta.before(step)            # "~924 s expected, about 23.1 min left in all"
+    eta.before(step)            # "~924 s expected, about 23.3 min left in all"
     eta.after(step, seconds)    # the measured time: later estimates are scaled by measured / expected
 
 The expected times come from measured runs on 2 idle CPU cores (README, Benchmarks): the full stage 0.51 s per
 step of 32 on its score ×3 + description file (score records alone ran at 0.29 s per step, 110 samples/s, and the
-mixed file costs 1.77× as much per step, measured back to back), LoRA 114 s for 150 steps, CD-Flow 202 s for
+mixed file costs 1.77× as much per step, measured back to back), LoRA 114 s for 150 steps (measured while the
+machine ran slower than usual: an upper bound), CD-Flow 202 s for
 2 epochs of 90 pairs per scene, every evaluation ≤ 31 s; scaled by the step counts of the config. On a busy or
 faster machine the ratio of measured to expected time of the steps done so far rescales what is left, so the
 estimate corrects itself after the first long step.

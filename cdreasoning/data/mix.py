@@ -8,12 +8,12 @@
 Every input is read with `read_conversations` (fully validated; a placeholder/image mismatch is an error), no
 record is dropped, ids are prefixed by their source's label (the file stem, made unique when two inputs share
 a stem) and a record whose prefixed id would still collide gets a `-2`, `-3`, … suffix (counted in `renamed`).
+The shuffle is a seeded Fisher–Yates over Python's version-stable `random()`, so the same inputs and seed give
+a byte-identical file.
 
 `repeat` weights the sources: with `repeat=[3, 1]` every record of the first file is taken three times (ids
 `…-copy2`, `…-copy3` for the extra copies), so one epoch shows the first task three times as often. The
 quickstart's full stage uses it to keep the score task dominant while the model learns to describe too.
-The shuffle is a seeded Fisher–Yates over Python's version-stable `random()`, so the same inputs and seed give
-a byte-identical file.
 """
 
 from __future__ import annotations
