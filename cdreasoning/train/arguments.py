@@ -135,12 +135,12 @@ class TrainingArguments(transformers.TrainingArguments):
         metadata={"help": "torch CPU threads (default: one per core that other processes leave free)"},
     )
     score_loss: str = field(
-        default="soft",
+        default=None,
         metadata={
-            "help": "score records: soft (default; KL to a distribution over the level words whose expectation "
-            "is the record's grade G from gt_score; other answer tokens keep their cross-entropy) or ce "
-            "(cross-entropy on the hard level word, as Q-Align / CD-Reasoning); soft won the benchmark in "
-            "docs/training.md"
+            "help": "score records: soft (the default for mPLUG-Owl2; KL to a distribution over the level words "
+            "whose expectation is the record's grade G from gt_score; other answer tokens keep their "
+            "cross-entropy) or ce (cross-entropy on the hard level word, as Q-Align / CD-Reasoning; the default, "
+            "and the only choice, for transformers-native backbones); soft won the benchmark in docs/training.md"
         },
     )
     score_loss_weight: float = field(
@@ -156,6 +156,13 @@ class TrainingArguments(transformers.TrainingArguments):
     swap_pair_prob: float = field(
         default=0.5,
         metadata={"help": "probability of giving a score record's two images in the order (B, A)"},
+    )
+    identical_pair_prob: float = field(
+        default=0.0,
+        metadata={
+            "help": "probability of showing a one-round score record as one of its images against itself, "
+            "answered 'negligible' (ΔV 0): teaches that identical images do not differ"
+        },
     )
     # Flags of the original scripts that newer transformers renamed; accepted and mapped so their command lines run.
     warmup_ratio: float = field(
@@ -184,10 +191,12 @@ class TrainingArguments(transformers.TrainingArguments):
             raise ValueError(f"--lora_bias must be none, all or lora_only, not {self.lora_bias!r}")
         from cdreasoning.train.soft_labels import SCORE_LOSSES
 
-        if self.score_loss not in SCORE_LOSSES:
+        if self.score_loss is not None and self.score_loss not in SCORE_LOSSES:
             raise ValueError(f"--score-loss must be one of {SCORE_LOSSES}, not {self.score_loss!r}")
         if not 0.0 <= self.swap_pair_prob <= 1.0:
             raise ValueError(f"--swap-pair-prob must be in [0, 1], got {self.swap_pair_prob}")
+        if not 0.0 <= self.identical_pair_prob <= 1.0:
+            raise ValueError(f"--identical-pair-prob must be in [0, 1], got {self.identical_pair_prob}")
         if self.soft_label_std < 0 or self.score_loss_weight < 0:
             raise ValueError("--soft-label-std and --score-loss-weight must be ≥ 0")
         if self.lora_enable and self.freeze_llm:

@@ -15,6 +15,11 @@ Score records (answer "The color difference between these two images is {level}.
   has no direction, and random order teaches the model so (`--swap-pair-prob`, default 0.5). The draw is a
   pure function of (seed, epoch, record index) — `CDTrainer` tells the dataset the epoch — so it does not
   consume the global RNG: a run resumed from a checkpoint sees the same orders as an uninterrupted one.
+- `identical_pair_prob`: with this probability the record is shown as an image against itself (one of its two
+  images, twice, after the swap draw) with the answer "… is negligible." and, with soft labels, a one-hot
+  target on "negligible" (ΔV 0). Nothing in a rated set shows the model that identical images differ by
+  nothing, and without it a trained model scores an image against itself like a typical pair
+  (`--identical-pair-prob`, default 0). Drawn like the swap, from (seed, epoch, record index).
 - `soft_labels` (`--score-loss soft`): for a record with a human ΔV (`gt_score`), the sample also carries
   `level_position` (index in `input_ids` of the level word's first sub-token, whose label is then IGNORE_INDEX)
   and `level_target` (the distribution over the levels, `cdreasoning.train.soft_labels`). The position is where
@@ -24,18 +29,18 @@ Score records (answer "The color difference between these two images is {level}.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 
-from cdreasoning.constants import ANSWER_PREFIX, CD_LEVELS, IGNORE_INDEX
+from cdreasoning.constants import ANSWER_PREFIX, ANSWER_TEMPLATE, CD_LEVELS, IGNORE_INDEX
 from cdreasoning.data import DataError, read_conversations
 from cdreasoning.errors import ImageError
 from cdreasoning.processing import ImageProcessor, tokenize_conversation
 from cdreasoning.processing.templates import ConversationTemplate
+from cdreasoning.train.pair_draws import PairDraws
 from cdreasoning.train.soft_labels import SoftLabelConfig, soft_level_target
 
 # The conversation files' LLaVA-style roles → the template's (user, assistant) roles.
@@ -59,12 +64,11 @@ class ConversationDataset(Dataset):
         swap_pair_prob: float = 0.0,
         soft_labels: SoftLabelConfig | None = None,
         seed: int = 0,
+        identical_pair_prob: float = 0.0,
     ):
-        if not 0.0 <= swap_pair_prob <= 1.0:
-            raise ValueError(f"--swap-pair-prob must be in [0, 1], got {swap_pair_prob}")
+        self.draws = PairDraws(seed, swap_pair_prob, identical_pair_prob)
         self.tokenizer, self.template, self.processor = tokenizer, template, image_processor
-        self.swap_pair_prob, self.soft_labels = swap_pair_prob, soft_labels
-        self.seed, self.epoch = seed, 0
+        self.soft_labels = soft_labels
         self.image_folder = Path(image_folder) if image_folder else None
         self.max_length, self.image_tokens = max_length, image_tokens
         # Read and validated up front: a bad record fails at start-up, not hours into training.
@@ -83,15 +87,16 @@ class ConversationDataset(Dataset):
         return len(self.items)
 
     def set_epoch(self, epoch: int) -> None:
-        """The epoch the next items belong to (it varies the image order of score pairs between epochs)."""
-        self.epoch = int(epoch)
+        """The epoch the next items belong to (it varies the score pairs' draws between epochs)."""
+        self.draws.epoch = int(epoch)
 
     def swapped(self, index: int) -> bool:
-        """Whether record `index` is shown as (B, A) in the current epoch (deterministic, see module doc)."""
-        if self.swap_pair_prob <= 0:
-            return False
-        # A string seed: random.Random hashes it deterministically (unlike hash(), which varies by process).
-        return random.Random(f"swap:{self.seed}:{self.epoch}:{index}").random() < self.swap_pair_prob
+        """Whether record `index` is shown as (B, A) in the current epoch (module doc)."""
+        return self.draws.swapped(index)
+
+    def identical(self, index: int) -> bool:
+        """Whether score record `index` is shown as an image against itself in the current epoch (module doc)."""
+        return self.draws.identical(index)
 
     @property
     def lengths(self) -> list[int]:
@@ -102,9 +107,12 @@ class ConversationDataset(Dataset):
             for record in self.items
         ]
 
-    def _tokenize(self, index: int):
+    def _tokenize(self, index: int, answer: str | None = None):
+        """Record `index` tokenised; `answer` replaces the answer of a one-round record."""
         record = self.items[index]
         turns = [(self.template.roles[_ROLES[turn.role]], turn.value) for turn in record.turns]
+        if answer is not None:
+            turns[-1] = (turns[-1][0], answer)
         try:
             tokens = tokenize_conversation(self.tokenizer, self.template, turns)
         except ValueError as exc:
@@ -144,13 +152,17 @@ class ConversationDataset(Dataset):
             self.tokenizer, ids, text, LevelScale(), lambda t: tokenize_prompt(self.tokenizer, t)
         )
 
-    def _level_supervision(self, record, input_ids: list[int]) -> tuple[int, list[float]] | None:
+    def _level_supervision(
+        self, record, input_ids: list[int], identical: bool = False
+    ) -> tuple[int, list[float]] | None:
         """(position of the level token in input_ids, target distribution), or None for records without a
-        human ΔV or that are not one-round score records."""
+        human ΔV or that are not one-round score records. `identical`: the record shown as an image against
+        itself, whose answer is "negligible" and whose ΔV is 0."""
         # Soft labels only for one-round score records with a human ΔV; the others keep their hard labels.
         if record.gt_score is None or len(record.turns) != 2 or record.level is None:
             return None
-        level = record.level.strip().lower()
+        level = CD_LEVELS[0] if identical else record.level.strip().lower()
+        gt_score = 0.0 if identical else record.gt_score
         if level not in CD_LEVELS:
             raise DataError(f"{record.where}: score answer level {record.level!r} is not one of {CD_LEVELS}")
         turns = [(self.template.roles[0], record.turns[0].value)]
@@ -171,26 +183,32 @@ class ConversationDataset(Dataset):
                 f"{level!r} (token {expected}), so the soft label has no position; check the answer text"
             )
         try:
-            target = soft_level_target(record.gt_score, self.soft_labels)
+            target = soft_level_target(gt_score, self.soft_labels)
         except ValueError as exc:
-            raise DataError(f"{record.where}: gt_score {record.gt_score!r}: {exc}") from None
+            raise DataError(f"{record.where}: gt_score {gt_score!r}: {exc}") from None
         return position, target.tolist()
 
     def __getitem__(self, index: int) -> dict:
         record = self.items[index]
-        tokens = self._tokens[index] if self._tokens is not None else self._tokenize(index)
         paths = [self.image_folder / name if self.image_folder else Path(name) for name in record.images]
         # Only score pairs are swapped: their answer does not depend on the image order, a description's may.
         is_score = record.kind == "score" and len(paths) == 2
         if is_score and self.swapped(index):
             paths = paths[::-1]
+        # Only one-round score records become identical pairs: their whole answer is the level sentence.
+        identical = is_score and len(record.turns) == 2 and self.identical(index)
+        if identical:
+            paths = [paths[0], paths[0]]
+            tokens = self._tokenize(index, answer=ANSWER_TEMPLATE.format(level=CD_LEVELS[0]))
+        else:
+            tokens = self._tokens[index] if self._tokens is not None else self._tokenize(index)
         try:
             pixel_values = self.processor(paths) if paths else None
         except ImageError as exc:
             raise DataError(f"{record.where}: {exc}") from None
         sample = {"input_ids": tokens.input_ids, "labels": tokens.labels, "pixel_values": pixel_values}
         if self.soft_labels is not None:
-            supervision = self._level_supervision(record, tokens.input_ids) if is_score else None
+            supervision = self._level_supervision(record, tokens.input_ids, identical) if is_score else None
             # Samples without a soft label still carry the keys
             # (position −1), so the collator stacks every batch.
             position, target = supervision or (-1, [0.0] * len(self.level_ids))

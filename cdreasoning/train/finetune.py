@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         from cdreasoning.train.hf_training import train_hf
 
         return train_hf(model_args, data_args, training_args, resume)
+    # The soft-label loss is mPLUG-Owl2's default (it won the benchmark in docs/training.md).
+    training_args.score_loss = training_args.score_loss or "soft"
     checkpoint = CheckpointFolder.open(
         model_args.model_name_or_path
     )  # config.json read once, for every loader
@@ -193,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         config.image_tokens,
         lazy=data_args.lazy_preprocess,
         swap_pair_prob=training_args.swap_pair_prob,
+        identical_pair_prob=training_args.identical_pair_prob,
         seed=training_args.seed,
         soft_labels=(
             # --soft-label-std 0 means the two-level target (None), as DeQA-Score for data without a spread.

@@ -17,7 +17,10 @@ flags mean the same things, mapped onto the family's parts (`cdreasoning.backbon
 Data: the same conversation records (M-SPCD / LLaVA style). Each is rendered with the checkpoint's own chat
 template, its two images in the first user turn; only the answers and their end-of-turn tokens are supervised
 (`HFVisionLanguageBackbone.conversation`). Images go through the model's processor (dynamic resolution for Qwen).
-`--version` and `--image_aspect_ratio` are mPLUG-Owl2 settings and are not used here.
+`--version` and `--image_aspect_ratio` are mPLUG-Owl2 settings and are not used here. Score records get the same
+`--swap-pair-prob` / `--identical-pair-prob` draws as for mPLUG-Owl2 (`cdreasoning.train.pair_draws`);
+`--score-loss` defaults to `ce` here: the soft-label loss is mPLUG-Owl2's only, and asking for it is an error, not
+a silent hard-label run.
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ from cdreasoning.backbones.hf_vlm import (
     load_hf_processor,
     parameter_part,
 )
-from cdreasoning.constants import IGNORE_INDEX
+from cdreasoning.constants import ANSWER_TEMPLATE, CD_LEVELS, IGNORE_INDEX
 from cdreasoning.data import DataError, read_conversations
 from cdreasoning.data.images import load_image
 from cdreasoning.errors import ImageError
+from cdreasoning.train.pair_draws import PairDraws
 
 # The mPLUG-Owl2 default of --lora_target_modules; for an HF model it stands for the LM's usual projections.
 OWL2_DEFAULT_LORA_TARGETS = ["q_proj", "v_proj.multiway.1"]
@@ -88,8 +92,16 @@ class HFConversationDataset(Dataset):
     """Item: {"text", "images" (RGB PIL), "spans" (supervised tokens, counted from the end), "answer_ids",
     "where"}. Records that cannot be used raise DataError naming the file and record."""
 
-    def __init__(self, paths, backbone: HFVisionLanguageBackbone, image_folder, lazy: bool = True):
+    def __init__(
+        self,
+        paths,
+        backbone: HFVisionLanguageBackbone,
+        image_folder,
+        lazy: bool = True,
+        draws: PairDraws | None = None,
+    ):
         self.backbone = backbone
+        self.draws = draws or PairDraws()
         self.image_folder = Path(image_folder) if image_folder else None
         self.items = [record for path in paths for record in read_conversations(path)]
         if not self.items:
@@ -99,14 +111,21 @@ class HFConversationDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch the next items belong to (it varies the score pairs' draws between epochs)."""
+        self.draws.epoch = int(epoch)
+
     @property
     def lengths(self) -> list[int]:
         # 64 positions per image: a rough constant for sorting only (Qwen's count depends on the resolution).
         return [sum(len(t.value.split()) for t in r.turns) + 64 * len(r.images) for r in self.items]
 
-    def _render(self, index: int):
+    def _render(self, index: int, answer: str | None = None):
+        """Record `index` rendered; `answer` replaces the answer of a one-round record."""
         record = self.items[index]
         turns = [(_ROLES[turn.role], turn.value) for turn in record.turns]
+        if answer is not None:
+            turns[-1] = (turns[-1][0], answer)
         try:
             text, spans, ids = self.backbone.conversation(turns)
         except ValueError as exc:
@@ -120,8 +139,16 @@ class HFConversationDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         record = self.items[index]
-        text, spans, answers = self._rendered[index] if self._rendered else self._render(index)
         paths = [self.image_folder / n if self.image_folder else Path(n) for n in record.images]
+        # The same score-pair draws as ConversationDataset (cdreasoning.train.dataset, module doc).
+        is_score = record.kind == "score" and len(paths) == 2
+        if is_score and self.draws.swapped(index):
+            paths = paths[::-1]
+        if is_score and len(record.turns) == 2 and self.draws.identical(index):
+            paths = [paths[0], paths[0]]
+            text, spans, answers = self._render(index, answer=ANSWER_TEMPLATE.format(level=CD_LEVELS[0]))
+        else:
+            text, spans, answers = self._rendered[index] if self._rendered else self._render(index)
         try:
             images = [load_image(p) for p in paths]
         except ImageError as exc:
@@ -253,6 +280,11 @@ def train_hf(model_args, data_args, training_args, resume: str | None) -> int:
         raise ValueError(
             f"--bits 4/8 (QLoRA) is implemented for mPLUG-Owl2 checkpoints only, not {model_type}"
         )
+    if training_args.score_loss not in (None, "ce"):
+        raise ValueError(
+            f"--score-loss {training_args.score_loss} is implemented for mPLUG-Owl2 checkpoints only; "
+            f"train {model_type} with --score-loss ce"
+        )
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     model = AutoModelForImageTextToText.from_pretrained(
         path,
@@ -272,8 +304,9 @@ def train_hf(model_args, data_args, training_args, resume: str | None) -> int:
 
     processor = load_hf_processor(path)
     backbone = HFVisionLanguageBackbone(model, processor, model_type, max_pixels=data_args.max_pixels)
+    draws = PairDraws(training_args.seed, training_args.swap_pair_prob, training_args.identical_pair_prob)
     dataset = HFConversationDataset(
-        data_args.data_path, backbone, data_args.image_folder, lazy=data_args.lazy_preprocess
+        data_args.data_path, backbone, data_args.image_folder, lazy=data_args.lazy_preprocess, draws=draws
     )
     trainer = CDTrainer(
         model=model,

@@ -202,3 +202,59 @@ def test_thinking_template_prompts_end_with_the_closed_think_block(hf_checkpoint
         backbone.conversation(
             [("user", question), ("assistant", "Slightly."), ("user", "Why?"), ("assistant", "Hue.")]
         )
+
+
+def test_score_pair_draws_swap_and_identical(hf_checkpoints, synth_set, tmp_path):
+    """The HF dataset applies the same draws as mPLUG-Owl2's: (B, A) order, and an image against itself
+    rendered exactly as a record whose answer reads "negligible"; descriptions are never changed."""
+    from cdreasoning.train.hf_training import HFConversationDataset
+    from cdreasoning.train.pair_draws import PairDraws
+
+    records = json.loads((synth_set / "train_mix.json").read_text())
+    score = next(r for r in records if "gt_score" in r)
+    depict = next(r for r in records if "gt_score" not in r)
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps([score, depict]))
+    negligible = json.loads(json.dumps(score))
+    negligible["conversations"][1]["value"] = "The color difference between these two images is negligible."
+    reference_path = tmp_path / "negligible.json"
+    reference_path.write_text(json.dumps([negligible]))
+
+    backbone = _backbone(hf_checkpoints["tiny-qwen2_5_vl"])
+    images = synth_set / "images"
+
+    def dataset(path, **probs):
+        return HFConversationDataset([path], backbone, images, draws=PairDraws(seed=0, **probs))
+
+    plain, reference = dataset(path), dataset(reference_path)
+    swapped = dataset(path, swap_pair_prob=1.0)
+    same = dataset(path, swap_pair_prob=1.0, identical_pair_prob=1.0)
+
+    def pixels(sample):
+        return [image.tobytes() for image in sample["images"]]
+
+    a, b = pixels(plain[0])
+    assert a != b and pixels(swapped[0]) == [b, a] and pixels(same[0]) == [b, b]
+    assert swapped[0]["text"] == plain[0]["text"]
+    for key in ("text", "spans", "answer_ids"):
+        assert same[0][key] == reference[0][key]
+    assert same[0]["text"] != plain[0]["text"]
+    for key in ("text", "spans", "answer_ids"):
+        assert same[1][key] == plain[1][key]
+    assert pixels(same[1]) == pixels(plain[1])
+    same.set_epoch(3)
+    assert same.draws.epoch == 3
+
+
+def test_soft_score_loss_is_refused_for_hf_backbones(hf_checkpoints, synth_set, tmp_path):
+    args = [
+        "--model_name_or_path", str(hf_checkpoints["tiny-qwen2_5_vl"]),
+        "--data_path", str(synth_set / "train_mix.json"),
+        "--image_folder", str(synth_set / "images"),
+        "--output_dir", str(tmp_path / "run"),
+        "--report_to", "none",
+        "--max_steps", "1",
+        "--score_loss", "soft",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match=r"--score-loss soft .*mPLUG-Owl2 .*--score-loss ce"):
+        finetune(args)

@@ -289,3 +289,83 @@ def test_swap_draws_are_per_epoch_and_repeatable(tiny_checkpoint, tmp_path, imag
     assert second != first  # another order in another epoch
     dataset.set_epoch(0)
     assert [dataset.swapped(i) for i in range(40)] == first  # a pure function of (seed, epoch, index)
+
+
+def test_identical_pair_prob_shows_one_image_twice_answered_negligible(tiny_checkpoint, tmp_path, images):
+    """An identical pair is the record's first image (after the swap draw) twice, tokenised exactly as a record
+    whose answer reads "negligible", with a one-hot soft target on "negligible" (ΔV 0 → G < 0 → clipped to 0)."""
+    path = _records(tmp_path, [_delta_v(3.3)])
+    records = json.loads(path.read_text())
+    # a description record (free-form answer, no gt_score) is never made identical
+    records.append(
+        {
+            "id": "d0",
+            "image": ["I0001_01_01.png", "I0001_00_00.png"],
+            "conversations": [
+                {"from": "human", "value": "<|image|><|image|>\nDescribe the colour difference."},
+                {"from": "gpt", "value": "The white balance differs slightly."},
+            ],
+        }
+    )
+    path.write_text(json.dumps(records))
+    # the reference: the same record written out with the negligible answer, no augmentation
+    written = json.loads(path.read_text())[:1]
+    written[0]["conversations"][1]["value"] = "The color difference between these two images is negligible."
+    reference_path = tmp_path / "negligible.json"
+    reference_path.write_text(json.dumps(written))
+    soft = SoftLabelConfig()
+    plain, _ = _dataset(tiny_checkpoint, path, images, soft_labels=soft)
+    reference, _ = _dataset(tiny_checkpoint, reference_path, images, soft_labels=soft)
+    same, _ = _dataset(tiny_checkpoint, path, images, soft_labels=soft, identical_pair_prob=1.0)
+    swapped_same, _ = _dataset(
+        tiny_checkpoint, path, images, soft_labels=soft, identical_pair_prob=1.0, swap_pair_prob=1.0
+    )
+    a, b = plain[0]["pixel_values"]
+    sample = same[0]
+    torch.testing.assert_close(sample["pixel_values"], torch.stack([a, a]))
+    torch.testing.assert_close(swapped_same[0]["pixel_values"], torch.stack([b, b]))
+    assert sample["input_ids"] == reference[0]["input_ids"] != plain[0]["input_ids"]
+    assert sample["labels"] == reference[0]["labels"]
+    assert sample["input_ids"][sample["level_position"]] == same.level_ids[0]
+    np.testing.assert_allclose(sample["level_target"], [1, 0, 0, 0, 0])
+    # the description record is untouched
+    assert same[1]["input_ids"] == plain[1]["input_ids"]
+    torch.testing.assert_close(same[1]["pixel_values"], plain[1]["pixel_values"])
+    with pytest.raises(ValueError, match="identical-pair-prob"):
+        _dataset(tiny_checkpoint, path, images, identical_pair_prob=-0.1)
+
+
+def test_identical_draws_are_their_own_and_repeatable(tiny_checkpoint, tmp_path, images):
+    path = _records(tmp_path, [3.0] * 60)
+    dataset, _ = _dataset(tiny_checkpoint, path, images, swap_pair_prob=0.5, identical_pair_prob=0.5, seed=3)
+    identical = [dataset.identical(i) for i in range(60)]
+    assert 15 < sum(identical) < 45  # about half
+    assert identical != [dataset.swapped(i) for i in range(60)]  # not the swap's draw
+    dataset.set_epoch(1)
+    assert [dataset.identical(i) for i in range(60)] != identical
+    dataset.set_epoch(0)
+    assert [dataset.identical(i) for i in range(60)] == identical
+    off, _ = _dataset(tiny_checkpoint, path, images, identical_pair_prob=0.0)
+    assert not any(off.identical(i) for i in range(60))
+
+
+def test_soft_is_the_default_for_mplug_owl2(tiny_checkpoint, synth_set, tmp_path):
+    """Without --score_loss an mPLUG-Owl2 run trains with the soft-label loss (its logs carry the KL)."""
+    from cdreasoning.train.finetune import main as finetune
+
+    out = tmp_path / "run"
+    argv = [
+        "--model_name_or_path", str(tiny_checkpoint),
+        "--data_path", str(synth_set / "train_mix.json"),
+        "--image_folder", str(synth_set / "images"),
+        "--output_dir", str(out),
+        "--report_to", "none",
+        "--per_device_train_batch_size", "8",
+        "--max_steps", "1",
+        "--logging_steps", "1",
+        "--save_strategy", "no",
+        "--dataloader_num_workers", "0",
+    ]  # fmt: skip
+    assert finetune(argv) == 0
+    logs = [e for e in json.loads((out / "trainer_state.json").read_text())["log_history"] if "loss" in e]
+    assert logs and all("score_kl" in e for e in logs)
