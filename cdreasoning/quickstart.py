@@ -53,7 +53,7 @@ EXTRA_BACKBONES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5", "idefics3")
 
 @dataclass(frozen=True)
 class QuickstartConfig:
-    """What the quickstart builds; the defaults take about 24 minutes on 2 idle CPU cores (README, Benchmarks).
+    """What the quickstart builds; the defaults took 10.2 minutes on 2 CPU cores (README, Benchmarks).
 
     out: folder for everything (data/, models/, cdflow/, eval/, leaderboard/, report.md).
     scenes / size / seed / pairs_per_scene: the synthetic set (`cdreasoning data synth`): scenes split 70/10/20,
@@ -69,6 +69,8 @@ class QuickstartConfig:
     score_loss / score_loss_weight: how score records are supervised in both stages (`cdreasoning train
         --score-loss ce|soft --score-loss-weight W`; docs/training.md). Score records are also shown with their
         two images swapped half of the time (`--swap-pair-prob 0.5`, the training default).
+    identical_pair_prob: share of score records shown as an image against itself, answered "negligible"
+        (`cdreasoning train --identical-pair-prob`), in both stages.
     cdflow_epochs / cdflow_size: CD-Flow training epochs and training image side (the `small` preset).
     examples: example descriptions shown in the report.
     workers: data-loading worker processes per step.
@@ -91,6 +93,7 @@ class QuickstartConfig:
     lora_r: int = 16
     score_loss: str = "soft"
     score_loss_weight: float = 1.0
+    identical_pair_prob: float = 0.05
     cdflow_epochs: int = 2
     cdflow_size: int = 64
     examples: int = 3
@@ -124,6 +127,8 @@ class QuickstartConfig:
             raise ValueError(
                 f"score_loss must be ce or soft and its weight ≥ 0, got {self.score_loss} / {self.score_loss_weight}"
             )
+        if not 0.0 <= self.identical_pair_prob <= 1.0:
+            raise ValueError(f"identical_pair_prob must be in [0, 1], got {self.identical_pair_prob}")
         if self.examples < 0 or self.workers < 0:
             raise ValueError("examples and workers must be ≥ 0")
         unknown = [b for b in self.backbones if b not in EXTRA_BACKBONES]
@@ -268,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.score_loss_weight,
         help=f"weight of the soft-label term (default {defaults.score_loss_weight})",
+    )
+    parser.add_argument(
+        "--identical-pair-prob",
+        type=float,
+        default=defaults.identical_pair_prob,
+        help=f"share of score records shown as an image against itself, answered 'negligible' "
+        f"(default {defaults.identical_pair_prob})",
     )
     parser.add_argument(
         "--cdflow-epochs",

@@ -52,7 +52,9 @@ def backbone_steps(
     for stage, base, read in (("full", "init", f"init-{backbone}"), ("lora", "full", f"full-{backbone}")):
         result = models / stage / ("model.safetensors" if stage == "full" else "adapter_model.safetensors")
         argv = ("train", "--model_name_or_path", str(models / base), "--output_dir", str(models / stage))
-        argv += ("--data_path", str(train_data[stage]), *train_common)
+        # The soft-label loss is mPLUG-Owl2's only (`cdreasoning train` refuses it for other backbones): the
+        # last --score-loss on the line wins.
+        argv += ("--data_path", str(train_data[stage]), *train_common, "--score-loss", "ce")
         argv += ("--max_steps", str(n_steps[stage]), "--learning_rate", str(lr[stage]))
         argv += (
             "--save_steps",

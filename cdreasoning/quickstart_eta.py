@@ -1,28 +1,30 @@
 """How long each quickstart step should take, and the time left: a per-step ETA that learns the machine's speed.
 
     eta = QuickstartEta(config, steps)
-    eta.before(step)            # "~924 s expected, about 23.3 min left in all"
+    eta.before(step)            # "~393 s expected, about 10.0 min left in all"
     eta.after(step, seconds)    # the measured time: later estimates are scaled by measured / expected
 
-The expected times come from measured runs on 2 idle CPU cores (README, Benchmarks): the full stage 0.51 s per
-step of 32 on its score ×3 + description file (score records alone ran at 0.29 s per step, 110 samples/s, and the
-mixed file costs 1.77× as much per step, measured back to back), LoRA 114 s for 150 steps (measured while the
-machine ran slower than usual: an upper bound), CD-Flow 202 s for
-2 epochs of 90 pairs per scene, every evaluation ≤ 31 s; scaled by the step counts of the config. On a busy or
-faster machine the ratio of measured to expected time of the steps done so far rescales what is left, so the
-estimate corrects itself after the first long step.
+The expected times come from the quickstart's measured run on 2 CPU cores (2026-12-03, 613 s in all; README,
+Benchmarks; docs/training.md, "The quickstart's recipe"): the full stage 393 s for 1,800 steps of 32 on its score
+×3 + description file in length-grouped batches, LoRA 44 s for 150 steps on the 1:1 mix, CD-Flow 92 s for 2
+epochs of 90 pairs per scene in bf16 (where the CPU has hardware bf16; 202 s in fp32), the evaluations as listed
+below; scaled by the step counts of the config. On a busy or slower machine the ratio of measured to expected
+time of the steps done so far rescales what is left, so the estimate corrects itself after the first long step.
 """
 
 from __future__ import annotations
 
 __all__ = ["QuickstartEta", "expected_seconds"]
 
-# Measured on 2 idle CPU cores with the default config (README); per unit of work where the work scales.
-_FULL_S_PER_STEP = 0.29 * 1.77  # batch 32 of the score ×3 + description file (see above)
-_LORA_S_PER_STEP = 114 / 150  # batch 32 of the 1:1 score + description mix
-_CDFLOW_S_PER_EPOCH = 202 / 2 / 3  # per epoch over 60 scenes × 30 pairs (measured with 90 pairs per scene)
-_OTHER_S = 20.0  # data, init, merge, scoring, describing, baselines, CD-Flow test, leaderboard: each ≤ 31 s
-_TRAIN_DATA_S = 2.0  # writing the full stage's training file
+# Measured with the default config (README); per unit of work where the work scales.
+_FULL_S_PER_STEP = 393 / 1800  # batch 32 of the score ×3 + description file, length-grouped batches
+_LORA_S_PER_STEP = 44 / 150  # batch 32 of the 1:1 score + description mix, length-grouped batches
+# Per epoch over 60 scenes × 30 pairs (measured with 90 pairs per scene): bf16 + NHWC where the CPU has hardware
+# bf16 (the quickstart then asks for it), fp32 elsewhere.
+_CDFLOW_S_PER_EPOCH = {"bf16": 92 / 2 / 3, "fp32": 202 / 2 / 3}
+# Steps whose time does not follow a config setting (measured; 1,080 test pairs where they score or describe).
+_FIXED_S = {"describe": 22.0, "score-full": 13.0, "score-lora-merged": 13.0, "cdflow-test": 13.0}
+_OTHER_S = 5.0  # data, init, merge, baselines, leaderboard, and any other step: each about this or less
 # Below this much expected work done, the measured/expected ratio says more about rounding in the few-second
 # estimates than about the machine, so the estimates are not rescaled yet.
 _MIN_EXPECTED_FOR_SPEED_S = 60.0
@@ -35,12 +37,13 @@ def expected_seconds(name: str, config) -> float:
         return _FULL_S_PER_STEP * config.full_steps * batch_scale
     if name == "lora":
         return _LORA_S_PER_STEP * config.lora_steps * batch_scale
-    if name == "train-data":
-        return _TRAIN_DATA_S
     if name == "cdflow-train":
+        from cdreasoning.runtime import cpu_has_fast_bf16
+
         pairs = (config.scenes / 60) * (config.pairs_per_scene / 30)
-        return _CDFLOW_S_PER_EPOCH * config.cdflow_epochs * pairs * (config.cdflow_size / 64) ** 2
-    return _OTHER_S
+        per_epoch = _CDFLOW_S_PER_EPOCH["bf16" if cpu_has_fast_bf16() else "fp32"]
+        return per_epoch * config.cdflow_epochs * pairs * (config.cdflow_size / 64) ** 2
+    return _FIXED_S.get(name, _OTHER_S)
 
 
 class QuickstartEta:

@@ -175,3 +175,8 @@ def test_recipe_options_reach_their_commands():
     lora = argv(default, "lora")
     assert lora[lora.index("--data-path") + 1] == "q/data/train_mix.json"
     assert main(["--score-repeat", "0"]) == 2
+    # both stages show 5 % of score records as an image against itself, and batch records of similar length
+    for stage in (full, lora):
+        assert stage[stage.index("--identical-pair-prob") + 1] == "0.05"
+        assert stage[stage.index("--group-by-modality-length") + 1] == "True"
+    assert main(["--identical-pair-prob", "1.5"]) == 2
