@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from cdreasoning.constants import ANSWER_PREFIX, ANSWER_TEMPLATE, CD_LEVELS, IGNORE_INDEX
+from cdreasoning.constants import ANSWER_PREFIX, CD_LEVELS, IGNORE_INDEX
 from cdreasoning.data import DataError, read_conversations
 from cdreasoning.errors import ImageError
 from cdreasoning.processing import ImageProcessor, tokenize_conversation
@@ -191,15 +191,11 @@ class ConversationDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         record = self.items[index]
         paths = [self.image_folder / name if self.image_folder else Path(name) for name in record.images]
-        # Only score pairs are swapped: their answer does not depend on the image order, a description's may.
         is_score = record.kind == "score" and len(paths) == 2
-        if is_score and self.swapped(index):
-            paths = paths[::-1]
-        # Only one-round score records become identical pairs: their whole answer is the level sentence.
-        identical = is_score and len(record.turns) == 2 and self.identical(index)
+        paths, answer = self.draws.apply(index, record, paths)  # the swap and identical-pair draws
+        identical = answer is not None
         if identical:
-            paths = [paths[0], paths[0]]
-            tokens = self._tokenize(index, answer=ANSWER_TEMPLATE.format(level=CD_LEVELS[0]))
+            tokens = self._tokenize(index, answer=answer)
         else:
             tokens = self._tokens[index] if self._tokens is not None else self._tokenize(index)
         try:

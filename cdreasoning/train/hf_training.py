@@ -41,7 +41,7 @@ from cdreasoning.backbones.hf_vlm import (
     load_hf_processor,
     parameter_part,
 )
-from cdreasoning.constants import ANSWER_TEMPLATE, CD_LEVELS, IGNORE_INDEX
+from cdreasoning.constants import IGNORE_INDEX
 from cdreasoning.data import DataError, read_conversations
 from cdreasoning.data.images import load_image
 from cdreasoning.errors import ImageError
@@ -141,12 +141,9 @@ class HFConversationDataset(Dataset):
         record = self.items[index]
         paths = [self.image_folder / n if self.image_folder else Path(n) for n in record.images]
         # The same score-pair draws as ConversationDataset (cdreasoning.train.dataset, module doc).
-        is_score = record.kind == "score" and len(paths) == 2
-        if is_score and self.draws.swapped(index):
-            paths = paths[::-1]
-        if is_score and len(record.turns) == 2 and self.draws.identical(index):
-            paths = [paths[0], paths[0]]
-            text, spans, answers = self._render(index, answer=ANSWER_TEMPLATE.format(level=CD_LEVELS[0]))
+        paths, answer = self.draws.apply(index, record, paths)
+        if answer is not None:
+            text, spans, answers = self._render(index, answer=answer)
         else:
             text, spans, answers = self._rendered[index] if self._rendered else self._render(index)
         try:

@@ -3,6 +3,7 @@
     draws = PairDraws(seed=0, swap_pair_prob=0.5, identical_pair_prob=0.05)
     draws.epoch = 2
     draws.swapped(17), draws.identical(17)      # bools
+    paths, answer = draws.apply(17, record, paths)   # the images to load, the answer to train on (None: its own)
 
 Each draw is a pure function of (seed, epoch, record index): it does not consume the global RNG, so a run resumed
 from a checkpoint sees the same pairs as an uninterrupted one, and the two draws are independent of each other.
@@ -13,7 +14,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["PairDraws"]
+from cdreasoning.constants import ANSWER_TEMPLATE, CD_LEVELS
+
+# What an image against itself is answered (ΔV 0).
+IDENTICAL_ANSWER = ANSWER_TEMPLATE.format(level=CD_LEVELS[0])
+
+__all__ = ["IDENTICAL_ANSWER", "PairDraws"]
 
 
 @dataclass
@@ -45,3 +51,16 @@ class PairDraws:
     def identical(self, index: int) -> bool:
         """Whether record `index` is shown as an image against itself in the current epoch."""
         return self._draw("identical", index, self.identical_pair_prob)
+
+    def apply(self, index: int, record, paths: list) -> tuple[list, str | None]:
+        """Record `index`'s image paths in the current epoch, and the answer that replaces its own (None: keep
+        it). `record` is a `cdreasoning.data` conversation record; `paths` its images in file order."""
+        # Only score pairs: their answer does not depend on the image order, a description's may.
+        if record.kind != "score" or len(paths) != 2:
+            return paths, None
+        if self.swapped(index):
+            paths = paths[::-1]
+        # Only one-round records become identical pairs: their whole answer is the level sentence.
+        if len(record.turns) == 2 and self.identical(index):
+            return [paths[0], paths[0]], IDENTICAL_ANSWER
+        return paths, None
